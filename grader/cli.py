@@ -1,0 +1,149 @@
+"""The `grader` command: parse, call the library, print, map errors to exit codes.
+
+Exit status: 0 when every part of every notebook passes, 1 when some part
+does not (or a notebook could not be graded), 2 for usage errors and faults
+of the harness itself (:class:`grader.exceptions.GraderError`).
+
+Only argparse is imported at start-up so that ``grader --help`` is instant;
+each command imports what it needs.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def _data_option(values: list[str]) -> dict:
+    data = {}
+    for value in values or []:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise argparse.ArgumentTypeError(f"--data expects NAME=PATH, got {value!r}")
+        data[name] = path
+    return data
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--assignment", "-a", metavar="NAME_OR_DIR",
+                        help="assignment name (folder under assignments/) or folder; "
+                             "default: the only assignment found")
+    parser.add_argument("--data", action="append", metavar="NAME=PATH", default=[],
+                        help="use this local copy of a data file, e.g. --data mnist=~/mnist.npz "
+                             "(also: environment variable GRADER_DATA_<NAME>)")
+    parser.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+                        help="per-cell time limit (default: from assignment.toml)")
+    parser.add_argument("--budget", type=float, metavar="SECONDS",
+                        help="whole-notebook time limit (default: from assignment.toml)")
+    parser.add_argument("--seed", type=int, help="seed for Python, NumPy and TensorFlow "
+                                                 "(default: from assignment.toml)")
+    compat = parser.add_mutually_exclusive_group()
+    compat.add_argument("--tf1-compat", dest="tf1_compat", action="store_true", default=None,
+                        help="`import tensorflow as tf` gives the TF1 API (default: per assignment)")
+    compat.add_argument("--no-tf1-compat", dest="tf1_compat", action="store_false",
+                        help="leave `import tensorflow` as it is")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="grader",
+        description="Grade notebook assignments by running them and measuring the results.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser("check", help="grade one notebook (a learner's self-check)",
+                                description="Run NOTEBOOK top to bottom in a fresh kernel and "
+                                            "report each graded part. Exit 0 when all pass.")
+    check.add_argument("notebook", metavar="NOTEBOOK")
+    _add_run_options(check)
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    grade = commands.add_parser("grade", help="grade every notebook in a folder",
+                                description="Grade every submission in DIR, write one result JSON "
+                                            "per submission and gradebook.csv/json into --out.")
+    grade.add_argument("directory", nargs="?", default="submissions", metavar="DIR",
+                       help="folder of submissions (default: submissions/)")
+    grade.add_argument("--out", "-o", default="results", metavar="DIR",
+                       help="output folder (default: results/)")
+    grade.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    _add_run_options(grade)
+
+    fields = commands.add_parser("spec-fields", help="list every key of assignment.toml and "
+                                                     "thresholds.toml with its meaning")
+    del fields
+    return parser
+
+
+def _options(args):
+    from .orchestrate import GradeOptions
+
+    return GradeOptions(cell_timeout=args.cell_timeout, notebook_budget=args.budget, seed=args.seed,
+                        tf1_compat=args.tf1_compat, data=_data_option(args.data))
+
+
+def _check(args) -> int:
+    from .batch import check
+    from .report import format_table
+
+    result = check(args.notebook, assignment=args.assignment, options=_options(args))
+    if args.json:
+        print(result.to_json())
+    else:
+        print(format_table(result))
+    return EXIT_OK if result.passed else EXIT_FAILED
+
+
+def _grade(args) -> int:
+    from .batch import _stderr, grade
+    from .report import format_gradebook
+
+    results = grade(args.directory, assignment=args.assignment, out=args.out, options=_options(args),
+                    progress=None if args.quiet else _stderr)
+    print(format_gradebook(results))
+    print(f"\n{len(results)} submission(s); results in {args.out}/ (gradebook.csv, gradebook.json, "
+          f"results/*.json)")
+    return EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
+
+
+def _spec_fields(_args) -> int:
+    from . import spec
+
+    for cls, title in ((spec.Assignment, "assignment.toml (top level)"),
+                       (spec.KernelSpec, "assignment.toml [kernel]"),
+                       (spec.DataFile, "assignment.toml [data.NAME]"),
+                       (spec.Split, "assignment.toml [splits.NAME]"),
+                       (spec.Part, "assignment.toml [[parts]]"),
+                       (spec.Threshold, "thresholds.toml [parts.ID]")):
+        print(f"# {title}\n{spec.describe(cls)}\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if args.version:
+        from . import __version__
+
+        print(f"grader {__version__}")
+        return EXIT_OK
+    handlers = {"check": _check, "grade": _grade, "spec-fields": _spec_fields}
+    if args.command not in handlers:
+        parser.print_help()
+        return EXIT_ERROR
+    from .exceptions import GraderError
+
+    try:
+        return handlers[args.command](args)
+    except GraderError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except argparse.ArgumentTypeError as exc:
+        print(f"grader: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,351 @@
+"""Execute one notebook in a fresh kernel, measuring graded parts as they run.
+
+The harness's side of the kernel boundary: it starts an IPython kernel
+(nbclient + ipykernel) in the submission's working folder, installs the agent
+(:mod:`grader.kernel.agent`) with a silent request, runs every cell top to
+bottom (errors do not stop the run), and after each graded cell sends its own
+silent request asking the agent to measure that cell's parts.  The answer
+comes back in the reply to that request, as JSON.
+
+Nothing here raises because of the learner: a timeout, a dead kernel or an
+exhausted budget ends up in :class:`Execution` with its reason.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .exceptions import KernelSetupError
+from .results import CellError
+from .textutil import first_line
+
+KERNEL_NAME = "grader-python"
+_GRACE_S = 20.0  # after an interrupt, how long a cell may take to stop before the kernel is killed
+
+
+@dataclass
+class CellRun:
+    """What happened to one code cell in the re-run."""
+
+    index: int                 # position among all cells of the notebook
+    number: int                # 1-based position among code cells
+    status: str = "not run"    # ok | error | timeout | not run
+    duration_s: float = 0.0
+    error: CellError | None = None
+
+
+@dataclass
+class Execution:
+    """Everything the re-run produced, before anything is scored."""
+
+    notebook: object                                  # the executed NotebookNode
+    cells: list[CellRun] = field(default_factory=list)
+    measurements: dict = field(default_factory=dict)  # part id -> {"cell": n, "ok": .., ...}
+    answers: dict = field(default_factory=dict)       # part id -> {"value": .., "text": ..}
+    submits: list = field(default_factory=list)
+    failure: str = ""                                 # why the run stopped early, if it did
+    failed_at: int | None = None                      # code cell number where it stopped
+    duration_s: float = 0.0
+
+    @property
+    def errors(self) -> list[CellError]:
+        return [c.error for c in self.cells if c.error is not None]
+
+
+def find_graded_cells(notebook, part_ids) -> dict[int, list[str]]:
+    """Map cell index -> part ids that the cell submits.
+
+    A cell is graded for a part when its metadata says so (``grader.parts``) or
+    its source mentions the part id as a string literal.  A part is measured
+    after every such cell; the last measurement wins.
+    """
+    graded: dict[int, list[str]] = {}
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = cell.get("metadata", {}).get("grader", {})
+        ids = [p for p in meta.get("parts", []) if p in part_ids] if isinstance(meta, dict) else []
+        source = cell.get("source", "")
+        for part_id in part_ids:
+            if part_id not in ids and re.search(r"[\"']" + re.escape(part_id) + r"[\"']", source):
+                ids.append(part_id)
+        if ids:
+            graded[index] = ids
+    return graded
+
+
+def kernelspec_dir() -> Path:
+    """A kernelspec for this Python, so the kernel runs where the grader is installed."""
+    root = Path(tempfile.gettempdir()) / f"grader-kernels-{os.getuid()}"
+    spec = root / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    content = json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "grader (Python 3)",
+        "language": "python",
+        "interrupt_mode": "signal",
+    })
+    target = spec / "kernel.json"
+    if not target.exists() or target.read_text() != content:
+        tmp = spec / f".kernel.json.{os.getpid()}"
+        tmp.write_text(content)
+        os.replace(tmp, target)
+    return root
+
+
+@dataclass
+class RunOptions:
+    """Budgets and environment of one run."""
+
+    cell_timeout: float
+    notebook_budget: float
+    measure_timeout: float
+    env: dict
+    agent_config: dict
+    kernel_log: Path | None = None  # the kernel process's stdout/stderr (TensorFlow chatter) go here
+    startup_timeout: float = 120.0
+
+
+def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]]) -> Execution:
+    """Execute ``notebook`` in ``workdir``; see the module docstring."""
+    return asyncio.run(_run(notebook, workdir=workdir, options=options, graded=graded))
+
+
+async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execution:
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from nbclient.exceptions import DeadKernelError
+
+    started = time.monotonic()
+    deadline = started + options.notebook_budget
+    execution = Execution(notebook=notebook)
+    numbers = _code_cell_numbers(notebook)
+    execution.cells = [CellRun(index=i, number=n) for i, n in numbers.items()]
+    runs = {run.index: run for run in execution.cells}
+
+    km = AsyncKernelManager(kernel_name=KERNEL_NAME,
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernelspec_dir())]))
+
+    def timeout_for(_cell) -> int:
+        remaining = deadline - time.monotonic()
+        return max(1, int(min(options.cell_timeout, remaining)))
+
+    client = NotebookClient(
+        notebook, km=km, allow_errors=True, interrupt_on_timeout=True, timeout_func=timeout_for,
+        startup_timeout=int(options.startup_timeout), record_timing=False,
+        resources={"metadata": {"path": str(workdir)}},
+        extra_arguments=["--HistoryManager.hist_file=:memory:"])
+
+    log = open(options.kernel_log, "wb") if options.kernel_log else None
+    streams = {"stdout": log, "stderr": log} if log else {}
+    try:
+        async with client.async_setup_kernel(env=options.env, cwd=str(workdir), **streams):
+            await _install_agent(client, options)
+            for index, cell in enumerate(notebook.cells):
+                if cell.get("cell_type") != "code":
+                    continue
+                run = runs[index]
+                if time.monotonic() >= deadline:
+                    execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
+                                         f"ran out before cell {run.number}")
+                    execution.failed_at = run.number
+                    break
+                ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
+                if not ok:
+                    break
+                if index in graded:
+                    await _measure(client, graded[index], run.number, execution, options)
+            if not execution.failure:
+                await _collect_answers(client, execution, options)
+    except DeadKernelError:
+        execution.failure = execution.failure or "the kernel died"
+    except KernelSetupError:
+        raise
+    except RuntimeError as exc:
+        if "Kernel" in str(exc) or "kernel" in str(exc):
+            execution.failure = execution.failure or f"the kernel could not be run: {exc}"
+        else:
+            raise
+    finally:
+        if km.has_kernel:
+            try:
+                await km.shutdown_kernel(now=True)
+            except Exception:  # the kernel may be gone already
+                pass
+        if log:
+            log.close()
+    execution.duration_s = time.monotonic() - started
+    return execution
+
+
+def _code_cell_numbers(notebook) -> dict[int, int]:
+    numbers, count = {}, 0
+    for index, cell in enumerate(notebook.cells):
+        if cell.get("cell_type") == "code":
+            count += 1
+            numbers[index] = count
+    return numbers
+
+
+async def _run_cell(client, cell, run: CellRun, timeout: float, execution: Execution) -> bool:
+    """Run one cell; False when the kernel is gone and the run must stop."""
+    from nbclient.exceptions import DeadKernelError
+
+    run.status = "ok"
+    started = time.monotonic()
+    try:
+        await asyncio.wait_for(
+            client.async_execute_cell(cell, run.index, execution_count=run.number),
+            timeout + _GRACE_S)
+    except asyncio.TimeoutError:
+        run.status = "timeout"
+        run.duration_s = time.monotonic() - started
+        run.error = CellError(cell=run.number, ename="Timeout",
+                              evalue=f"cell {run.number} ran past {timeout:.0f} s and did not stop "
+                                     f"when interrupted; the kernel was stopped",
+                              source=cell.get("source", ""))
+        execution.failure = run.error.evalue
+        execution.failed_at = run.number
+        return False
+    except DeadKernelError:
+        run.status = "error"
+        run.duration_s = time.monotonic() - started
+        code = await _exit_code(client)
+        detail = f" (exit status {code})" if code is not None else ""
+        run.error = CellError(cell=run.number, ename="DeadKernel",
+                              evalue=f"the kernel died while running cell {run.number}{detail}: "
+                                     f"the code ended Python (os._exit, sys.exit in a thread, a crash, "
+                                     f"or running out of memory)",
+                              source=cell.get("source", ""))
+        execution.failure = run.error.evalue
+        execution.failed_at = run.number
+        return False
+    run.duration_s = time.monotonic() - started
+    error = _error_output(cell)
+    if error is not None:
+        run.status = "error"
+        run.error = CellError.from_reply(cell=run.number, content=error, source=cell.get("source", ""))
+        if error.get("ename") == "KeyboardInterrupt" and run.duration_s >= timeout - 1:
+            run.status = "timeout"
+            run.error.ename = "Timeout"
+            run.error.evalue = (f"cell {run.number} ran longer than {timeout:.0f} s and was interrupted "
+                                f"({first_line(cell.get('source', ''))})")
+    return True
+
+
+def _error_output(cell) -> dict | None:
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return output
+    return None
+
+
+async def _exit_code(client):
+    try:
+        provisioner = client.km.provisioner
+        return await provisioner.poll() if provisioner is not None else None
+    except Exception:
+        return None
+
+
+async def _request(client, expression: str, timeout: float, code: str = "") -> dict:
+    """Send a silent execute request and return the reply's content."""
+    kc = client.kc
+    msg_id = kc.execute(code, silent=True, store_history=False,
+                        user_expressions={"result": expression} if expression else None,
+                        allow_stdin=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        try:
+            msg = await kc.get_shell_msg(timeout=min(remaining, 1.0))
+        except Exception:  # queue.Empty: check the kernel is still there
+            if not await client.km.is_alive():
+                raise ConnectionError("the kernel died") from None
+            continue
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return msg["content"]
+
+
+async def _install_agent(client, options: RunOptions) -> None:
+    code = ("__import__('grader.kernel.agent', fromlist=['install']).install("
+            + repr(json.dumps(options.agent_config)) + ")")
+    try:
+        content = await _request(client, "", options.startup_timeout, code=code)
+    except (TimeoutError, ConnectionError) as exc:
+        raise KernelSetupError(f"the grading agent could not be installed in the kernel: {exc}") from None
+    if content.get("status") != "ok":
+        trace = "\n".join(content.get("traceback", []))
+        raise KernelSetupError(
+            f"the grading agent could not be installed in the kernel: "
+            f"{content.get('ename')}: {content.get('evalue')}\n{trace}")
+
+
+def _parse_payload(content: dict) -> dict | None:
+    result = content.get("user_expressions", {}).get("result", {})
+    if result.get("status") != "ok":
+        return None
+    text = result.get("data", {}).get("text/plain", "")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+async def _measure(client, part_ids, cell_number: int, execution: Execution, options: RunOptions) -> None:
+    expression = ("__import__('grader.kernel.agent', fromlist=['after_cell']).after_cell("
+                  + repr(list(part_ids)) + ")")
+    try:
+        content = await _request(client, expression, options.measure_timeout)
+    except TimeoutError:
+        await client.km.interrupt_kernel()
+        for part_id in part_ids:
+            execution.measurements[part_id] = {
+                "cell": cell_number, "ok": False,
+                "error": f"measuring took longer than {options.measure_timeout:.0f} s"}
+        return
+    except ConnectionError:
+        return
+    payload = _parse_payload(content)
+    if payload is None:
+        for part_id in part_ids:
+            execution.measurements[part_id] = {
+                "cell": cell_number, "ok": False,
+                "error": "the grading agent gave no answer (was it replaced by the notebook?)"}
+        return
+    _take_claims(payload, execution)
+    for part_id in part_ids:
+        measurement = payload.get("measurements", {}).get(part_id)
+        if isinstance(measurement, dict):
+            execution.measurements[part_id] = {"cell": cell_number, **measurement}
+
+
+async def _collect_answers(client, execution: Execution, options: RunOptions) -> None:
+    expression = "__import__('grader.kernel.agent', fromlist=['report']).report()"
+    try:
+        content = await _request(client, expression, options.measure_timeout)
+    except (TimeoutError, ConnectionError):
+        return
+    payload = _parse_payload(content)
+    if payload is not None:
+        _take_claims(payload, execution)
+
+
+def _take_claims(payload: dict, execution: Execution) -> None:
+    answers = payload.get("answers")
+    if isinstance(answers, dict):
+        execution.answers = {str(k): v for k, v in answers.items() if isinstance(v, dict)}
+    submits = payload.get("submits")
+    if isinstance(submits, list):
+        execution.submits = [str(s) for s in submits]

@@ -1,0 +1,229 @@
+"""The harness's agent inside a learner's kernel.
+
+The harness installs it with a silent execute request before the first cell
+(:func:`install`) and, after each graded cell, asks it with a silent execute
+request whose ``user_expressions`` call :func:`after_cell`.  The answer is
+typed JSON (never pickle), returned in the execute *reply* of the harness's
+own request, so nothing the notebook prints can pose as a measurement.
+
+Everything here runs in the learner's process and could be monkeypatched by
+the learner; the harness treats what comes back as measurements of the
+learner's *objects* only (predictions on inputs it chose), and computes every
+metric against labels that never enter the kernel.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import random
+import sys
+import traceback
+
+_STATE: dict = {"active": False, "answers": {}, "submits": [], "data": {}, "config": {}}
+
+
+class _Payload:
+    """A value whose text/plain representation is its JSON (IPython formats it with repr)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, data):
+        self.text = json.dumps(data, allow_nan=True)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+# --- the contract with the course helpers (grading.py, preprocessed_mnist.py) ----------------
+
+def active() -> bool:
+    """True while the harness is grading this kernel."""
+    return _STATE["active"]
+
+
+def record_answer(part: str, value, text: str) -> None:
+    """Record what the notebook passed to ``Grader.set_answer`` (a claim, not a grade)."""
+    _STATE["answers"][str(part)] = {"value": _json_safe(value), "text": str(text)}
+
+
+def record_submit(email: str) -> None:
+    """Record that the notebook called ``Grader.submit``; nothing is posted during grading."""
+    _STATE["submits"].append(str(email))
+
+
+def data_path(name: str):
+    """Path of the data file ``name`` that the harness provides, or None."""
+    return _STATE["data"].get(name)
+
+
+# --- called by the harness ----------------------------------------------------------------------
+
+def install(config_json: str) -> None:
+    """Activate grading mode: seeds, TensorFlow preparation, data paths, part specs."""
+    config = json.loads(config_json)
+    _STATE.update(active=True, config=config, data=dict(config.get("data", {})),
+                  answers={}, submits=[])
+    seed = int(config.get("seed", 0))
+    random.seed(seed)
+    try:
+        import numpy
+
+        numpy.random.seed(seed)
+    except ImportError:  # pragma: no cover - numpy is a dependency
+        pass
+    if config.get("framework") == "tensorflow":
+        from . import tfsetup
+
+        tfsetup.prepare(seed=seed, tf1_compat=bool(config.get("tf1_compat")),
+                        threads=config.get("threads"))
+
+
+def after_cell(part_ids) -> _Payload:
+    """Measure the given parts now, and return them with the claims recorded so far."""
+    measurements = {}
+    for part_id in part_ids:
+        spec = _STATE["config"].get("parts", {}).get(part_id)
+        if spec is None:
+            measurements[part_id] = {"ok": False, "error": f"unknown part {part_id!r}"}
+            continue
+        try:
+            measurements[part_id] = {"ok": True, "value": _measure(spec)}
+        except _Unmeasurable as exc:
+            measurements[part_id] = {"ok": False, "error": str(exc)}
+        except Exception as exc:  # the learner's objects can fail in any way
+            measurements[part_id] = {
+                "ok": False,
+                "error": f"{type(exc).__name__}: {exc}".strip(),
+                "traceback": "".join(traceback.format_exception(exc)[-3:]),
+            }
+    return _Payload({"answers": _STATE["answers"], "submits": _STATE["submits"],
+                     "measurements": measurements})
+
+
+def report() -> _Payload:
+    """The claims and submits recorded so far."""
+    return _Payload({"answers": _STATE["answers"], "submits": _STATE["submits"], "measurements": {}})
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+class _Unmeasurable(Exception):
+    """The learner's objects cannot be measured; the message says why and what to fix."""
+
+
+def _namespace() -> dict:
+    main = sys.modules.get("__main__")
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is not None:
+            return shell.user_ns
+    except ImportError:  # pragma: no cover
+        pass
+    return vars(main) if main else {}
+
+
+def _lookup(name: str):
+    namespace = _namespace()
+    if name not in namespace:
+        raise _Unmeasurable(f"name {name!r} is not defined in the notebook when this cell has run")
+    return namespace[name]
+
+
+def _measure(spec: dict):
+    kind = spec["kind"]
+    if kind == "shapes":
+        return {"shapes": [_shape(name, _lookup(name)) for name in spec["objects"]],
+                "extra": [_shape_or_none(name) for name in spec.get("extra_objects", [])]}
+    if kind in ("loss", "accuracy"):
+        values = _evaluate(spec)
+        return _encode(values)
+    raise _Unmeasurable(f"the agent cannot measure parts of kind {kind!r}")
+
+
+def _shape_or_none(name: str):
+    try:
+        return _shape(name, _lookup(name))
+    except _Unmeasurable:
+        return None
+
+
+def _shape(name: str, obj):
+    shape = getattr(obj, "shape", None)
+    if shape is None:
+        raise _Unmeasurable(f"{name} is a {type(obj).__name__}, not a tensor, variable or array")
+    if hasattr(shape, "as_list"):  # a TensorShape
+        if getattr(shape, "rank", 0) is None:
+            raise _Unmeasurable(f"{name} has a shape of unknown rank; give it a static shape")
+        return [None if d is None else int(d) for d in shape.as_list()]
+    try:
+        return [None if d is None else int(d) for d in shape]
+    except TypeError:
+        raise _Unmeasurable(f"{name}.shape is {shape!r}, not a shape") from None
+
+
+_INPUTS: dict = {}
+
+
+def _split_inputs(split_name: str):
+    """The split's inputs (never its labels), loaded once per kernel."""
+    if split_name in _INPUTS:
+        return _INPUTS[split_name]
+    import numpy as np
+
+    split = _STATE["config"]["splits"][split_name]
+    path = _STATE["data"][split["data"]]
+    with np.load(path, allow_pickle=False) as archive:
+        x = archive[split["x"]][split.get("start", 0):split.get("stop")]
+    x = x.astype("float32") / np.float32(split.get("scale", 1.0))
+    _INPUTS.clear()
+    _INPUTS[split_name] = x
+    return x
+
+
+def _encode(values) -> dict:
+    import numpy as np
+
+    values = np.ascontiguousarray(values)
+    if values.dtype.kind in "iub":
+        values = values.astype("<i8")
+    else:
+        values = values.astype("<f8")
+    return {"dtype": values.dtype.str, "shape": list(values.shape),
+            "b64": base64.b64encode(values.tobytes()).decode("ascii")}
+
+
+def _evaluate(spec: dict):
+    from . import tfsetup
+
+    return tfsetup.evaluate_graph(
+        output_name=spec["output"], output=_lookup(spec["output"]),
+        input_name=spec["input"], placeholder=_lookup(spec["input"]),
+        session=_namespace().get(spec.get("session") or ""), session_name=spec.get("session") or "",
+        inputs=_split_inputs(spec["split"]), unmeasurable=_Unmeasurable)
+
+
+def _json_safe(value, depth: int = 0):
+    """Turn an answer into JSON-safe Python: numbers, strings, lists; anything else as repr."""
+    if depth > 4:
+        return repr(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else repr(value)
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "shape", None) == ():
+        try:
+            return _json_safe(item(), depth + 1)
+        except Exception:
+            return repr(value)
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        try:
+            return _json_safe(tolist(), depth + 1)
+        except Exception:
+            return repr(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v, depth + 1) for v in value[:100_000]]
+    return repr(value)

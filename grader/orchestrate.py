@@ -1,0 +1,197 @@
+"""Run one submission through the stages: prepare -> execute -> extract -> score -> result.
+
+:func:`grade_notebook` is the unit of work a batch is made of; it never
+raises because of the learner (a notebook that cannot be graded at all is a
+result with status ``ungradable``), only because of the harness.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import __version__
+from .data import resolve_all, split_labels
+from .execute import RunOptions, find_graded_cells, run_notebook
+from .extract import extract
+from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
+from .score import score_part
+from .spec import Assignment
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """Overrides of the assignment's budgets and environment for one grading."""
+
+    cell_timeout: float | None = None       # seconds; default from assignment.toml
+    notebook_budget: float | None = None    # seconds; default from assignment.toml
+    seed: int | None = None                 # default from assignment.toml
+    tf1_compat: bool | None = None          # default from assignment.toml
+    data: dict = field(default_factory=dict)  # data file name -> explicit path
+    keep_workdir: bool = False
+
+
+def learner_id(path: Path) -> str:
+    """The learner id of a submitted file: its name without the extension."""
+    return path.stem if path.suffix == ".ipynb" else path.name
+
+
+def kernel_env(assignment: Assignment, *, seed: int, workdir: Path) -> dict:
+    """The environment of the learner's kernel."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    paths = [str(assignment.helpers_path), package_root]
+    if env.get("PYTHONPATH"):
+        paths.append(env["PYTHONPATH"])
+    env.update({
+        "PYTHONPATH": os.pathsep.join(paths),
+        "PYTHONHASHSEED": str(seed),
+        # tf.compat.v1.layers needs the legacy Keras 2 (tf-keras) under TF >= 2.16.
+        "TF_USE_LEGACY_KERAS": "1",
+        # TensorFlow's C++ start-up chatter goes to stderr; it never counts, but keep it short.
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+        "GRADER_GRADING": "1",
+        "HOME": env.get("HOME", str(workdir)),
+    })
+    env.pop("GRADER_SUBMIT_URL", None)
+    return env
+
+
+def _ungradable(path: Path, assignment: Assignment, reason: str, started: float, digest: str,
+                learner: str | None) -> SubmissionResult:
+    return SubmissionResult(
+        learner=learner or learner_id(path), assignment=assignment.id,
+        assignment_version=assignment.version, assignment_digest=assignment.digest,
+        harness_version=__version__, submission=path.name, submission_sha256=digest,
+        status=UNGRADABLE, reason=reason, max_total=assignment.max_points,
+        started_at=_now(), duration_s=round(time.monotonic() - started, 3),
+        parts=[PartResult(id=p.id, description=p.description, kind=p.kind, model=p.model,
+                          status="error", max_points=p.points,
+                          message=f"Not graded: {reason}") for p in assignment.parts])
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def read_notebook(path: Path):
+    """Parse a submitted notebook; returns (notebook, None) or (None, reason)."""
+    import nbformat
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, f"the file cannot be read ({exc.strerror})"
+    if not raw.strip():
+        return None, "the file is empty: submit the .ipynb file saved from Jupyter"
+    try:
+        notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
+    except UnicodeDecodeError:
+        return None, "the file is not text (is it a notebook? submit the .ipynb file)"
+    except Exception as exc:  # nbformat raises several types for non-notebooks
+        return None, f"the file is not a Jupyter notebook ({type(exc).__name__}: {str(exc)[:200]})"
+    if not isinstance(notebook.get("cells"), list):
+        return None, "the file is not a Jupyter notebook (it has no cells)"
+    for cell in notebook.cells:
+        # Older or hand-edited notebooks miss fields nbclient expects.
+        cell.setdefault("metadata", {})
+        if cell.get("cell_type") == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+    return notebook, None
+
+
+def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOptions = GradeOptions(),
+                   learner: str | None = None, data_paths: dict | None = None,
+                   executed_path: Path | None = None) -> SubmissionResult:
+    """Grade one notebook; see the module docstring."""
+    started = time.monotonic()
+    path = Path(path)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        digest = ""
+    notebook, problem = read_notebook(path)
+    if notebook is None:
+        return _ungradable(path, assignment, problem, started, digest, learner)
+
+    kernel = assignment.kernel
+    seed = kernel.seed if options.seed is None else options.seed
+    tf1 = kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat
+    data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
+    scratch = Path(tempfile.mkdtemp(prefix="grader-"))
+    workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
+    workdir.mkdir()
+    started_at = _now()
+    try:
+        shutil.copy2(path, workdir / "submission.ipynb")
+        kernel_data = {}
+        for data in assignment.data:
+            target = workdir / data.file
+            if not target.exists():
+                os.symlink(data_paths[data.name], target)
+            kernel_data[data.name] = str(target)
+        part_ids = [p.id for p in assignment.parts]
+        graded = find_graded_cells(notebook, part_ids)
+        agent_config = {
+            "seed": seed, "framework": kernel.framework, "tf1_compat": tf1, "data": kernel_data,
+            "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
+                                "scale": s.scale} for s in assignment.splits},
+            "parts": {p.id: {"kind": p.kind, "objects": list(p.objects),
+                             "extra_objects": list(p.extra_objects), "output": p.output,
+                             "input": p.input, "session": p.session, "split": p.split}
+                      for p in assignment.parts},
+        }
+        run_options = RunOptions(
+            cell_timeout=options.cell_timeout or kernel.cell_timeout,
+            notebook_budget=options.notebook_budget or kernel.notebook_budget,
+            measure_timeout=kernel.measure_timeout,
+            env=kernel_env(assignment, seed=seed, workdir=workdir), agent_config=agent_config,
+            kernel_log=scratch / "kernel.log")
+        execution = run_notebook(notebook, workdir=workdir, options=run_options, graded=graded)
+    finally:
+        if not options.keep_workdir:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    if executed_path is not None:
+        import nbformat
+
+        from .results import write_atomic
+
+        write_atomic(executed_path, nbformat.writes(execution.notebook))
+
+    graded_cell_of = {}
+    for index, ids in graded.items():
+        number = next(c.number for c in execution.cells if c.index == index)
+        for part_id in ids:
+            graded_cell_of[part_id] = number
+    parts = []
+    for part in assignment.parts:
+        labels = None
+        if part.kind in ("loss", "accuracy"):
+            labels = split_labels(assignment, assignment.split(part.split), data_paths)
+        extracted = extract(part, execution.measurements.get(part.id),
+                            execution.answers.get(part.id), labels)
+        hidden = part.kind in ("loss", "accuracy") and assignment.split(part.split).hidden
+        parts.append(score_part(part, assignment.threshold(part.id), extracted,
+                                graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
+                                failure=execution.failure, failed_at=execution.failed_at,
+                                hidden=hidden))
+    result = SubmissionResult(
+        learner=learner or learner_id(path), assignment=assignment.id,
+        assignment_version=assignment.version, assignment_digest=assignment.digest,
+        harness_version=__version__, submission=path.name, submission_sha256=digest,
+        status=GRADED, reason=execution.failure, total=sum(p.points for p in parts),
+        max_total=assignment.max_points, started_at=started_at,
+        duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
+        errors=execution.errors)
+    if execution.submits:
+        result.notes.append(f"grader.submit was called {len(execution.submits)} time(s); "
+                            f"nothing was posted during grading")
+    return result

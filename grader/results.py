@@ -1,0 +1,154 @@
+"""What a grading produces: one result per part, one per submission.
+
+The JSON form is versioned (``schema_version``) and described by the JSON
+Schema in ``grader/schema/result.schema.json``; ``to_json`` / ``from_json``
+round-trip it.  A learner who fails is data here: every outcome, including a
+notebook that could not be graded at all, is a :class:`SubmissionResult`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "schema" / "result.schema.json"
+
+# Part statuses.
+PASSED = "passed"      # measured and within the threshold
+FAILED = "failed"      # measured and outside the threshold
+ERROR = "error"        # could not be measured (undefined object, exception, kernel died, timeout)
+MISSING = "missing"    # the notebook has no graded cell for the part
+
+# Submission statuses.
+GRADED = "graded"            # the notebook ran (possibly with errors) and every part has a verdict
+UNGRADABLE = "ungradable"    # not a notebook, corrupt, or the kernel could not run it at all
+
+
+@dataclass
+class CellError:
+    """An exception raised by one cell of the re-run."""
+
+    cell: int                 # 1-based number among the notebook's code cells
+    ename: str
+    evalue: str
+    traceback: str = ""       # ANSI colours stripped
+    source: str = ""          # the cell's source
+
+    @classmethod
+    def from_reply(cls, *, cell: int, content: dict, source: str = "") -> "CellError":
+        """Build from an execute_reply (or error output) content."""
+        from .textutil import strip_ansi
+
+        return cls(cell=cell, ename=str(content.get("ename", "Error")),
+                   evalue=strip_ansi(str(content.get("evalue", ""))),
+                   traceback=strip_ansi("\n".join(content.get("traceback", []))),
+                   source=source)
+
+    def summary(self) -> str:
+        text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        return f"cell {self.cell} raised {text}"
+
+
+@dataclass
+class PartResult:
+    """The verdict on one graded part."""
+
+    id: str
+    description: str = ""
+    kind: str = ""
+    model: str = ""
+    status: str = MISSING
+    points: float = 0.0
+    max_points: float = 1.0
+    claimed: Any = None         # what the notebook passed to set_answer (JSON), or None
+    measured: Any = None        # what the harness measured, or None
+    threshold: str = ""         # human-readable rule, e.g. ">= 0.92"
+    message: str = ""           # what went wrong, where, what to do
+    cell: int | None = None     # code cell the part was measured after
+    claim_mismatch: bool = False
+    hidden: bool = False        # measured on hidden data: not shown to learners
+
+
+@dataclass
+class SubmissionResult:
+    """The verdict on one submitted notebook."""
+
+    learner: str
+    assignment: str
+    assignment_version: str = "1"
+    assignment_digest: str = ""
+    harness_version: str = ""
+    submission: str = ""             # file name as submitted
+    submission_sha256: str = ""
+    status: str = GRADED
+    reason: str = ""                 # why the notebook could not be (fully) graded
+    total: float = 0.0
+    max_total: float = 0.0
+    started_at: str = ""
+    duration_s: float = 0.0
+    sandbox: str = "off"
+    seed: int = 0
+    parts: list[PartResult] = field(default_factory=list)
+    errors: list[CellError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def passed(self) -> bool:
+        return self.status == GRADED and all(p.status == PASSED for p in self.parts)
+
+    def part(self, part_id: str) -> PartResult:
+        for part in self.parts:
+            if part.id == part_id:
+                return part
+        raise KeyError(part_id)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False,
+                          default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SubmissionResult":
+        data = dict(data)
+        data["parts"] = [PartResult(**p) for p in data.get("parts", [])]
+        data["errors"] = [CellError(**e) for e in data.get("errors", [])]
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> "SubmissionResult":
+        return cls.from_dict(json.loads(text))
+
+
+def _json_default(value):
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_schema() -> dict:
+    """The JSON Schema of a result file."""
+    return json.loads(SCHEMA_PATH.read_text())
+
+
+def write_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` so that readers see the old file or the new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,143 @@
+"""Compare measured values with the reference thresholds: one verdict per part.
+
+This is where a validation accuracy meets its threshold.  The grade always
+comes from the measured value; a claimed value that disagrees is flagged in
+the message, never trusted.
+"""
+from __future__ import annotations
+
+from .extract import Extracted
+from .results import ERROR, FAILED, MISSING, PASSED, CellError, PartResult
+from .spec import Part, Threshold
+from .textutil import fmt_value
+
+_WHAT = {"loss": "validation loss", "accuracy": "validation accuracy", "shapes": "shapes"}
+
+
+def threshold_text(part: Part, threshold: Threshold | None) -> str:
+    """The pass rule as a learner reads it."""
+    if threshold is None:
+        return ""
+    if part.kind == "shapes":
+        return " ; ".join(f"{name}: {alts}" for name, alts in zip(part.objects, threshold.expected))
+    rules = []
+    if threshold.min is not None:
+        rules.append(f">= {threshold.min:g}")
+    if threshold.max is not None:
+        rules.append(f"<= {threshold.max:g}")
+    return " and ".join(rules)
+
+
+def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
+               graded_cell: int | None, cell_errors: list[CellError], failure: str,
+               failed_at: int | None, hidden: bool = False) -> PartResult:
+    """The verdict on one part, with a message that says what to fix."""
+    result = PartResult(id=part.id, description=part.description, kind=part.kind, model=part.model,
+                        max_points=part.points, claimed=extracted.claimed, measured=extracted.measured,
+                        threshold=threshold_text(part, threshold), cell=extracted.cell, hidden=hidden)
+    context = _context(graded_cell, extracted.cell, cell_errors)
+    if graded_cell is None:
+        result.status = MISSING
+        result.message = (f"No cell submits part {part.id}: keep the graded cell "
+                          f"(grader.set_answer(\"{part.id}\", ...)) from the template.")
+        return result
+    if extracted.cell is None:
+        result.status = ERROR
+        reason = failure or "its graded cell did not run"
+        if failed_at is not None and failed_at <= graded_cell:
+            reason = f"the run stopped before cell {graded_cell} could be measured: {failure}"
+        result.message = _join(f"Not measured: {reason}.", context)
+        return result
+    if extracted.error:
+        result.status = ERROR
+        result.message = _join(f"Could not measure {_WHAT[part.kind]} after cell {extracted.cell}: "
+                               f"{extracted.error}.", context)
+        return result
+    if extracted.invalid:
+        result.status = FAILED
+        result.message = _join(f"Measured after cell {extracted.cell}: {extracted.invalid}.", context)
+        return result
+    if threshold is None:
+        result.status = ERROR
+        result.message = f"The reference has no threshold for part {part.id} (a fault of the assignment)."
+        return result
+    passed, verdict = _judge(part, threshold, extracted)
+    result.status = PASSED if passed else FAILED
+    result.points = part.points if passed else 0.0
+    mismatch = _claim_mismatch(part, threshold, extracted)
+    if mismatch:
+        result.claim_mismatch = True
+        verdict = _join(verdict, mismatch)
+    result.message = _join(verdict, context if not passed or mismatch else "")
+    return result
+
+
+def _judge(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+    if part.kind == "shapes":
+        return _judge_shapes(part, threshold, extracted)
+    value = float(extracted.measured)
+    what = _WHAT[part.kind]
+    if threshold.min is not None and value < threshold.min:
+        return False, (f"The {part.model} model's {what} is {value:.4f}, below the required "
+                       f"{threshold.min:g}: train it longer or improve it.")
+    if threshold.max is not None and value > threshold.max:
+        return False, (f"The {part.model} model's {what} is {value:.4f}, above the allowed "
+                       f"{threshold.max:g}: train it longer or improve it.")
+    return True, f"{what.capitalize()} {value:.4f} ({threshold_text(part, threshold)})."
+
+
+def _judge_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+    shapes = extracted.detail["shapes"]
+    wrong = []
+    for name, shape, accepted in zip(part.objects, shapes, threshold.expected):
+        text = " ".join("None" if d is None else str(d) for d in shape)
+        alternatives = [alt.strip() for alt in accepted.split("|")]
+        if text not in alternatives:
+            wrong.append(f"{name} has shape ({text.replace(' ', ', ')}), expected "
+                         + " or ".join(f"({a.replace(' ', ', ')})" for a in alternatives))
+    if wrong:
+        return False, "Wrong shapes: " + "; ".join(wrong) + "."
+    return True, f"Shapes {extracted.measured}."
+
+
+def _claim_mismatch(part: Part, threshold: Threshold, extracted: Extracted) -> str:
+    """A message when the notebook reported something other than what was measured."""
+    claimed = extracted.claimed
+    if claimed is None:
+        return ""
+    if part.kind == "shapes":
+        text = str(extracted.claimed_text if extracted.claimed_text is not None else claimed).split()
+        measured = str(extracted.measured).split()
+        extra = [d for shape in extracted.detail.get("extra") or [] if shape for d in
+                 ("None" if x is None else str(x) for x in shape)]
+        if text == measured or text == measured + extra:
+            return ""
+        return f"Reported \"{' '.join(text)}\", but the objects' shapes are \"{' '.join(measured)}\"."
+    try:
+        value = float(claimed)
+    except (TypeError, ValueError):
+        return f"Reported {claimed!r}, which is not a number; measured {fmt_value(extracted.measured)}."
+    if abs(value - float(extracted.measured)) > threshold.claim_tolerance + 1e-12:
+        return (f"Reported {value:.4g}, measured {float(extracted.measured):.4g}: the grade uses the "
+                f"measured value.")
+    return ""
+
+
+def _context(graded_cell: int | None, measured_cell: int | None, errors: list[CellError]) -> str:
+    """Errors of the graded cell and the first earlier error, which often explains a failure."""
+    cell = measured_cell or graded_cell
+    if cell is None:
+        return ""
+    notes = []
+    own = [e for e in errors if e.cell == cell]
+    earlier = [e for e in errors if e.cell < cell]
+    if own:
+        notes.append(f"The graded cell {own[0].summary()[5:]}.")
+    if earlier and (not own or earlier[0].ename != own[0].ename or earlier[0].evalue != own[0].evalue):
+        notes.append(f"Earlier, {earlier[0].summary()}" + (
+            f" (and {len(earlier) - 1} more cell(s) raised)" if len(earlier) > 1 else "") + ".")
+    return " ".join(notes)
+
+
+def _join(*texts: str) -> str:
+    return " ".join(t for t in texts if t)

@@ -1,0 +1,289 @@
+"""Assignment and reference specifications: TOML files read into frozen dataclasses.
+
+An assignment folder (``assignments/NAME/``) holds ``assignment.toml``: which
+parts the assignment has, on which of the learner's objects they are measured,
+which data the kernel needs.  Its reference folder (``reference/NAME/``) holds
+``thresholds.toml``: per part, what passes and why.  Every field below has a
+default and a one-line description (``metadata["doc"]``); an unknown key is an
+error naming the key and the file, so a typo never silently changes a grade.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .exceptions import AssignmentNotFoundError, SpecError, UnknownKeyError
+
+ASSIGNMENT_FILE = "assignment.toml"
+THRESHOLDS_FILE = "thresholds.toml"
+
+
+def _doc(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING):
+    if factory is not dataclasses.MISSING:
+        return field(default_factory=factory, metadata={"doc": text})
+    return field(default=default, metadata={"doc": text})
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """How the learner's kernel is prepared before the first cell runs."""
+
+    framework: str = _doc("'tensorflow' imports and seeds TensorFlow before the notebook; 'none' does not", "none")
+    tf1_compat: bool = _doc("make `import tensorflow as tf` give the TF1 graph-mode API", False)
+    seed: int = _doc("seed for Python, NumPy and TensorFlow (every graph) in every run", 0)
+    cell_timeout: float = _doc("seconds one cell may run before it is interrupted", 600.0)
+    notebook_budget: float = _doc("seconds the whole notebook may run before the kernel is stopped", 1800.0)
+    measure_timeout: float = _doc("seconds one measurement request may take", 120.0)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A data file the kernel and the harness read (for example a .npz archive)."""
+
+    name: str = _doc("id of the data file, used by splits and by GRADER_DATA_<NAME>", "")
+    file: str = _doc("file name in the kernel's working folder", "")
+    url: str = _doc("official download address, used when no local copy exists", "")
+    sha256: str = _doc("sha256 of the downloaded file", "")
+    cache: str = _doc("where the usual tools cache the file (~ expanded)", "")
+    arrays_sha256: dict = _doc("sha256 of each array's bytes, checked whatever the source", factory=dict)
+    description: str = _doc("what the data is, for error messages", "")
+
+
+@dataclass(frozen=True)
+class Split:
+    """A slice of a data file that parts are measured on."""
+
+    name: str = _doc("id of the split (validation, test, ...)", "")
+    data: str = _doc("id of the data file", "")
+    x: str = _doc("array key of the inputs", "")
+    y: str = _doc("array key of the labels (read by the harness only)", "")
+    start: int = _doc("first row of the slice", 0)
+    stop: int | None = _doc("row after the last one; none means to the end", None)
+    scale: float = _doc("inputs are divided by this", 1.0)
+    hidden: bool = _doc("never reveal values measured on this split to learners", False)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One graded part: which objects it is measured on and how."""
+
+    id: str = _doc("the part id the notebook passes to grader.set_answer", "")
+    kind: str = _doc("how the part is measured: shapes, loss or accuracy", "")
+    description: str = _doc("one line the learner reads in the feedback", "")
+    model: str = _doc("which model of the notebook the part concerns", "")
+    points: float = _doc("points for passing the part", 1.0)
+    objects: tuple = _doc("shapes: names of the objects whose static shapes are measured", ())
+    extra_objects: tuple = _doc("shapes: objects a longer claimed string may also list", ())
+    output: str = _doc("loss/accuracy: name of the tensor evaluated (probabilities or classes)", "")
+    input: str = _doc("loss/accuracy: name of the placeholder fed with the split's inputs", "")
+    session: str = _doc("loss/accuracy: name of the session variable; else the default session", "s")
+    split: str = _doc("loss/accuracy: split the metric is measured on", "validation")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """What passes for one part, and why (from thresholds.toml)."""
+
+    part: str = _doc("part id", "")
+    min: float | None = _doc("the measured value must be at least this", None)
+    max: float | None = _doc("the measured value must be at most this", None)
+    expected: tuple = _doc("shapes: accepted shapes per object, alternatives separated by |", ())
+    claim_tolerance: float = _doc("claimed and measured may differ by this much before it is flagged", 0.0)
+    reason: str = _doc("why this threshold: calibration, course text", "")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment: its folder, its parts, its data and its reference."""
+
+    id: str = _doc("assignment id (the folder name)", "")
+    title: str = _doc("title shown in reports", "")
+    version: str = _doc("bumped when grading changes; part of every result", "1")
+    course_key: str = _doc("the course platform's assignment key", "")
+    template: str = _doc("the learner's template notebook, relative to the folder", "template.ipynb")
+    helpers: str = _doc("folder of helper modules importable from the kernel", "helpers")
+    solution: str = _doc("reference solution notebook, relative to the reference folder", "solution.ipynb")
+    kernel: KernelSpec = _doc("kernel preparation", factory=KernelSpec)
+    data: tuple = _doc("data files ([data.NAME] tables)", ())
+    splits: tuple = _doc("splits ([splits.NAME] tables)", ())
+    parts: tuple = _doc("graded parts ([[parts]] array)", ())
+    thresholds: tuple = _doc("per-part thresholds from the reference folder", ())
+    folder: Path = _doc("the assignment folder", Path("."))
+    reference_folder: Path | None = _doc("the reference folder, when there is one", None)
+    digest: str = _doc("sha256 over the spec files and helpers: changes when grading may change", "")
+
+    def part(self, part_id: str) -> Part:
+        for part in self.parts:
+            if part.id == part_id:
+                return part
+        raise KeyError(part_id)
+
+    def threshold(self, part_id: str) -> Threshold | None:
+        for threshold in self.thresholds:
+            if threshold.part == part_id:
+                return threshold
+        return None
+
+    def data_file(self, name: str) -> DataFile:
+        for data in self.data:
+            if data.name == name:
+                return data
+        raise KeyError(name)
+
+    def split(self, name: str) -> Split:
+        for split in self.splits:
+            if split.name == name:
+                return split
+        raise KeyError(name)
+
+    @property
+    def helpers_path(self) -> Path:
+        return self.folder / self.helpers
+
+    @property
+    def template_path(self) -> Path:
+        return self.folder / self.template
+
+    @property
+    def solution_path(self) -> Path | None:
+        return self.reference_folder / self.solution if self.reference_folder else None
+
+    @property
+    def max_points(self) -> float:
+        return sum(part.points for part in self.parts)
+
+
+def describe(cls) -> str:
+    """One line per field of a spec dataclass: name, default, description."""
+    lines = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"{f.name} = {default!r}  # {f.metadata.get('doc', '')}")
+    return "\n".join(lines)
+
+
+# --- building dataclasses from TOML tables -------------------------------------------------
+
+def _build(cls, table: dict, *, path: Path, where: str, extra: dict | None = None):
+    """Build ``cls`` from a TOML table, rejecting keys that ``cls`` does not define."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = dict(extra or {})
+    for key, value in table.items():
+        if key not in known or key in (extra or {}):
+            raise UnknownKeyError(
+                f"unknown key {key!r}; known keys: {', '.join(sorted(k for k in known if k not in (extra or {})))}",
+                path=str(path), field=f"{where}.{key}" if where else key)
+        if isinstance(value, list):
+            value = tuple(value)
+        values[key] = value
+    try:
+        return cls(**values)
+    except TypeError as exc:  # pragma: no cover - only on a broken dataclass
+        raise SpecError(str(exc), path=str(path), field=where) from exc
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SpecError("file not found", path=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not valid TOML: {exc}", path=str(path)) from None
+
+
+def _folder_digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if "__pycache__" in file.parts:
+                continue
+            digest.update(str(file.name).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+_PART_KINDS = ("shapes", "loss", "accuracy")
+
+
+def load_assignment(folder: str | Path, *, reference_folder: str | Path | None = None) -> Assignment:
+    """Read ``folder/assignment.toml`` and the reference thresholds beside it.
+
+    ``reference_folder`` defaults to ``<folder>/../../reference/<folder name>``
+    when that exists.
+    """
+    folder = Path(folder).resolve()
+    path = folder / ASSIGNMENT_FILE
+    if not path.is_file():
+        raise AssignmentNotFoundError(f"{folder} has no {ASSIGNMENT_FILE}")
+    table = _load_toml(path)
+    kernel = _build(KernelSpec, table.pop("kernel", {}), path=path, where="kernel")
+    data = tuple(
+        _build(DataFile, value, path=path, where=f"data.{name}", extra={"name": name})
+        for name, value in table.pop("data", {}).items())
+    splits = tuple(
+        _build(Split, value, path=path, where=f"splits.{name}", extra={"name": name})
+        for name, value in table.pop("splits", {}).items())
+    parts = tuple(
+        _build(Part, value, path=path, where=f"parts[{index}]")
+        for index, value in enumerate(table.pop("parts", [])))
+
+    if reference_folder is None:
+        candidate = folder.parent.parent / "reference" / folder.name
+        reference_folder = candidate if candidate.is_dir() else None
+    reference_folder = Path(reference_folder).resolve() if reference_folder else None
+    thresholds: tuple = ()
+    digest_paths = [path]
+    if reference_folder is not None:
+        thresholds_path = reference_folder / THRESHOLDS_FILE
+        raw = _load_toml(thresholds_path).get("parts", {})
+        thresholds = tuple(
+            _build(Threshold, value, path=thresholds_path, where=f"parts.{part_id}",
+                   extra={"part": part_id})
+            for part_id, value in raw.items())
+        digest_paths.append(thresholds_path)
+    assignment = _build(Assignment, table, path=path, where="", extra={
+        "id": str(table.pop("id", folder.name)), "kernel": kernel, "data": data,
+        "splits": splits, "parts": parts, "thresholds": thresholds, "folder": folder,
+        "reference_folder": reference_folder, "digest": ""})
+    _check(assignment, path)
+    helpers = assignment.helpers_path
+    if helpers.exists():
+        digest_paths.append(helpers)
+    return dataclasses.replace(assignment, digest=_folder_digest(digest_paths))
+
+
+def _check(assignment: Assignment, path: Path) -> None:
+    """Consistency checks that make a spec unusable when they fail."""
+    seen: set[str] = set()
+    for index, part in enumerate(assignment.parts):
+        where = f"parts[{index}]"
+        if not part.id:
+            raise SpecError("every part needs an id", path=str(path), field=where)
+        if part.id in seen:
+            raise SpecError(f"part id {part.id!r} appears twice", path=str(path), field=f"{where}.id")
+        seen.add(part.id)
+        if part.kind not in _PART_KINDS:
+            raise SpecError(f"unknown kind {part.kind!r}; one of {', '.join(_PART_KINDS)}",
+                            path=str(path), field=f"{where}.kind")
+        if part.kind == "shapes" and not part.objects:
+            raise SpecError("a shapes part needs objects", path=str(path), field=f"{where}.objects")
+        if part.kind in ("loss", "accuracy"):
+            if not part.output or not part.input:
+                raise SpecError(f"a {part.kind} part needs output and input",
+                                path=str(path), field=where)
+            try:
+                split = assignment.split(part.split)
+            except KeyError:
+                raise SpecError(f"no split named {part.split!r}", path=str(path),
+                                field=f"{where}.split") from None
+            try:
+                assignment.data_file(split.data)
+            except KeyError:
+                raise SpecError(f"no data file named {split.data!r}", path=str(path),
+                                field=f"splits.{split.name}.data") from None
