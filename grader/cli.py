@@ -69,6 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
     _add_run_options(grade)
 
+    calibrate = commands.add_parser(
+        "calibrate", help="run the reference solution under several seeds to calibrate thresholds",
+        description="Grade the assignment's reference solution once per seed (and each --weak "
+                    "notebook once), print each part's spread and margin to its threshold, and "
+                    "write calibration.json beside thresholds.toml.")
+    calibrate.add_argument("--seeds", type=int, default=5, help="number of seeds (default: 5)")
+    calibrate.add_argument("--weak", action="append", default=[], metavar="NOTEBOOK",
+                           help="a deliberately weak notebook that must fail (repeatable)")
+    calibrate.add_argument("--no-write", action="store_true", help="do not write calibration.json")
+    _add_run_options(calibrate)
+
     fields = commands.add_parser("spec-fields", help="list every key of assignment.toml and "
                                                      "thresholds.toml with its meaning")
     del fields
@@ -106,6 +117,21 @@ def _grade(args) -> int:
     return EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
 
 
+def _calibrate(args) -> int:
+    from .assignments import find_assignment
+    from .batch import _stderr
+    from .calibrate import calibrate, format_report
+
+    assignment = find_assignment(args.assignment)
+    base = assignment.kernel.seed
+    report = calibrate(assignment, seeds=[base + i for i in range(args.seeds)], weak=args.weak,
+                       options=_options(args), write=not args.no_write, progress=_stderr)
+    print(format_report(report))
+    ok = all(e["passed_every_seed"] and all(e["weak_models_fail"].values())
+             for e in report["parts"].values())
+    return EXIT_OK if ok else EXIT_FAILED
+
+
 def _spec_fields(_args) -> int:
     from . import spec
 
@@ -130,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"grader {__version__}")
         return EXIT_OK
-    handlers = {"check": _check, "grade": _grade, "spec-fields": _spec_fields}
+    handlers = {"check": _check, "grade": _grade, "calibrate": _calibrate, "spec-fields": _spec_fields}
     if args.command not in handlers:
         parser.print_help()
         return EXIT_ERROR

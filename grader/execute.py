@@ -50,6 +50,7 @@ class Execution:
     measurements: dict = field(default_factory=dict)  # part id -> {"cell": n, "ok": .., ...}
     answers: dict = field(default_factory=dict)       # part id -> {"value": .., "text": ..}
     submits: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)       # Colab/shell artefacts not run while grading
     failure: str = ""                                 # why the run stopped early, if it did
     failed_at: int | None = None                      # code cell number where it stopped
     duration_s: float = 0.0
@@ -349,3 +350,6 @@ def _take_claims(payload: dict, execution: Execution) -> None:
     submits = payload.get("submits")
     if isinstance(submits, list):
         execution.submits = [str(s) for s in submits]
+    skipped = payload.get("skipped")
+    if isinstance(skipped, list):
+        execution.skipped = [str(s)[:200] for s in skipped[:50]]

@@ -73,7 +73,7 @@ def _ungradable(path: Path, assignment: Assignment, reason: str, started: float,
         started_at=_now(), duration_s=round(time.monotonic() - started, 3),
         parts=[PartResult(id=p.id, description=p.description, kind=p.kind, model=p.model,
                           status="error", max_points=p.points,
-                          message=f"Not graded: {reason}") for p in assignment.parts])
+                          message="Not graded: the submission could not be run (see the reason).") for p in assignment.parts])
 
 
 def _now() -> str:
@@ -117,6 +117,8 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         digest = ""
+    # Data first: a missing data file is the harness's problem, whatever the notebook is.
+    data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
     notebook, problem = read_notebook(path)
     if notebook is None:
         return _ungradable(path, assignment, problem, started, digest, learner)
@@ -124,7 +126,6 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     kernel = assignment.kernel
     seed = kernel.seed if options.seed is None else options.seed
     tf1 = kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat
-    data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
     workdir.mkdir()
@@ -191,6 +192,9 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         max_total=assignment.max_points, started_at=started_at,
         duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
         errors=execution.errors)
+    if execution.skipped:
+        result.notes.append("skipped while grading (no network, no installs): "
+                            + "; ".join(execution.skipped))
     if execution.submits:
         result.notes.append(f"grader.submit was called {len(execution.submits)} time(s); "
                             f"nothing was posted during grading")

@@ -71,6 +71,11 @@ def install(config_json: str) -> None:
         numpy.random.seed(seed)
     except ImportError:  # pragma: no cover - numpy is a dependency
         pass
+    shell = _shell()
+    if shell is not None:
+        from . import colab
+
+        colab.install(shell, tf1_compat=bool(config.get("tf1_compat")))
     if config.get("framework") == "tensorflow":
         from . import tfsetup
 
@@ -96,13 +101,26 @@ def after_cell(part_ids) -> _Payload:
                 "error": f"{type(exc).__name__}: {exc}".strip(),
                 "traceback": "".join(traceback.format_exception(exc)[-3:]),
             }
-    return _Payload({"answers": _STATE["answers"], "submits": _STATE["submits"],
-                     "measurements": measurements})
+    return _Payload({**_claims(), "measurements": measurements})
 
 
 def report() -> _Payload:
-    """The claims and submits recorded so far."""
-    return _Payload({"answers": _STATE["answers"], "submits": _STATE["submits"], "measurements": {}})
+    """The claims, submits and skipped artefacts recorded so far."""
+    return _Payload({**_claims(), "measurements": {}})
+
+
+def _claims() -> dict:
+    from . import colab
+
+    return {"answers": _STATE["answers"], "submits": _STATE["submits"], "skipped": colab.skipped()}
+
+
+def _shell():
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - kernels always have IPython
+        return None
+    return get_ipython()
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -112,15 +130,10 @@ class _Unmeasurable(Exception):
 
 
 def _namespace() -> dict:
+    shell = _shell()
+    if shell is not None:
+        return shell.user_ns
     main = sys.modules.get("__main__")
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-        if shell is not None:
-            return shell.user_ns
-    except ImportError:  # pragma: no cover
-        pass
     return vars(main) if main else {}
 
 

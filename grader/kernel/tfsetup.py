@@ -5,8 +5,6 @@ Only imported in a kernel whose assignment declares ``framework =
 """
 from __future__ import annotations
 
-import builtins
-import sys
 
 _PREPARED: dict = {}
 
@@ -31,6 +29,7 @@ def prepare(*, seed: int, tf1_compat: bool, threads: int | None = None) -> None:
         from . import tf1
 
         tf1.install_import_alias()
+        tf1.install_contrib()
     _PREPARED.update(seed=seed, tf1_compat=tf1_compat)
 
 

@@ -1,0 +1,51 @@
+"""Golden notebooks: small, fast notebooks graded by a real kernel.
+
+Each ``tests/notebooks/NAME.ipynb`` has ``NAME.expected.json`` beside it:
+the expected submission status and, per part, status and whether the claim
+was flagged, plus message fragments a learner must read.  Grading options
+for the fixture (a short cell timeout for ``hangs``) live in the same file.
+``pytest --regen-goldens`` rewrites statuses from the current grader (and
+keeps the hand-written message fragments): review the diff before committing.
+"""
+import json
+
+import pytest
+
+from grader.orchestrate import GradeOptions, grade_notebook
+from tests.conftest import NOTEBOOKS
+
+GOLDENS = sorted(p for p in NOTEBOOKS.glob("*.ipynb"))
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.mark.parametrize("notebook", GOLDENS, ids=[p.stem for p in GOLDENS])
+def test_golden(notebook, assignment, regen_goldens):
+    expected_path = notebook.with_suffix(".expected.json")
+    expected = json.loads(expected_path.read_text()) if expected_path.exists() else {}
+    options = GradeOptions(**expected.get("options", {}))
+    result = grade_notebook(notebook, assignment=assignment, options=options)
+    actual_parts = {p.id: {"status": p.status, "claim_mismatch": p.claim_mismatch} for p in result.parts}
+
+    if regen_goldens or not expected_path.exists():
+        expected["status"] = result.status
+        parts = expected.setdefault("parts", {})
+        for part_id, actual in actual_parts.items():
+            parts.setdefault(part_id, {}).update(actual)
+        expected_path.write_text(json.dumps(expected, indent=2) + "\n")
+        if not regen_goldens:
+            pytest.fail(f"wrote {expected_path.name}; review it and run again")
+        return
+
+    summary = "\n".join(f"{p.id} {p.status}: {p.message}" for p in result.parts)
+    assert result.status == expected["status"], f"{result.reason}\n{summary}"
+    for fragment in expected.get("reason_contains", []):
+        assert fragment in result.reason, result.reason
+    for part_id, want in expected["parts"].items():
+        part = result.part(part_id)
+        assert part.status == want["status"], f"{part_id}: {part.message}\n{summary}"
+        assert part.claim_mismatch == want.get("claim_mismatch", False), f"{part_id}: {part.message}"
+        assert (part.points == part.max_points) == (part.status == "passed")
+        for fragment in want.get("message_contains", []):
+            assert fragment in part.message, f"{part_id}: {part.message!r} lacks {fragment!r}"
+    assert result.total == sum(p.points for p in result.parts)
