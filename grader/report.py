@@ -22,6 +22,10 @@ def _shown(value, hidden: bool) -> str:
     return fmt_value(value)
 
 
+def _short(text: str, width: int = 24) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bool = True) -> str:
     """A readable per-part table of one submission."""
     lines = [f"{result.assignment} | {result.submission or result.learner} | "
@@ -42,7 +46,7 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
             measured = measured[:25] + "…"
         lines.append(f"{part.id:<7} {_MARK.get(part.status, part.status):<8} "
                      f"{part.points:>3g}/{part.max_points:<2g}  {_shown(measured, hide):<26} "
-                     f"{_shown(claimed, False):<26} {part.threshold if not hide else ''}")
+                     f"{_shown(claimed, False):<26} {_short(part.threshold) if not hide else ''}")
         if part.message:
             message = part.message if not hide else "(measured on hidden data)"
             lines += textwrap.wrap(message, width=width, initial_indent="        ",

@@ -50,7 +50,8 @@ class CellError:
                    source=source)
 
     def summary(self) -> str:
-        text = f"{self.ename}: {self.evalue}" if self.evalue else self.ename
+        evalue = self.evalue.strip().rstrip(".")
+        text = f"{self.ename}: {evalue}" if evalue else self.ename
         return f"cell {self.cell} raised {text}"
 
 

@@ -19,7 +19,8 @@ def threshold_text(part: Part, threshold: Threshold | None) -> str:
     if threshold is None:
         return ""
     if part.kind == "shapes":
-        return " ; ".join(f"{name}: {alts}" for name, alts in zip(part.objects, threshold.expected))
+        return ", ".join(f"{name} ({alts.replace(' | ', ' or ')})"
+                         for name, alts in zip(part.objects, threshold.expected))
     rules = []
     if threshold.min is not None:
         rules.append(f">= {threshold.min:g}")

@@ -141,6 +141,9 @@ def _lookup(name: str):
     namespace = _namespace()
     if name not in namespace:
         raise _Unmeasurable(f"name {name!r} is not defined in the notebook when this cell has run")
+    if namespace[name] is None:
+        raise _Unmeasurable(f"{name} is still None: write the code that defines it "
+                            f"(the ### YOUR CODE HERE ### gap)")
     return namespace[name]
 
 
