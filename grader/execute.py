@@ -63,22 +63,32 @@ class Execution:
 def find_graded_cells(notebook, part_ids) -> dict[int, list[str]]:
     """Map cell index -> part ids that the cell submits.
 
-    A cell is graded for a part when its metadata says so (``grader.parts``) or
-    its source mentions the part id as a string literal.  A part is measured
-    after every such cell; the last measurement wins.
+    A part's graded cell is the *last* code cell whose metadata lists it
+    (``grader.parts``) or that calls ``set_answer("ID", ...)``; failing both,
+    the last cell that mentions the id as a string literal, except the cell
+    that creates the Grader (it lists every part id in ``all_parts``).  Only
+    that cell counts: when the run stops before it, the part is not measured
+    rather than measured in some earlier state.
     """
-    graded: dict[int, list[str]] = {}
+    last: dict[str, int] = {}
+    fallback: dict[str, int] = {}
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") != "code":
             continue
         meta = cell.get("metadata", {}).get("grader", {})
-        ids = [p for p in meta.get("parts", []) if p in part_ids] if isinstance(meta, dict) else []
+        listed = meta.get("parts", []) if isinstance(meta, dict) else []
         source = cell.get("source", "")
         for part_id in part_ids:
-            if part_id not in ids and re.search(r"[\"']" + re.escape(part_id) + r"[\"']", source):
-                ids.append(part_id)
-        if ids:
-            graded[index] = ids
+            quoted = r"[\"']" + re.escape(part_id) + r"[\"']"
+            if part_id in listed or re.search(r"set_answer\s*\(\s*" + quoted, source):
+                last[part_id] = index
+            elif re.search(quoted, source) and not re.search(r"\bGrader\s*\(", source):
+                fallback[part_id] = index
+    graded: dict[int, list[str]] = {}
+    for part_id in part_ids:
+        index = last.get(part_id, fallback.get(part_id))
+        if index is not None:
+            graded.setdefault(index, []).append(part_id)
     return graded
 
 

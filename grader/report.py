@@ -51,6 +51,9 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
             message = part.message if not hide else "(measured on hidden data)"
             lines += textwrap.wrap(message, width=width, initial_indent="        ",
                                    subsequent_indent="        ")
+    if result.errors:
+        lines.append("Cells that raised in the re-run:")
+        lines += [textwrap.shorten(f"  {e.summary()}", width=width) for e in result.errors]
     if result.notes:
         lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)

@@ -41,6 +41,9 @@ def test_golden(notebook, assignment, regen_goldens):
     assert result.status == expected["status"], f"{result.reason}\n{summary}"
     for fragment in expected.get("reason_contains", []):
         assert fragment in result.reason, result.reason
+    errors = "\n".join(f"{e.ename}: {e.evalue}" for e in result.errors)
+    for fragment in expected.get("errors_contain", []):
+        assert fragment in errors, errors
     for part_id, want in expected["parts"].items():
         part = result.part(part_id)
         assert part.status == want["status"], f"{part_id}: {part.message}\n{summary}"
