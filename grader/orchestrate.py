@@ -6,6 +6,8 @@ result with status ``ungradable``), only because of the harness.
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import datetime
 import hashlib
 import os
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .compare import saved_vs_rerun
 from .data import resolve_all, split_labels
 from .execute import RunOptions, find_graded_cells, run_notebook
 from .extract import extract
@@ -142,12 +145,10 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         graded = find_graded_cells(notebook, part_ids)
         agent_config = {
             "seed": seed, "framework": kernel.framework, "tf1_compat": tf1, "data": kernel_data,
+            # Splits go to the kernel without their label keys: labels never enter the kernel.
             "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
                                 "scale": s.scale} for s in assignment.splits},
-            "parts": {p.id: {"kind": p.kind, "objects": list(p.objects),
-                             "extra_objects": list(p.extra_objects), "output": p.output,
-                             "input": p.input, "session": p.session, "split": p.split}
-                      for p in assignment.parts},
+            "parts": {p.id: dataclasses.asdict(p) for p in assignment.parts},
         }
         run_options = RunOptions(
             cell_timeout=options.cell_timeout or kernel.cell_timeout,
@@ -155,6 +156,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             measure_timeout=kernel.measure_timeout,
             env=kernel_env(assignment, seed=seed, workdir=workdir), agent_config=agent_config,
             kernel_log=scratch / "kernel.log")
+        saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
         execution = run_notebook(notebook, workdir=workdir, options=run_options, graded=graded)
     finally:
         if not options.keep_workdir:
@@ -192,6 +194,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         max_total=assignment.max_points, started_at=started_at,
         duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
         errors=execution.errors)
+    result.notes.extend(saved_vs_rerun(saved, execution.notebook))
     if execution.skipped:
         result.notes.append("skipped while grading (no network, no installs): "
                             + "; ".join(execution.skipped))

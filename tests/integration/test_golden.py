@@ -44,6 +44,9 @@ def test_golden(notebook, assignment, regen_goldens):
     errors = "\n".join(f"{e.ename}: {e.evalue}" for e in result.errors)
     for fragment in expected.get("errors_contain", []):
         assert fragment in errors, errors
+    notes = "\n".join(result.notes)
+    for fragment in expected.get("notes_contain", []):
+        assert fragment in notes, notes
     for part_id, want in expected["parts"].items():
         part = result.part(part_id)
         assert part.status == want["status"], f"{part_id}: {part.message}\n{summary}"
