@@ -14,7 +14,7 @@ ifneq ($(SHARED_MNIST),)
 export GRADER_DATA_MNIST ?= $(abspath $(SHARED_MNIST))
 endif
 
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast bench clean browser
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,14 @@ demo: $(VENV)/.installed
 	@# exit status 1 only means some learner failed a part; 2 would be a fault of the grader
 	$(VENV)/bin/grader grade submissions --out results; status=$$?; test $$status -le 1
 
-test: $(VENV)/.installed
+# The report tests look at pages in headless Chromium (Debian's chromium and chromium-driver).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "install chromium and chromium-driver (sudo apt-get install chromium chromium-driver)"; fi; }
+
+test: $(VENV)/.installed browser
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed

@@ -38,6 +38,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="whole-notebook time limit (default: from assignment.toml)")
     parser.add_argument("--seed", type=int, help="seed for Python, NumPy and TensorFlow "
                                                  "(default: from assignment.toml)")
+    parser.add_argument("--memory-limit", type=int, metavar="MB",
+                        help="memory cap of each kernel and its children (default: from assignment.toml)")
+    parser.add_argument("--max-processes", type=int, metavar="N",
+                        help="cap on each kernel's processes and threads (default: from assignment.toml)")
     compat = parser.add_mutually_exclusive_group()
     compat.add_argument("--tf1-compat", dest="tf1_compat", action="store_true", default=None,
                         help="`import tensorflow as tf` gives the TF1 API (default: per assignment)")
@@ -67,7 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", "-o", default="results", metavar="DIR",
                        help="output folder (default: results/)")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    grade.add_argument("--workers", "-j", type=int, metavar="N",
+                       help="notebooks graded in parallel (default: the number of cores)")
+    grade.add_argument("--threads", type=int, metavar="N",
+                       help="CPU threads per kernel (default: cores / workers)")
+    grade.add_argument("--force", action="store_true",
+                       help="regrade every submission, even those already graded in OUT")
+    grade.add_argument("--learners-map", metavar="CSV",
+                       help="CSV with columns submission,learner: learner ids for files or folders")
     _add_run_options(grade)
+
+    report = commands.add_parser("report", help="(re)write the gradebook and HTML reports of a results folder",
+                                 description="Rebuild gradebook.csv/json, feedback/LEARNER.html and "
+                                             "summary.html from OUT/results/*.json.")
+    report.add_argument("out", metavar="OUT", nargs="?", default="results",
+                        help="results folder written by grader grade (default: results/)")
+    report.add_argument("--title", default="", help="title of the pages (default: the assignment id)")
 
     calibrate = commands.add_parser(
         "calibrate", help="run the reference solution under several seeds to calibrate thresholds",
@@ -90,7 +109,9 @@ def _options(args):
     from .orchestrate import GradeOptions
 
     return GradeOptions(cell_timeout=args.cell_timeout, notebook_budget=args.budget, seed=args.seed,
-                        tf1_compat=args.tf1_compat, data=_data_option(args.data))
+                        tf1_compat=args.tf1_compat, data=_data_option(args.data),
+                        memory_mb=args.memory_limit, max_processes=args.max_processes,
+                        threads=getattr(args, "threads", None))
 
 
 def _check(args) -> int:
@@ -106,30 +127,50 @@ def _check(args) -> int:
 
 
 def _grade(args) -> int:
-    from .batch import _stderr, grade
+    from .batch import grade
     from .report import format_gradebook
 
     results = grade(args.directory, assignment=args.assignment, out=args.out, options=_options(args),
-                    progress=None if args.quiet else _stderr)
+                    workers=args.workers, force=args.force, mapping=args.learners_map,
+                    progress=not args.quiet)
     print(format_gradebook(results))
-    print(f"\n{len(results)} submission(s); results in {args.out}/ (gradebook.csv, gradebook.json, "
-          f"results/*.json)")
+    print(f"\n{len(results)} submission(s); in {args.out}/: gradebook.csv, gradebook.json, "
+          f"summary.html, feedback/*.html, results/*.json")
     return EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
 
 
 def _calibrate(args) -> int:
     from .assignments import find_assignment
-    from .batch import _stderr
     from .calibrate import calibrate, format_report
 
     assignment = find_assignment(args.assignment)
     base = assignment.kernel.seed
     report = calibrate(assignment, seeds=[base + i for i in range(args.seeds)], weak=args.weak,
-                       options=_options(args), write=not args.no_write, progress=_stderr)
+                       options=_options(args), write=not args.no_write,
+                       progress=lambda text: print(text, file=sys.stderr, flush=True))
     print(format_report(report))
     ok = all(e["passed_every_seed"] and all(e["weak_models_fail"].values())
              for e in report["parts"].values())
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def _report(args) -> int:
+    from pathlib import Path
+
+    from .exceptions import GraderError
+    from .report import format_gradebook, write_gradebook
+    from .report_html import load_results, write_reports
+
+    out = Path(args.out)
+    results = load_results(out)
+    if not results:
+        raise GraderError(f"{out}/results/ holds no result files: run grader grade first")
+    write_gradebook(results, out)
+    title = args.title or results[0].assignment
+    summary = write_reports(results, out, assignment_title=title)
+    print(format_gradebook(results))
+    print(f"\nwrote {out}/gradebook.csv, {out}/gradebook.json, {summary} and {len(results)} feedback page(s)")
+    return EXIT_OK
 
 
 def _spec_fields(_args) -> int:
@@ -156,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"grader {__version__}")
         return EXIT_OK
-    handlers = {"check": _check, "grade": _grade, "calibrate": _calibrate, "spec-fields": _spec_fields}
+    handlers = {"check": _check, "grade": _grade, "report": _report, "calibrate": _calibrate,
+                "spec-fields": _spec_fields}
     if args.command not in handlers:
         parser.print_help()
         return EXIT_ERROR

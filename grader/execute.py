@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .exceptions import KernelSetupError
+from .limits import KernelCgroup, Limits
 from .results import CellError
 from .textutil import first_line
 
@@ -54,6 +55,8 @@ class Execution:
     failure: str = ""                                 # why the run stopped early, if it did
     failed_at: int | None = None                      # code cell number where it stopped
     duration_s: float = 0.0
+    limits: str = ""                                  # how the limits were enforced
+    peak_memory_mb: float | None = None
 
     @property
     def errors(self) -> list[CellError]:
@@ -98,7 +101,8 @@ def kernelspec_dir() -> Path:
     spec = root / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     content = json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        # The launcher joins the kernel's cgroups and sets its rlimits, then execs ipykernel.
+        "argv": [sys.executable, "-m", "grader.kernel.launch", "-f", "{connection_file}"],
         "display_name": "grader (Python 3)",
         "language": "python",
         "interrupt_mode": "signal",
@@ -121,6 +125,7 @@ class RunOptions:
     env: dict
     agent_config: dict
     kernel_log: Path | None = None  # the kernel process's stdout/stderr (TensorFlow chatter) go here
+    limits: Limits = Limits()
     startup_timeout: float = 120.0
 
 
@@ -157,8 +162,11 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
 
     log = open(options.kernel_log, "wb") if options.kernel_log else None
     streams = {"stdout": log, "stderr": log} if log else {}
+    cgroup = KernelCgroup.create(options.limits)
+    execution.limits = cgroup.describe()
+    env = {**options.env, **cgroup.env()}
     try:
-        async with client.async_setup_kernel(env=options.env, cwd=str(workdir), **streams):
+        async with client.async_setup_kernel(env=env, cwd=str(workdir), **streams):
             await _install_agent(client, options)
             for index, cell in enumerate(notebook.cells):
                 if cell.get("cell_type") != "code":
@@ -171,6 +179,11 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
                     break
                 ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
                 if not ok:
+                    if cgroup.out_of_memory() and run.error is not None:
+                        run.error.evalue = execution.failure = (
+                            f"the kernel was killed while running cell {run.number}: it used more than "
+                            f"the memory cap of {options.limits.memory_mb} MB")
+                        run.error.ename = "MemoryLimit"
                     break
                 if index in graded:
                     await _measure(client, graded[index], run.number, execution, options)
@@ -191,6 +204,8 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
                 await km.shutdown_kernel(now=True)
             except Exception:  # the kernel may be gone already
                 pass
+        execution.peak_memory_mb = cgroup.peak_memory_mb()
+        cgroup.remove()  # kills whatever the notebook left running
         if log:
             log.close()
     execution.duration_s = time.monotonic() - started

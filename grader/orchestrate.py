@@ -21,6 +21,7 @@ from . import __version__
 from .compare import saved_vs_rerun
 from .data import resolve_all, split_labels
 from .execute import RunOptions, find_graded_cells, run_notebook
+from .limits import Limits
 from .extract import extract
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
 from .score import score_part
@@ -36,6 +37,9 @@ class GradeOptions:
     seed: int | None = None                 # default from assignment.toml
     tf1_compat: bool | None = None          # default from assignment.toml
     data: dict = field(default_factory=dict)  # data file name -> explicit path
+    memory_mb: int | None = None            # default from assignment.toml
+    max_processes: int | None = None        # default from assignment.toml
+    threads: int | None = None              # CPU threads per kernel (TensorFlow, BLAS, OpenMP)
     keep_workdir: bool = False
 
 
@@ -44,9 +48,15 @@ def learner_id(path: Path) -> str:
     return path.stem if path.suffix == ".ipynb" else path.name
 
 
-def kernel_env(assignment: Assignment, *, seed: int, workdir: Path) -> dict:
+def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int | None = None) -> dict:
     """The environment of the learner's kernel."""
     env = dict(os.environ)
+    if threads:
+        # Several kernels side by side must not each spawn one thread per core.
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                     "NUMEXPR_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
+            env[name] = str(threads)
+        env["TF_NUM_INTEROP_THREADS"] = str(min(2, threads))
     package_root = str(Path(__file__).resolve().parent.parent)
     paths = [str(assignment.helpers_path), package_root]
     if env.get("PYTHONPATH"):
@@ -66,8 +76,9 @@ def kernel_env(assignment: Assignment, *, seed: int, workdir: Path) -> dict:
     return env
 
 
-def _ungradable(path: Path, assignment: Assignment, reason: str, started: float, digest: str,
-                learner: str | None) -> SubmissionResult:
+def ungradable(path: Path, assignment: Assignment, reason: str, started: float, digest: str,
+               learner: str | None) -> SubmissionResult:
+    """The result of a submission that cannot be run at all."""
     return SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,
@@ -112,8 +123,14 @@ def read_notebook(path: Path):
 
 def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOptions = GradeOptions(),
                    learner: str | None = None, data_paths: dict | None = None,
-                   executed_path: Path | None = None) -> SubmissionResult:
-    """Grade one notebook; see the module docstring."""
+                   executed_path: Path | None = None, files: list[Path] = (),
+                   files_root: Path | None = None) -> SubmissionResult:
+    """Grade one notebook; see the module docstring.
+
+    ``files`` are other files the learner submitted with it; they are copied
+    into the kernel's working folder, keeping their paths relative to
+    ``files_root``.
+    """
     started = time.monotonic()
     path = Path(path)
     try:
@@ -124,7 +141,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
     notebook, problem = read_notebook(path)
     if notebook is None:
-        return _ungradable(path, assignment, problem, started, digest, learner)
+        return ungradable(path, assignment, problem, started, digest, learner)
 
     kernel = assignment.kernel
     seed = kernel.seed if options.seed is None else options.seed
@@ -134,6 +151,10 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     workdir.mkdir()
     started_at = _now()
     try:
+        for extra in files:
+            relative = extra.relative_to(files_root) if files_root else Path(extra.name)
+            (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(extra, workdir / relative)
         shutil.copy2(path, workdir / "submission.ipynb")
         kernel_data = {}
         for data in assignment.data:
@@ -149,13 +170,16 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
                                 "scale": s.scale} for s in assignment.splits},
             "parts": {p.id: dataclasses.asdict(p) for p in assignment.parts},
+            "threads": options.threads,
         }
         run_options = RunOptions(
             cell_timeout=options.cell_timeout or kernel.cell_timeout,
             notebook_budget=options.notebook_budget or kernel.notebook_budget,
             measure_timeout=kernel.measure_timeout,
-            env=kernel_env(assignment, seed=seed, workdir=workdir), agent_config=agent_config,
-            kernel_log=scratch / "kernel.log")
+            env=kernel_env(assignment, seed=seed, workdir=workdir, threads=options.threads),
+            agent_config=agent_config, kernel_log=scratch / "kernel.log",
+            limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
+                          processes=options.max_processes or kernel.max_processes))
         saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
         execution = run_notebook(notebook, workdir=workdir, options=run_options, graded=graded)
     finally:
@@ -174,14 +198,16 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         number = next(c.number for c in execution.cells if c.index == index)
         for part_id in ids:
             graded_cell_of[part_id] = number
+    from .kinds import get_kind
+
     parts = []
     for part in assignment.parts:
-        labels = None
-        if part.kind in ("loss", "accuracy"):
-            labels = split_labels(assignment, assignment.split(part.split), data_paths)
+        kind = get_kind(part.kind)
+        # What the measurement is compared with (labels, expected array) stays in the harness.
+        reference = kind.reference(assignment, part, data_paths) if kind.reference else None
         extracted = extract(part, execution.measurements.get(part.id),
-                            execution.answers.get(part.id), labels)
-        hidden = part.kind in ("loss", "accuracy") and assignment.split(part.split).hidden
+                            execution.answers.get(part.id), reference)
+        hidden = kind.uses_split and assignment.split(part.split).hidden
         parts.append(score_part(part, assignment.threshold(part.id), extracted,
                                 graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
                                 failure=execution.failure, failed_at=execution.failed_at,
@@ -194,6 +220,8 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         max_total=assignment.max_points, started_at=started_at,
         duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
         errors=execution.errors)
+    result.limits = execution.limits
+    result.peak_memory_mb = execution.peak_memory_mb
     result.notes.extend(saved_vs_rerun(saved, execution.notebook))
     if execution.skipped:
         result.notes.append("skipped while grading (no network, no installs): "

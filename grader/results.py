@@ -93,7 +93,10 @@ class SubmissionResult:
     started_at: str = ""
     duration_s: float = 0.0
     sandbox: str = "off"
+    limits: str = ""                 # how memory/process caps were enforced
+    peak_memory_mb: float | None = None
     seed: int = 0
+    grading_key: str = ""            # digest of submission, assignment, harness and options
     parts: list[PartResult] = field(default_factory=list)
     errors: list[CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -1,0 +1,101 @@
+"""Look at the HTML reports in headless Chromium and assert on what is rendered.
+
+Needs Debian's chromium and chromium-driver (``make test`` installs them);
+without them the test is skipped locally and fails in CI.
+"""
+import base64
+import io
+import os
+import shutil
+
+import pytest
+
+from grader.report_html import feedback_page, summary_page
+from grader.results import CellError, PartResult, SubmissionResult
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+
+def _png() -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0.3, 0.2, 0.1])
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _result(learner, hidden_value=0.4321):
+    return SubmissionResult(
+        learner=learner, assignment="demo", total=1, max_total=2, status="graded", duration_s=12,
+        parts=[PartResult(id="acc", description="validation accuracy", status="passed", points=1,
+                          measured=0.9512, claimed=0.95, threshold=">= 0.9", message="fine"),
+               PartResult(id="test", description="test accuracy", status="failed", points=0,
+                          measured=hidden_value, threshold=">= 0.9", message=f"low {hidden_value}",
+                          hidden=True)],
+        errors=[CellError(cell=4, ename="ZeroDivisionError", evalue="division by zero", source="1/0",
+                          traceback="ZeroDivisionError: division by zero")])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM and DRIVER):
+        if os.environ.get("CI"):
+            pytest.fail("chromium and chromium-driver are not installed (make test installs them)")
+        pytest.skip("chromium / chromedriver not installed")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                 "--disable-sync", "--window-size=1200,2000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def _rendered_images_ok(driver) -> list[bool]:
+    return driver.execute_script(
+        "return Array.from(document.images).map(i => i.complete && i.naturalWidth > 0)")
+
+
+def test_feedback_page_renders(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    page = tmp_path / "ada.html"
+    page.write_text(feedback_page(_result("ada"), assignment_title="Demo assignment",
+                                  images=[(7, _png())]))
+    browser.get(page.as_uri())
+    assert browser.find_element(By.ID, "total").text.startswith("1 / 2 points")
+    rows = browser.find_elements(By.CSS_SELECTOR, "tr.part")
+    assert [r.get_attribute("data-part") for r in rows] == ["acc", "test"]
+    badge = rows[0].find_element(By.CSS_SELECTOR, ".badge")
+    assert badge.is_displayed() and badge.text == "passed"
+    assert badge.value_of_css_property("background-color") != "rgba(0, 0, 0, 0)"
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert "0.9512" in body and "ZeroDivisionError" in body and "1/0" in body
+    assert "0.4321" not in body  # hidden
+    assert _rendered_images_ok(browser) == [True]
+
+
+def test_summary_page_renders(browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    page = tmp_path / "summary.html"
+    page.write_text(summary_page([_result("ada"), _result("bob")], assignment_title="Demo"))
+    browser.get(page.as_uri())
+    assert "2 submissions" in browser.find_element(By.ID, "counts").text
+    assert all(_rendered_images_ok(browser)) and len(_rendered_images_ok(browser)) == 2
+    histogram = browser.find_element(By.ID, "histogram")
+    assert histogram.size["width"] > 200 and histogram.size["height"] > 100
+    reasons = browser.find_element(By.ID, "reasons").text
+    assert "test: low N" in reasons

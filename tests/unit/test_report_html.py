@@ -1,0 +1,32 @@
+"""HTML reports: what learners and instructors read (text checks; rendering is checked in Chromium)."""
+from grader.report_html import feedback_page, summary_page
+from grader.results import CellError, PartResult, SubmissionResult
+
+
+def _result(learner="ada", hidden=False, total=1):
+    return SubmissionResult(
+        learner=learner, assignment="demo", total=total, max_total=2, status="graded",
+        parts=[PartResult(id="p1", description="accuracy", status="passed", points=1, measured=0.95,
+                          claimed=0.95, threshold=">= 0.9", message="ok"),
+               PartResult(id="p2", description="test accuracy", status="failed", points=0,
+                          measured=0.5123, threshold=">= 0.9", message="too low 0.5123", hidden=hidden)],
+        errors=[CellError(cell=3, ename="NameError", evalue="name 'x' is not defined",
+                          source="print(x)", traceback="NameError: name 'x' is not defined")])
+
+
+def test_feedback_shows_parts_errors_and_escapes():
+    page = feedback_page(_result(learner="<script>"), assignment_title="Demo")
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+    assert "0.9500" in page and "print(x)" in page and "NameError" in page
+
+
+def test_hidden_values_are_not_revealed():
+    page = feedback_page(_result(hidden=True))
+    assert "0.5123" not in page and "measured on hidden data" in page
+
+
+def test_summary_counts_and_reasons():
+    page = summary_page([_result("a"), _result("b", total=2)], assignment_title="Demo")
+    assert "2 submissions" in page and "p2: too low N" in page
+    assert page.count("data:image/png;base64,") == 2
