@@ -6,7 +6,10 @@ Prints ratios measured in one run on the same machine (never a timed test):
   ``jupyter nbconvert --to notebook --execute`` and against plain ``python``
   running the notebook's code cells;
 * the time of ``grader --help``;
-* whether two gradings of the solution gave identical measured values.
+* whether two gradings of the solution gave identical measured values;
+* ``grader grade`` throughput on 8 submissions with 1 worker and with 2
+  workers (threads capped per kernel), as a ratio, and the peak memory of
+  each kernel (its cgroup's high-water mark) in the 2-worker run.
 
 The runs are interleaved (A B C, A B C, ...) so that a noisy neighbour
 affects every contender alike.  Usage::
@@ -63,10 +66,42 @@ def _plain_script(notebook: Path, target: Path) -> Path:
     return target
 
 
+def _batch_throughput(source: Path, work: Path, env: dict, bindir: Path) -> dict:
+    """Grade the same 8 submissions with 1 and with 2 workers; return times and kernel peaks."""
+    import shutil
+
+    notebooks = sorted(p for p in source.glob("*.ipynb")
+                       if p.stem in ("passes_all", "fails_one_part", "b_1x10", "seven_tensors",
+                                     "no_grader", "raises", "tf1_plain", "tf1_b_1x10"))
+    notebooks = (notebooks * 8)[:8]
+    folder = work / "batch"
+    folder.mkdir(exist_ok=True)
+    for index, notebook in enumerate(notebooks):
+        shutil.copy(notebook, folder / f"learner{index}_{notebook.name}")
+    timing = {"count": len(notebooks)}
+    for workers in (1, 2):
+        out = work / f"batch-out-{workers}"
+        seconds, done = _timed([str(bindir / "grader"), "grade", str(folder), "--out", str(out),
+                                "--assignment", "mnist_digits", "--workers", str(workers), "--force",
+                                "--quiet"], cwd=work, env=env)
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"grader grade failed:\n{done.stderr[-2000:]}")
+        timing[workers] = seconds
+        if workers == 2:
+            peaks = [json.loads(p.read_text()).get("peak_memory_mb") or 0
+                     for p in (out / "results").glob("*.json")]
+            timing["peak_median"] = statistics.median(peaks)
+            timing["peak_max"] = max(peaks)
+    return timing
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebook", type=Path, default=ROOT / "reference" / "mnist_digits" / "solution.ipynb")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--batch", type=Path, default=ROOT / "tests" / "notebooks",
+                        help="where the 8 batch submissions are taken from (the fast fixtures)")
+    parser.add_argument("--skip-check", action="store_true", help="only the batch throughput part")
     args = parser.parse_args()
     env = _env()
     bindir = Path(sys.executable).parent
@@ -75,7 +110,8 @@ def main() -> int:
     script = _plain_script(args.notebook, work / "plain.py")
 
     contenders = {
-        "grader check": [str(bindir / "grader"), "check", str(args.notebook), "--json"],
+        "grader check": [str(bindir / "grader"), "check", str(args.notebook), "--json",
+                         "--assignment", "mnist_digits"],
         "nbconvert --execute": [str(bindir / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
                                 "--ExecutePreprocessor.timeout=1800", "--output-dir", str(work),
                                 "--output", "executed", str(args.notebook)],
@@ -83,7 +119,7 @@ def main() -> int:
     }
     times: dict[str, list[float]] = {name: [] for name in contenders}
     measured = []
-    for round_ in range(args.rounds):
+    for round_ in range(0 if args.skip_check else args.rounds):
         for name, command in contenders.items():
             seconds, done = _timed(command, cwd=work, env=env)
             if done.returncode not in (0, 1):
@@ -94,17 +130,26 @@ def main() -> int:
                 result = json.loads(done.stdout)
                 measured.append([p["measured"] for p in result["parts"]])
             print(f"round {round_ + 1}: {name:<20} {seconds:7.1f} s", flush=True)
-    # One more grading, so that determinism is checked even with --rounds 1.
-    _, done = _timed(contenders["grader check"], cwd=work, env=env)
-    measured.append([p["measured"] for p in json.loads(done.stdout)["parts"]])
+    if not args.skip_check:
+        # One more grading, so that determinism is checked even with --rounds 1.
+        _, done = _timed(contenders["grader check"], cwd=work, env=env)
+        measured.append([p["measured"] for p in json.loads(done.stdout)["parts"]])
+    batch = _batch_throughput(args.batch, work, env, bindir)
 
     help_times = []
     for _ in range(5):
         seconds, _ = _timed([str(bindir / "grader"), "--help"], cwd=work, env=env)
         help_times.append(seconds)
 
-    med = {name: statistics.median(values) for name, values in times.items()}
     print()
+    print(f"batch of {batch['count']} submissions from {args.batch.name}/:")
+    print(f"  1 worker : {batch[1]:7.1f} s   2 workers: {batch[2]:7.1f} s")
+    print(f"  throughput 2 workers / 1 worker = {batch[1] / batch[2]:.2f}x")
+    print(f"  kernel peak memory (cgroup), 2-worker run: median {batch['peak_median']:.0f} MB, "
+          f"max {batch['peak_max']:.0f} MB")
+    if args.skip_check:
+        return 0
+    med = {name: statistics.median(values) for name, values in times.items()}
     print(f"notebook: {args.notebook.relative_to(ROOT) if args.notebook.is_relative_to(ROOT) else args.notebook}")
     for name, value in med.items():
         print(f"  {name:<20} median {value:7.1f} s over {len(times[name])} run(s)")

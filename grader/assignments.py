@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Iterable
 
-from .exceptions import AssignmentNotFoundError
+from .exceptions import AssignmentNotFoundError, GraderError
 from .spec import ASSIGNMENT_FILE, Assignment, load_assignment
 
 
@@ -33,8 +35,13 @@ def available() -> dict[str, Path]:
     return found
 
 
-def find_assignment(name_or_path: str | Path | None = None) -> Assignment:
-    """Load an assignment given its name, its folder, or nothing when only one exists."""
+def find_assignment(name_or_path: str | Path | None = None, *,
+                    notebooks: Iterable[str | Path] = ()) -> Assignment:
+    """Load an assignment given its name or its folder.
+
+    Given neither: the only assignment found; when several exist, the one whose
+    part ids the given ``notebooks`` mention (see :func:`infer_assignment`).
+    """
     if name_or_path is not None:
         path = Path(name_or_path)
         if (path / ASSIGNMENT_FILE).is_file():
@@ -52,5 +59,45 @@ def find_assignment(name_or_path: str | Path | None = None) -> Assignment:
     if not found:
         raise AssignmentNotFoundError(
             "no assignments found: pass --assignment FOLDER or set GRADER_ASSIGNMENTS")
+    inferred = infer_assignment(found, notebooks)
+    if inferred is not None:
+        return inferred
     raise AssignmentNotFoundError(
-        f"several assignments exist ({', '.join(sorted(found))}); choose one with --assignment")
+        f"several assignments exist ({', '.join(sorted(found))}) and the notebook does not tell "
+        f"which it is for; choose one with --assignment")
+
+
+_MAX_NOTEBOOKS_READ = 50
+
+
+def infer_assignment(found: dict[str, Path], notebooks: Iterable[str | Path]) -> Assignment | None:
+    """The assignment whose part ids the notebooks mention most often, when one clearly does.
+
+    A notebook "mentions" an assignment when its text holds one of the assignment's part
+    ids as a quoted string (as in ``grader.set_answer("ID", ...)``).  Broken assignment
+    folders and unreadable files are left out; a tie or no mention at all gives None.
+    """
+    texts = []
+    for notebook in list(notebooks)[:_MAX_NOTEBOOKS_READ]:
+        try:
+            texts.append(Path(notebook).read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            continue
+    if not texts:
+        return None
+    scores: dict[str, int] = {}
+    loaded: dict[str, Assignment] = {}
+    for name, folder in found.items():
+        try:
+            loaded[name] = load_assignment(folder)
+        except GraderError:
+            continue
+        ids = [part.id for part in loaded[name].parts]
+        # In the notebook's JSON a quoted id reads \"ID\" (or 'ID'): a quote before, a quote or
+        # backslash after.
+        patterns = [re.compile("[\"']" + re.escape(i) + "[\"'\\\\]") for i in ids]
+        scores[name] = sum(any(p.search(text) for p in patterns) for text in texts)
+    ranked = sorted(scores.items(), key=lambda item: -item[1])
+    if not ranked or ranked[0][1] == 0 or (len(ranked) > 1 and ranked[1][1] == ranked[0][1]):
+        return None
+    return loaded[ranked[0][0]]

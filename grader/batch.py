@@ -38,14 +38,16 @@ from .spec import Assignment
 _MAX_ATTEMPTS = 2  # a worker that dies twice on one submission: that submission is the cause
 
 
-def _assignment(assignment: Assignment | str | Path | None) -> Assignment:
-    return assignment if isinstance(assignment, Assignment) else find_assignment(assignment)
+def _assignment(assignment: Assignment | str | Path | None, notebooks=()) -> Assignment:
+    if isinstance(assignment, Assignment):
+        return assignment
+    return find_assignment(assignment, notebooks=list(notebooks))
 
 
 def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = None,
           options: GradeOptions = GradeOptions()) -> SubmissionResult:
     """Grade one notebook (a learner's self-check) and return its result."""
-    assignment = _assignment(assignment)
+    assignment = _assignment(assignment, [Path(notebook)])
     return grade_notebook(notebook, assignment=assignment, options=options)
 
 
@@ -129,13 +131,13 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
     """
     from .progress import Progress
 
-    assignment = _assignment(assignment)
     directory, out = Path(directory), Path(out)
     if not directory.exists():
         raise GraderError(f"{directory} does not exist: give a folder of submissions or a .zip")
-    data_paths = resolve_all(assignment, explicit=options.data)
     submissions = collect(directory, mapping=read_mapping(Path(mapping) if mapping else None),
                           unpack_to=out / ".inputs")
+    assignment = _assignment(assignment, [s.notebook for s in submissions if s.notebook])
+    data_paths = resolve_all(assignment, explicit=options.data)
     cores = os.cpu_count() or 1
     workers = max(1, workers or cores)
     journal = Journal(out / "journal.jsonl")

@@ -42,6 +42,10 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="memory cap of each kernel and its children (default: from assignment.toml)")
     parser.add_argument("--max-processes", type=int, metavar="N",
                         help="cap on each kernel's processes and threads (default: from assignment.toml)")
+    parser.add_argument("--sandbox", choices=("required", "auto", "off"), default="auto",
+                        help="run kernels in a bubblewrap sandbox: required (error when it cannot "
+                             "be set up), auto (default: use it when it can be set up, say so in "
+                             "every result when not), off")
     compat = parser.add_mutually_exclusive_group()
     compat.add_argument("--tf1-compat", dest="tf1_compat", action="store_true", default=None,
                         help="`import tensorflow as tf` gives the TF1 API (default: per assignment)")
@@ -80,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--learners-map", metavar="CSV",
                        help="CSV with columns submission,learner: learner ids for files or folders")
     _add_run_options(grade)
+    from .post.cli import add_post_option, add_post_parser  # argparse only: --help stays fast
+
+    add_post_option(grade)
 
     report = commands.add_parser("report", help="(re)write the gradebook and HTML reports of a results folder",
                                  description="Rebuild gradebook.csv/json, feedback/LEARNER.html and "
@@ -102,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     fields = commands.add_parser("spec-fields", help="list every key of assignment.toml and "
                                                      "thresholds.toml with its meaning")
     del fields
+    add_post_parser(commands)
     return parser
 
 
@@ -111,7 +119,7 @@ def _options(args):
     return GradeOptions(cell_timeout=args.cell_timeout, notebook_budget=args.budget, seed=args.seed,
                         tf1_compat=args.tf1_compat, data=_data_option(args.data),
                         memory_mb=args.memory_limit, max_processes=args.max_processes,
-                        threads=getattr(args, "threads", None))
+                        threads=getattr(args, "threads", None), sandbox=args.sandbox)
 
 
 def _check(args) -> int:
@@ -128,15 +136,26 @@ def _check(args) -> int:
 
 def _grade(args) -> int:
     from .batch import grade
+    from .post.cli import check_post_options, post_after_grade
     from .report import format_gradebook
 
+    check_post_options(args)  # a broken posting configuration fails before the batch, not after
     results = grade(args.directory, assignment=args.assignment, out=args.out, options=_options(args),
                     workers=args.workers, force=args.force, mapping=args.learners_map,
                     progress=not args.quiet)
     print(format_gradebook(results))
     print(f"\n{len(results)} submission(s); in {args.out}/: gradebook.csv, gradebook.json, "
           f"summary.html, feedback/*.html, results/*.json")
-    return EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
+    status = EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
+    if args.post:
+        status = max(status, post_after_grade(args, args.out))
+    return status
+
+
+def _post(args) -> int:
+    from .post.cli import run_post
+
+    return run_post(args)
 
 
 def _calibrate(args) -> int:
@@ -197,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"grader {__version__}")
         return EXIT_OK
-    handlers = {"check": _check, "grade": _grade, "report": _report, "calibrate": _calibrate,
+    handlers = {"check": _check, "grade": _grade, "report": _report, "post": _post, "calibrate": _calibrate,
                 "spec-fields": _spec_fields}
     if args.command not in handlers:
         parser.print_help()
@@ -215,3 +234,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("grader: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of the grader itself: still exit 2, with the traceback
+        import traceback
+
+        traceback.print_exc()
+        print(f"grader: internal error: {type(exc).__name__}: {exc} (this is a bug of the grader; "
+              f"please report it with the traceback above)", file=sys.stderr)
+        return EXIT_ERROR

@@ -76,6 +76,8 @@ def saved_vs_rerun(saved, rerun) -> list[str]:
             items.append(f"cell {number} was interrupted (KeyboardInterrupt) when you ran it; the re-run "
                          + (f"raised {error} there" if error else "ran it to the end"))
             continue
+        if "version" in cell.get("source", ""):
+            continue  # `print(tf.__version__)`: the learner's TensorFlow was another one, by design
         before_numbers, after_numbers = _numbers(_text(cell)), _numbers(_text(after))
         if not before_numbers or not after_numbers:
             continue

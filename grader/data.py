@@ -8,7 +8,11 @@ One loader for everything (harness, tests, CI, calibration).  A data file
    ``GRADER_DATA_MNIST=../shared/data/mnist.npz``);
 2. the cache where the usual tools keep it (for MNIST the keras cache,
    ``~/.keras/datasets/mnist.npz``);
-3. the official download, checked against its sha256 and saved to that cache.
+3. the assignment's own ``build`` command, when it declares one: a script the
+   assignment folder ships (for example one that writes the file from a
+   dataset a Python package bundles), run in the assignment folder; its output
+   is kept at the cache path;
+4. the official download, checked against its sha256 and saved to that cache.
 
 Whatever the source, the arrays are checked against their declared sha256s
 when the assignment declares them, so a truncated or different file is an
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -32,8 +38,12 @@ def env_var(name: str) -> str:
     return "GRADER_DATA_" + "".join(c if c.isalnum() else "_" for c in name.upper())
 
 
-def resolve(data: DataFile, *, explicit: str | Path | None = None, download: bool = True) -> Path:
-    """Return a local path of ``data``, downloading it to its cache if needed."""
+def resolve(data: DataFile, *, explicit: str | Path | None = None, download: bool = True,
+            folder: str | Path | None = None) -> Path:
+    """Return a local path of ``data``, building or downloading it to its cache if needed.
+
+    ``folder`` is the assignment folder, where a ``build`` command runs.
+    """
     candidates = []
     if explicit:
         candidates.append(("--data", Path(explicit).expanduser()))
@@ -49,6 +59,8 @@ def resolve(data: DataFile, *, explicit: str | Path | None = None, download: boo
         cache = Path(data.cache).expanduser()
         if cache.is_file():
             return cache
+    if data.build:
+        return _build(data, Path(folder) if folder else Path.cwd())
     if download and data.url:
         return _download(data)
     raise DataError(
@@ -77,6 +89,35 @@ def _download(data: DataFile) -> Path:
         partial.unlink(missing_ok=True)
         raise DataError(f"data file {data.name!r}: the download from {data.url} has sha256 "
                         f"{digest.hexdigest()}, expected {data.sha256}; not used.")
+    os.replace(partial, target)
+    return target
+
+
+BUILD_TIMEOUT_S = 600.0
+
+
+def _build(data: DataFile, folder: Path) -> Path:
+    """Run the assignment's build command, writing the file to its cache path."""
+    target = Path(data.cache).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Same suffix as the target: np.savez appends ".npz" to a name that lacks it.
+    partial = target.with_name(f".{target.stem}.{os.getpid()}.part{target.suffix}")
+    argv = [arg.replace("{python}", sys.executable).replace("{out}", str(partial)) for arg in data.build]
+    command = " ".join(data.build)
+    try:
+        done = subprocess.run(argv, cwd=folder, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        partial.unlink(missing_ok=True)
+        raise DataError(f"data file {data.name!r}: the build command `{command}` (in {folder}) could "
+                        f"not run: {exc}") from None
+    if done.returncode != 0 or not partial.is_file():
+        partial.unlink(missing_ok=True)
+        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        raise DataError(
+            f"data file {data.name!r}: the build command `{command}` (in {folder}) "
+            + (f"exited with status {done.returncode}" if done.returncode else f"wrote no {partial.name}")
+            + (f":\n{tail}" if tail else "")
+            + f"\nProvide a copy with --data {data.name}=PATH or {env_var(data.name)}=PATH instead.")
     os.replace(partial, target)
     return target
 
@@ -116,7 +157,8 @@ def resolve_all(assignment: Assignment, *, explicit: Mapping[str, str] | None = 
         raise DataError(f"--data names {', '.join(sorted(unknown))}, which assignment "
                         f"{assignment.id!r} does not declare (it has: "
                         f"{', '.join(d.name for d in assignment.data) or 'none'})")
-    return {d.name: resolve(d, explicit=explicit.get(d.name)) for d in assignment.data}
+    return {d.name: resolve(d, explicit=explicit.get(d.name), folder=assignment.folder)
+            for d in assignment.data}
 
 
 def split_labels(assignment: Assignment, split: Split, paths: Mapping[str, Path]):

@@ -9,7 +9,15 @@ Only the harness's own problems raise, and always from this tree::
     │   └── UnknownKeyError          a key that the spec does not define
     ├── AssignmentNotFoundError      --assignment names no assignment folder
     ├── DataError                    a data file cannot be found, fetched or verified
-    └── KernelSetupError             the kernel or its agent cannot be started at all
+    ├── KernelSetupError             the kernel or its agent cannot be started at all
+    └── PostError                    scores cannot be posted at all (results folder, outbox, lock,
+        │                            a platform refusing the tool's own credentials)
+        └── DestinationConfigError   a destination's settings, secrets or learner map are missing
+                                     or unsafe (e.g. a config file readable by others)
+
+A score that one destination rejects for one learner (HTTP 401 for an expired
+token, say) is not an exception either: it is a row of the outbox, ``failed``
+with the destination's message (``grader post RESULTS --status``).
 """
 from __future__ import annotations
 
@@ -50,3 +58,36 @@ class DataError(GraderError):
 
 class KernelSetupError(GraderError):
     """The kernel cannot be started, or the grading agent cannot be installed in it."""
+
+
+class PostError(GraderError):
+    """Scores cannot be posted at all: nothing about one learner, the posting itself is broken.
+
+    ``destination`` names the destination (``coursera``, ``webhook``, ...) when
+    one is concerned, ``status`` the HTTP status when a server answered.  The
+    message never contains a secret.
+    """
+
+    def __init__(self, message: str, *, destination: str | None = None, status: int | None = None):
+        self.destination = destination
+        self.status = status
+        super().__init__(f"{destination}: {message}" if destination else message)
+
+
+class DestinationConfigError(PostError):
+    """A destination's settings, secrets or learner map are missing, invalid or unsafe.
+
+    ``path`` is the file to fix (config file, learners CSV, key file) and
+    ``field`` the setting, when known.
+    """
+
+    def __init__(self, message: str, *, destination: str | None = None, path: str | None = None,
+                 field: str | None = None):
+        self.path = path
+        self.field = field
+        where = ""
+        if path:
+            where = f"{path}: " if not field else f"{path}: {field}: "
+        elif field:
+            where = f"{field}: "
+        super().__init__(where + message, destination=destination)

@@ -28,6 +28,7 @@ from .results import CellError
 from .textutil import first_line
 
 KERNEL_NAME = "grader-python"
+SANDBOX_KERNEL_NAME = "grader-python-sandboxed"
 _GRACE_S = 20.0  # after an interrupt, how long a cell may take to stop before the kernel is killed
 
 
@@ -96,23 +97,65 @@ def find_graded_cells(notebook, part_ids) -> dict[int, list[str]]:
 
 
 def kernelspec_dir() -> Path:
-    """A kernelspec for this Python, so the kernel runs where the grader is installed."""
+    """Kernelspecs for this Python, so the kernel runs where the grader is installed."""
     root = Path(tempfile.gettempdir()) / f"grader-kernels-{os.getuid()}"
-    spec = root / KERNEL_NAME
-    spec.mkdir(parents=True, exist_ok=True)
-    content = json.dumps({
-        # The launcher joins the kernel's cgroups and sets its rlimits, then execs ipykernel.
-        "argv": [sys.executable, "-m", "grader.kernel.launch", "-f", "{connection_file}"],
-        "display_name": "grader (Python 3)",
-        "language": "python",
-        "interrupt_mode": "signal",
-    })
-    target = spec / "kernel.json"
-    if not target.exists() or target.read_text() != content:
-        tmp = spec / f".kernel.json.{os.getpid()}"
-        tmp.write_text(content)
-        os.replace(tmp, target)
+    # In the sandbox the kernel is a child of bubblewrap, which does not pass signals on:
+    # interrupt it with a message on the control channel instead.
+    for name, interrupt in ((KERNEL_NAME, "signal"), (SANDBOX_KERNEL_NAME, "message")):
+        spec = root / name
+        spec.mkdir(parents=True, exist_ok=True)
+        content = json.dumps({
+            # The launcher joins the kernel's cgroups and sets its rlimits, then execs ipykernel
+            # (through bubblewrap when sandboxed).
+            "argv": [sys.executable, "-m", "grader.kernel.launch", "-f", "{connection_file}"],
+            "display_name": "grader (Python 3)",
+            "language": "python",
+            "interrupt_mode": interrupt,
+        })
+        target = spec / "kernel.json"
+        if not target.exists() or target.read_text() != content:
+            tmp = spec / f".kernel.json.{os.getpid()}"
+            tmp.write_text(content)
+            os.replace(tmp, target)
     return root
+
+
+_OUTPUT_CAP = 2 * 1024 * 1024   # bytes of output kept per cell
+_TRUNCATED = "\n[grader: output truncated here; the cell kept running]\n"
+
+
+def _capped_client_class():
+    """nbclient's client with a cap on the output kept per cell.
+
+    A notebook that prints a gigabyte must not take the harness's memory with it: past the
+    cap, outputs are dropped (the cell keeps running) and one marker says so.  nbclient has
+    no hook per output message, so this is the one method overridden.
+    """
+    from nbclient import NotebookClient
+
+    class CappedNotebookClient(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            kept = self._kept_bytes.get(cell_index, 0) if hasattr(self, "_kept_bytes") else 0
+            if not hasattr(self, "_kept_bytes"):
+                self._kept_bytes = {}
+            if kept >= _OUTPUT_CAP:
+                return None
+            size = len(json.dumps(msg.get("content", {}), default=str))
+            self._kept_bytes[cell_index] = kept + size
+            if kept + size >= _OUTPUT_CAP:
+                from nbformat.v4 import new_output
+
+                outs.append(new_output("stream", name="stderr", text=_TRUNCATED))
+                return None
+            return super().output(outs, msg, display_id, cell_index)
+
+        def clear_output(self, outs, msg, cell_index):
+            # clear_output (training curves redrawn) frees the cell's budget again.
+            if hasattr(self, "_kept_bytes"):
+                self._kept_bytes[cell_index] = 0
+            return super().clear_output(outs, msg, cell_index)
+
+    return CappedNotebookClient
 
 
 @dataclass
@@ -126,6 +169,8 @@ class RunOptions:
     agent_config: dict
     kernel_log: Path | None = None  # the kernel process's stdout/stderr (TensorFlow chatter) go here
     limits: Limits = Limits()
+    sandbox: bool = False                 # run the kernel under bubblewrap (grader.sandbox)
+    readonly: tuple = ()                  # paths the sandboxed kernel may read
     startup_timeout: float = 120.0
 
 
@@ -137,9 +182,9 @@ def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[i
 async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execution:
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
-    from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
+    NotebookClient = _capped_client_class()
     started = time.monotonic()
     deadline = started + options.notebook_budget
     execution = Execution(notebook=notebook)
@@ -147,8 +192,16 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
     execution.cells = [CellRun(index=i, number=n) for i, n in numbers.items()]
     runs = {run.index: run for run in execution.cells}
 
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME,
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernelspec_dir())]))
+    specs = KernelSpecManager(kernel_dirs=[str(kernelspec_dir())])
+    if options.sandbox:
+        # No network in the sandbox: the kernel listens on unix sockets in a folder both sides see.
+        ipc_dir = Path(tempfile.mkdtemp(prefix="grader-ipc-", dir=workdir.parent))
+        km = AsyncKernelManager(kernel_name=SANDBOX_KERNEL_NAME, kernel_spec_manager=specs,
+                                transport="ipc", ip=str(ipc_dir / "kernel"),
+                                connection_file=str(ipc_dir / "kernel.json"))
+    else:
+        ipc_dir = None
+        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
 
     def timeout_for(_cell) -> int:
         remaining = deadline - time.monotonic()
@@ -165,6 +218,12 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
     cgroup = KernelCgroup.create(options.limits)
     execution.limits = cgroup.describe()
     env = {**options.env, **cgroup.env()}
+    if options.sandbox:
+        from .sandbox import bwrap_argv, kernel_env
+
+        inner = kernel_env(options.env, workdir=workdir)
+        env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
+            workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner))
     try:
         async with client.async_setup_kernel(env=env, cwd=str(workdir), **streams):
             await _install_agent(client, options)

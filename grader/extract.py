@@ -21,7 +21,8 @@ class Extracted:
     claimed: object = None           # JSON value the notebook passed to set_answer
     claimed_text: str | None = None  # the text Grader would have sent
     measured: object = None          # number or shapes string
-    detail: dict | None = None       # kind-specific extra (per-object shapes, ...)
+    detail: dict | None = None       # kind-specific extra (per-object shapes, ...); never in results
+    claimed_value: object = None     # the full claim when `claimed` holds a summary of it (arrays)
     error: str = ""                  # measurement failed: why
     invalid: str = ""                # measured, but the model's output is not what the part needs
     cell: int | None = None
@@ -42,71 +43,151 @@ def shapes_string(shapes) -> str:
     return " ".join("None" if d is None else str(d) for shape in shapes for d in shape)
 
 
-def extract(part: Part, measurement: dict | None, answer: dict | None, labels=None) -> Extracted:
-    """Combine the agent's measurement and the notebook's claim for one part."""
+def extract(part: Part, measurement: dict | None, answer: dict | None, reference=None) -> Extracted:
+    """Combine the agent's measurement and the notebook's claim for one part.
+
+    ``reference`` is what the harness holds and the kernel never sees: the
+    split's labels, or the expected array (see :mod:`grader.kinds`).
+    """
+    from .kinds import get_kind  # kinds imports this module's handlers
+
+    kind = get_kind(part.kind)
     out = Extracted(part=part.id)
     if answer is not None:
         out.claimed = answer.get("value")
         out.claimed_text = answer.get("text")
+        if kind.summarise_claim is not None and out.claimed is not None:
+            out.claimed_value, out.claimed = out.claimed, kind.summarise_claim(out.claimed)
     if measurement is None:
         return out
     out.cell = measurement.get("cell")
     if not measurement.get("ok"):
         out.error = str(measurement.get("error") or "the measurement failed")
         return out
-    value = measurement.get("value")
     try:
-        if part.kind == "shapes":
-            _shapes(out, value)
-        elif part.kind == "accuracy":
-            _accuracy(out, decode_array(value), labels)
-        elif part.kind == "loss":
-            _cross_entropy(out, decode_array(value), labels)
+        kind.extract(out, measurement.get("value"), reference, part)
     except (ValueError, KeyError, TypeError) as exc:
         out.error = f"the grading agent sent an unreadable measurement ({exc})"
     return out
 
 
-def _shapes(out: Extracted, value: dict) -> None:
+# --- one handler per kind: (out, value the agent sent, reference, part) -> None ---------------
+
+def extract_shapes(out: Extracted, value: dict, _reference, _part: Part) -> None:
+    """Static shapes of the objects, as the course's shapes string."""
     shapes = [list(s) for s in value["shapes"]]
     out.measured = shapes_string(shapes)
     out.detail = {"shapes": shapes, "extra": value.get("extra") or []}
 
 
-def _accuracy(out: Extracted, predicted, labels) -> None:
+def extract_graph_loss(out: Extracted, value: dict, labels, _part: Part) -> None:
+    """Mean cross-entropy of a graph's probabilities against the split's labels."""
+    _cross_entropy(out, decode_array(value), labels)
+
+
+def extract_graph_accuracy(out: Extracted, value: dict, labels, _part: Part) -> None:
+    """Accuracy of a graph's predicted classes against the split's labels."""
+    _accuracy(out, decode_array(value), labels)
+
+
+def extract_array(out: Extracted, value: dict, expected, part: Part) -> None:
+    """Largest absolute difference between the learner's array and the expected one."""
+    import numpy as np
+
+    actual = decode_array(value)
+    out.detail = {"values": actual}
+    if expected is None:  # no threshold: score says so
+        return
+    name = part.object
+    if actual.shape != expected.shape:
+        out.invalid = (f"{name} has shape {_shape_text(actual.shape)}, expected "
+                       f"{_shape_text(expected.shape)}")
+        return
+    if not np.all(np.isfinite(actual)):
+        out.invalid = f"{name} contains NaN or infinity"
+        return
+    if actual.size == 0:
+        out.measured = 0.0
+        return
+    difference = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    worst = int(np.argmax(difference))
+    out.measured = float(difference.flat[worst])
+    out.detail["worst_index"] = [int(i) for i in np.unravel_index(worst, difference.shape)]
+
+
+def extract_function(out: Extracted, value: dict, labels, part: Part) -> None:
+    """The function's outputs on the split's inputs, scored with the part's metric."""
+    outputs = decode_array(value)
+    call = f"{part.object}(X)"
+    if part.metric == "cross_entropy":
+        _cross_entropy(out, outputs, labels, what=f"the probabilities {call} returned",
+                       hint=f"{call} should return one row of class probabilities per row of X "
+                            f"(for example model.predict_proba(X))")
+        return
+    if outputs.ndim == 2 and outputs.shape[1] == 1:
+        outputs = outputs[:, 0]
+    if outputs.dtype.kind == "f" and outputs.ndim == 1 and not _integral(outputs):
+        out.invalid = (f"{call} returned numbers that are not class labels (for example "
+                       f"{outputs[~_integral_mask(outputs)][0]:g}); return one class per row of X")
+        return
+    _accuracy(out, outputs, labels, what=f"{call}", row="row of X",
+              hint="return one class per row (for example model.predict(X)), not probabilities")
+
+
+# Metrics a function part may ask for (Part.metric).
+FUNCTION_METRICS = ("accuracy", "cross_entropy")
+
+
+def _integral_mask(values):
+    import numpy as np
+
+    return np.isfinite(values) & (values == np.round(values))
+
+
+def _integral(values) -> bool:
+    return bool(_integral_mask(values).all())
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _accuracy(out: Extracted, predicted, labels, *, what: str = "the predicted classes",
+              row: str = "image", hint: str = "apply tf.argmax(..., axis=1)") -> None:
     import numpy as np
 
     if predicted.ndim == 2 and predicted.shape[1] == 1:
         predicted = predicted[:, 0]
     if predicted.ndim != 1:
-        out.invalid = (f"the predicted classes have shape {list(predicted.shape)}; expected one class "
-                       f"index per image (shape [{len(labels)}]) - apply tf.argmax(..., axis=1)")
+        out.invalid = (f"{what} have shape {list(predicted.shape)}; expected one class "
+                       f"index per {row} (shape [{len(labels)}]) - {hint}")
         return
     if len(predicted) != len(labels):
-        out.invalid = f"got {len(predicted)} predictions for {len(labels)} images"
+        out.invalid = f"got {len(predicted)} predictions for {len(labels)} {row}s"
         return
     out.measured = float(np.mean(predicted.astype(np.int64) == labels.astype(np.int64)))
 
 
-def _cross_entropy(out: Extracted, probabilities, labels) -> None:
+def _cross_entropy(out: Extracted, probabilities, labels, *, what: str = "the predicted probabilities",
+                   hint: str = "probas should be tf.nn.softmax(logits)") -> None:
     import numpy as np
 
     if probabilities.ndim != 2 or probabilities.shape[0] != len(labels):
-        out.invalid = (f"the predicted probabilities have shape {list(probabilities.shape)}; expected "
+        out.invalid = (f"{what} have shape {list(probabilities.shape)}; expected "
                        f"[{len(labels)}, number of classes]")
         return
     if int(labels.max()) >= probabilities.shape[1]:
-        out.invalid = (f"the predicted probabilities have {probabilities.shape[1]} columns but the "
+        out.invalid = (f"{what} have {probabilities.shape[1]} columns but the "
                        f"labels go up to {int(labels.max())}")
         return
     sums = probabilities.sum(axis=1)
     if not np.all(np.isfinite(probabilities)):
-        out.invalid = "the predicted probabilities contain NaN or infinity (did training diverge?)"
+        out.invalid = f"{what} contain NaN or infinity (did training diverge?)"
         return
     if probabilities.min() < -1e-6 or np.max(np.abs(sums - 1.0)) > 1e-3:
         worst = float(sums[np.argmax(np.abs(sums - 1.0))])
-        out.invalid = (f"the predicted probabilities are not a distribution per image (a row sums to "
-                       f"{worst:.3g}); probas should be tf.nn.softmax(logits)")
+        out.invalid = (f"{what} are not a distribution per row (a row sums to "
+                       f"{worst:.3g}); {hint}")
         return
     picked = probabilities[np.arange(len(labels)), labels.astype(np.int64)]
     out.measured = float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))

@@ -40,6 +40,7 @@ class GradeOptions:
     memory_mb: int | None = None            # default from assignment.toml
     max_processes: int | None = None        # default from assignment.toml
     threads: int | None = None              # CPU threads per kernel (TensorFlow, BLAS, OpenMP)
+    sandbox: str = "auto"                   # required | auto | off (see grader.sandbox)
     keep_workdir: bool = False
 
 
@@ -67,7 +68,7 @@ def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int
         # tf.compat.v1.layers needs the legacy Keras 2 (tf-keras) under TF >= 2.16.
         "TF_USE_LEGACY_KERAS": "1",
         # TensorFlow's C++ start-up chatter goes to stderr; it never counts, but keep it short.
-        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "GRADER_GRADING": "1",
         "HOME": env.get("HOME", str(workdir)),
@@ -143,12 +144,16 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     if notebook is None:
         return ungradable(path, assignment, problem, started, digest, learner)
 
+    from .sandbox import resolve_mode
+
+    use_sandbox, sandbox_text = resolve_mode(options.sandbox)
     kernel = assignment.kernel
     seed = kernel.seed if options.seed is None else options.seed
     tf1 = kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat
     scratch = Path(tempfile.mkdtemp(prefix="grader-"))
     workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
     workdir.mkdir()
+    os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user
     started_at = _now()
     try:
         for extra in files:
@@ -179,7 +184,10 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             env=kernel_env(assignment, seed=seed, workdir=workdir, threads=options.threads),
             agent_config=agent_config, kernel_log=scratch / "kernel.log",
             limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
-                          processes=options.max_processes or kernel.max_processes))
+                          processes=options.max_processes or kernel.max_processes),
+            sandbox=use_sandbox,
+            readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
+                      *(Path(p).resolve() for p in data_paths.values())))
         saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
         execution = run_notebook(notebook, workdir=workdir, options=run_options, graded=graded)
     finally:
@@ -220,6 +228,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         max_total=assignment.max_points, started_at=started_at,
         duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
         errors=execution.errors)
+    result.sandbox = sandbox_text
     result.limits = execution.limits
     result.peak_memory_mb = execution.peak_memory_mb
     result.notes.extend(saved_vs_rerun(saved, execution.notebook))

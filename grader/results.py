@@ -42,15 +42,19 @@ class CellError:
     @classmethod
     def from_reply(cls, *, cell: int, content: dict, source: str = "") -> "CellError":
         """Build from an execute_reply (or error output) content."""
-        from .textutil import strip_ansi
+        from .textutil import stable_text, strip_ansi
 
         return cls(cell=cell, ename=str(content.get("ename", "Error")),
-                   evalue=strip_ansi(str(content.get("evalue", ""))),
+                   evalue=stable_text(strip_ansi(str(content.get("evalue", "")))),
                    traceback=strip_ansi("\n".join(content.get("traceback", []))),
                    source=source)
 
     def summary(self) -> str:
-        evalue = self.evalue.strip().rstrip(".")
+        evalue = self.evalue.strip()
+        lines = evalue.splitlines()
+        if len(lines) > 2 or len(evalue) > 300:  # protobuf dumps and the like: keep the gist
+            evalue = " ".join(lines[:2])[:300] + " …"
+        evalue = evalue.rstrip(".")
         text = f"{self.ename}: {evalue}" if evalue else self.ename
         return f"cell {self.cell} raised {text}"
 

@@ -11,28 +11,23 @@ from .results import ERROR, FAILED, MISSING, PASSED, CellError, PartResult
 from .spec import Part, Threshold
 from .textutil import fmt_value
 
-_WHAT = {"loss": "validation loss", "accuracy": "validation accuracy", "shapes": "shapes"}
-
 
 def threshold_text(part: Part, threshold: Threshold | None) -> str:
     """The pass rule as a learner reads it."""
     if threshold is None:
         return ""
-    if part.kind == "shapes":
-        return ", ".join(f"{name} ({alts.replace(' | ', ' or ')})"
-                         for name, alts in zip(part.objects, threshold.expected))
-    rules = []
-    if threshold.min is not None:
-        rules.append(f">= {threshold.min:g}")
-    if threshold.max is not None:
-        rules.append(f"<= {threshold.max:g}")
-    return " and ".join(rules)
+    from .kinds import get_kind  # kinds imports this module's handlers
+
+    return get_kind(part.kind).threshold_text(part, threshold)
 
 
 def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
                graded_cell: int | None, cell_errors: list[CellError], failure: str,
                failed_at: int | None, hidden: bool = False) -> PartResult:
     """The verdict on one part, with a message that says what to fix."""
+    from .kinds import get_kind
+
+    kind = get_kind(part.kind)
     result = PartResult(id=part.id, description=part.description, kind=part.kind, model=part.model,
                         max_points=part.points, claimed=extracted.claimed, measured=extracted.measured,
                         threshold=threshold_text(part, threshold), cell=extracted.cell, hidden=hidden)
@@ -51,7 +46,7 @@ def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
         return result
     if extracted.error:
         result.status = ERROR
-        result.message = _join(f"Could not measure {_WHAT[part.kind]} after cell {extracted.cell}: "
+        result.message = _join(f"Could not measure {kind.what(part)} after cell {extracted.cell}: "
                                f"{extracted.error}.", context)
         return result
     if extracted.invalid:
@@ -62,10 +57,10 @@ def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
         result.status = ERROR
         result.message = f"The reference has no threshold for part {part.id} (a fault of the assignment)."
         return result
-    passed, verdict = _judge(part, threshold, extracted)
+    passed, verdict = kind.judge(part, threshold, extracted)
     result.status = PASSED if passed else FAILED
     result.points = part.points if passed else 0.0
-    mismatch = _claim_mismatch(part, threshold, extracted)
+    mismatch = kind.claim_mismatch(part, threshold, extracted)
     if mismatch:
         result.claim_mismatch = True
         verdict = _join(verdict, mismatch)
@@ -73,21 +68,47 @@ def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
     return result
 
 
-def _judge(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
-    if part.kind == "shapes":
-        return _judge_shapes(part, threshold, extracted)
+# --- one set of handlers per kind (registered in grader.kinds) ------------------------------
+
+def text_min_max(part: Part, threshold: Threshold) -> str:
+    """``>= 0.92``, ``<= 0.3`` or both."""
+    rules = []
+    if threshold.min is not None:
+        rules.append(f">= {threshold.min:g}")
+    if threshold.max is not None:
+        rules.append(f"<= {threshold.max:g}")
+    return " and ".join(rules)
+
+
+def text_shapes(part: Part, threshold: Threshold) -> str:
+    """Accepted shapes per object."""
+    return ", ".join(f"{name} ({alts.replace(' | ', ' or ')})"
+                     for name, alts in zip(part.objects, threshold.expected))
+
+
+def text_array(part: Part, threshold: Threshold) -> str:
+    """The largest absolute difference allowed."""
+    return f"max |difference| <= {threshold.max if threshold.max is not None else 0:g}"
+
+
+def judge_min_max(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+    """A number (loss, accuracy, a function's metric) against min and/or max."""
+    from .kinds import get_kind
+
     value = float(extracted.measured)
-    what = _WHAT[part.kind]
+    what = get_kind(part.kind).what(part)
+    subject = f"The {part.model} model's {what}" if part.model else f"The {what}"
     if threshold.min is not None and value < threshold.min:
-        return False, (f"The {part.model} model's {what} is {value:.4f}, below the required "
+        return False, (f"{subject} is {value:.4f}, below the required "
                        f"{threshold.min:g}: train it longer or improve it.")
     if threshold.max is not None and value > threshold.max:
-        return False, (f"The {part.model} model's {what} is {value:.4f}, above the allowed "
+        return False, (f"{subject} is {value:.4f}, above the allowed "
                        f"{threshold.max:g}: train it longer or improve it.")
-    return True, f"{what.capitalize()} {value:.4f} ({threshold_text(part, threshold)})."
+    return True, f"{what[0].upper() + what[1:]} {value:.4f} ({text_min_max(part, threshold)})."
 
 
-def _judge_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+def judge_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+    """Each object's shape against its accepted alternatives."""
     shapes = extracted.detail["shapes"]
     wrong = []
     for name, shape, accepted in zip(part.objects, shapes, threshold.expected):
@@ -101,19 +122,24 @@ def _judge_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> tup
     return True, f"Shapes {extracted.measured}."
 
 
-def _claim_mismatch(part: Part, threshold: Threshold, extracted: Extracted) -> str:
-    """A message when the notebook reported something other than what was measured."""
+def judge_array(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+    """The largest absolute difference from the expected array against max."""
+    value = float(extracted.measured)
+    allowed = threshold.max if threshold.max is not None else 0.0
+    if value <= allowed:
+        return True, (f"{part.object} matches the expected array (largest difference {value:.3g}, "
+                      f"allowed {allowed:g}).")
+    where = (extracted.detail or {}).get("worst_index")
+    at = f" at index [{', '.join(str(i) for i in where)}]" if where else ""
+    return False, (f"{part.object} differs from the expected array by up to {value:.4g}{at}, more "
+                   f"than the allowed {allowed:g}: check how you compute it.")
+
+
+def claim_number(part: Part, threshold: Threshold, extracted: Extracted) -> str:
+    """A message when the reported number is not the measured one."""
     claimed = extracted.claimed
     if claimed is None:
         return ""
-    if part.kind == "shapes":
-        text = str(extracted.claimed_text if extracted.claimed_text is not None else claimed).split()
-        measured = str(extracted.measured).split()
-        extra = [d for shape in extracted.detail.get("extra") or [] if shape for d in
-                 ("None" if x is None else str(x) for x in shape)]
-        if text == measured or text == measured + extra:
-            return ""
-        return f"Reported \"{' '.join(text)}\", but the objects' shapes are \"{' '.join(measured)}\"."
     try:
         value = float(claimed)
     except (TypeError, ValueError):
@@ -121,6 +147,44 @@ def _claim_mismatch(part: Part, threshold: Threshold, extracted: Extracted) -> s
     if abs(value - float(extracted.measured)) > threshold.claim_tolerance + 1e-12:
         return (f"Reported {value:.4g}, measured {float(extracted.measured):.4g}: the grade uses the "
                 f"measured value.")
+    return ""
+
+
+def claim_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> str:
+    """A message when the reported shapes string is not the objects' shapes."""
+    claimed = extracted.claimed
+    if claimed is None:
+        return ""
+    text = str(extracted.claimed_text if extracted.claimed_text is not None else claimed).split()
+    measured = str(extracted.measured).split()
+    extra = [d for shape in extracted.detail.get("extra") or [] if shape for d in
+             ("None" if x is None else str(x) for x in shape)]
+    if text == measured or text == measured + extra:
+        return ""
+    return f"Reported \"{' '.join(text)}\", but the objects' shapes are \"{' '.join(measured)}\"."
+
+
+def claim_array(part: Part, threshold: Threshold, extracted: Extracted) -> str:
+    """A message when the reported array is not the learner's own object."""
+    import numpy as np
+
+    claimed = extracted.claimed_value if extracted.claimed_value is not None else extracted.claimed
+    values = (extracted.detail or {}).get("values")
+    if claimed is None or values is None:
+        return ""
+    try:
+        reported = np.asarray(claimed, dtype=np.float64)
+    except (TypeError, ValueError):
+        return f"Reported something that is not an array of numbers; the grade uses {part.object} itself."
+    if reported.shape != values.shape:
+        return (f"Reported an array of shape {list(reported.shape)}, but {part.object} has shape "
+                f"{list(values.shape)}: the grade uses {part.object} itself.")
+    if reported.size == 0:
+        return ""
+    difference = float(np.nanmax(np.abs(reported - values.astype(np.float64))))
+    if not difference <= threshold.claim_tolerance + 1e-12:
+        return (f"Reported an array that differs from {part.object} by up to {difference:.3g}: the "
+                f"grade uses {part.object} itself.")
     return ""
 
 

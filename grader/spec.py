@@ -38,6 +38,8 @@ class KernelSpec:
     cell_timeout: float = _doc("seconds one cell may run before it is interrupted", 600.0)
     notebook_budget: float = _doc("seconds the whole notebook may run before the kernel is stopped", 1800.0)
     measure_timeout: float = _doc("seconds one measurement request may take", 120.0)
+    memory_mb: int = _doc("memory cap of the kernel and its children, in MB", 6144)
+    max_processes: int = _doc("cap on the kernel's processes and threads", 256)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,9 @@ class DataFile:
     cache: str = _doc("where the usual tools cache the file (~ expanded)", "")
     arrays_sha256: dict = _doc("sha256 of each array's bytes, checked whatever the source", factory=dict)
     description: str = _doc("what the data is, for error messages", "")
+    build: tuple = _doc("command (argument list) run in the assignment folder that writes the file when "
+                        "no copy exists: {python} is the harness's Python, {out} the file to write; "
+                        "the result is kept at cache", ())
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,8 @@ class Part:
     """One graded part: which objects it is measured on and how."""
 
     id: str = _doc("the part id the notebook passes to grader.set_answer", "")
-    kind: str = _doc("how the part is measured: shapes, loss or accuracy", "")
+    kind: str = _doc("how the part is measured: shapes, loss, accuracy, array or function "
+                     "(`grader spec-fields` lists what each needs)", "")
     description: str = _doc("one line the learner reads in the feedback", "")
     model: str = _doc("which model of the notebook the part concerns", "")
     points: float = _doc("points for passing the part", 1.0)
@@ -81,7 +87,12 @@ class Part:
     output: str = _doc("loss/accuracy: name of the tensor evaluated (probabilities or classes)", "")
     input: str = _doc("loss/accuracy: name of the placeholder fed with the split's inputs", "")
     session: str = _doc("loss/accuracy: name of the session variable; else the default session", "s")
-    split: str = _doc("loss/accuracy: split the metric is measured on", "validation")
+    split: str = _doc("loss/accuracy/function: split the metric is measured on", "validation")
+    object: str = _doc("array/function: name of the learner's array, or of the function the harness "
+                       "calls on the split's inputs", "")
+    metric: str = _doc("function: what the harness computes from the outputs against the split's "
+                       "labels: accuracy (a class per row) or cross_entropy (probabilities per row)",
+                       "accuracy")
 
 
 @dataclass(frozen=True)
@@ -93,6 +104,8 @@ class Threshold:
     max: float | None = _doc("the measured value must be at most this", None)
     expected: tuple = _doc("shapes: accepted shapes per object, alternatives separated by |", ())
     claim_tolerance: float = _doc("claimed and measured may differ by this much before it is flagged", 0.0)
+    expected_file: str = _doc("array: .npy file in the reference folder holding the expected array; "
+                              "max is then the largest absolute difference allowed", "")
     reason: str = _doc("why this threshold: calibration, course text", "")
 
 
@@ -208,9 +221,6 @@ def _folder_digest(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-_PART_KINDS = ("shapes", "loss", "accuracy")
-
-
 def load_assignment(folder: str | Path, *, reference_folder: str | Path | None = None) -> Assignment:
     """Read ``folder/assignment.toml`` and the reference thresholds beside it.
 
@@ -247,6 +257,9 @@ def load_assignment(folder: str | Path, *, reference_folder: str | Path | None =
                    extra={"part": part_id})
             for part_id, value in raw.items())
         digest_paths.append(thresholds_path)
+        # Expected arrays are part of the pass rule: a new one may change grades.
+        digest_paths += [reference_folder / t.expected_file for t in thresholds
+                         if t.expected_file and (reference_folder / t.expected_file).is_file()]
     assignment = _build(Assignment, table, path=path, where="", extra={
         "id": str(table.pop("id", folder.name)), "kernel": kernel, "data": data,
         "splits": splits, "parts": parts, "thresholds": thresholds, "folder": folder,
@@ -260,6 +273,17 @@ def load_assignment(folder: str | Path, *, reference_folder: str | Path | None =
 
 def _check(assignment: Assignment, path: Path) -> None:
     """Consistency checks that make a spec unusable when they fail."""
+    # kinds imports the stage modules, which import this one: import it when checking.
+    from .kinds import part_problems
+
+    for data in assignment.data:
+        if data.build and not (isinstance(data.build, tuple)
+                               and all(isinstance(arg, str) for arg in data.build)):
+            raise SpecError("build is a list of strings (the command and its arguments)",
+                            path=str(path), field=f"data.{data.name}.build")
+        if data.build and not data.cache:
+            raise SpecError("a data file with build needs cache: where the built file is kept",
+                            path=str(path), field=f"data.{data.name}.cache")
     seen: set[str] = set()
     for index, part in enumerate(assignment.parts):
         where = f"parts[{index}]"
@@ -268,22 +292,5 @@ def _check(assignment: Assignment, path: Path) -> None:
         if part.id in seen:
             raise SpecError(f"part id {part.id!r} appears twice", path=str(path), field=f"{where}.id")
         seen.add(part.id)
-        if part.kind not in _PART_KINDS:
-            raise SpecError(f"unknown kind {part.kind!r}; one of {', '.join(_PART_KINDS)}",
-                            path=str(path), field=f"{where}.kind")
-        if part.kind == "shapes" and not part.objects:
-            raise SpecError("a shapes part needs objects", path=str(path), field=f"{where}.objects")
-        if part.kind in ("loss", "accuracy"):
-            if not part.output or not part.input:
-                raise SpecError(f"a {part.kind} part needs output and input",
-                                path=str(path), field=where)
-            try:
-                split = assignment.split(part.split)
-            except KeyError:
-                raise SpecError(f"no split named {part.split!r}", path=str(path),
-                                field=f"{where}.split") from None
-            try:
-                assignment.data_file(split.data)
-            except KeyError:
-                raise SpecError(f"no data file named {split.data!r}", path=str(path),
-                                field=f"splits.{split.name}.data") from None
+        for field_name, message in part_problems(assignment, part, where=where):
+            raise SpecError(message, path=str(path), field=field_name)

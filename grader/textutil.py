@@ -27,3 +27,11 @@ def fmt_value(value) -> str:
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
+
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def stable_text(text: str) -> str:
+    """Drop memory addresses (``<Graph object at 0x7f...>``) so that messages repeat exactly."""
+    return _ADDRESS.sub("", text)

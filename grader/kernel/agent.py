@@ -147,15 +147,76 @@ def _lookup(name: str):
     return namespace[name]
 
 
+# What the agent measures for each part kind: kind -> function(part spec) -> JSON-safe value.
+# The harness's side of each kind (what it compares the value with) is grader/kinds.py.
+_MEASURERS: dict = {}
+
+
+def register_measurer(kind: str, measure) -> None:
+    """Say how parts of ``kind`` are measured in the kernel."""
+    _MEASURERS[kind] = measure
+
+
 def _measure(spec: dict):
-    kind = spec["kind"]
-    if kind == "shapes":
-        return {"shapes": [_shape(name, _lookup(name)) for name in spec["objects"]],
-                "extra": [_shape_or_none(name) for name in spec.get("extra_objects", [])]}
-    if kind in ("loss", "accuracy"):
-        values = _evaluate(spec)
-        return _encode(values)
-    raise _Unmeasurable(f"the agent cannot measure parts of kind {kind!r}")
+    measure = _MEASURERS.get(spec["kind"])
+    if measure is None:
+        raise _Unmeasurable(f"the agent cannot measure parts of kind {spec['kind']!r}")
+    return measure(spec)
+
+
+def _measure_shapes(spec: dict):
+    """Static shapes of the named objects (and of the extra ones, when defined)."""
+    return {"shapes": [_shape(name, _lookup(name)) for name in spec["objects"]],
+            "extra": [_shape_or_none(name) for name in spec.get("extra_objects", [])]}
+
+
+def _measure_graph(spec: dict):
+    """The graph tensor ``output`` run on the split's inputs (probabilities or classes)."""
+    return _encode(_evaluate(spec))
+
+
+def _measure_array(spec: dict):
+    """The learner's array itself; the harness compares it with the expected one."""
+    name = spec["object"]
+    return _encode(_numeric(_lookup(name), name))
+
+
+def _measure_function(spec: dict):
+    """The learner's function called on the split's inputs (float64 rows, never the labels)."""
+    name = spec["object"]
+    function = _lookup(name)
+    if not callable(function):
+        raise _Unmeasurable(f"{name} is a {type(function).__name__}, not a function: define "
+                            f"def {name}(X): ... that returns one result per row of X")
+    inputs = _split_inputs(spec["split"], dtype="float64")
+    try:
+        # A copy: the learner's function must not change the inputs cached for later parts.
+        outputs = function(inputs.copy())
+    except Exception as exc:  # the learner's code can fail in any way
+        raise _Unmeasurable(f"calling {name}(X) on the {len(inputs)} rows of the {spec['split']} "
+                            f"split raised {type(exc).__name__}: {exc}".strip()) from None
+    if outputs is None:
+        raise _Unmeasurable(f"{name}(X) returned None: return one result per row of X")
+    return _encode(_numeric(outputs, f"{name}(X)"))
+
+
+_MAX_ELEMENTS = 10_000_000  # a measurement travels as JSON in one reply
+
+
+def _numeric(value, name: str):
+    """``value`` as a numeric NumPy array, or why it is not one."""
+    import numpy as np
+
+    try:
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            array = array.astype(np.float64)
+    except (TypeError, ValueError):
+        raise _Unmeasurable(f"{name} is a {type(value).__name__} that is not an array of numbers"
+                            ) from None
+    if array.size > _MAX_ELEMENTS:
+        raise _Unmeasurable(f"{name} has {array.size} elements, more than the grader reads")
+    return array
 
 
 def _shape_or_none(name: str):
@@ -182,19 +243,23 @@ def _shape(name: str, obj):
 _INPUTS: dict = {}
 
 
-def _split_inputs(split_name: str):
-    """The split's inputs (never its labels), loaded once per kernel."""
-    if split_name in _INPUTS:
-        return _INPUTS[split_name]
+def _split_inputs(split_name: str, dtype: str = "float32"):
+    """The split's inputs (never its labels), loaded once per kernel.
+
+    Graphs are fed float32 (their placeholders' type); functions get float64, NumPy's default.
+    """
+    key = (split_name, dtype)
+    if key in _INPUTS:
+        return _INPUTS[key]
     import numpy as np
 
     split = _STATE["config"]["splits"][split_name]
     path = _STATE["data"][split["data"]]
     with np.load(path, allow_pickle=False) as archive:
         x = archive[split["x"]][split.get("start", 0):split.get("stop")]
-    x = x.astype("float32") / np.float32(split.get("scale", 1.0))
+    x = x.astype(dtype) / np.dtype(dtype).type(split.get("scale", 1.0))
     _INPUTS.clear()
-    _INPUTS[split_name] = x
+    _INPUTS[key] = x
     return x
 
 
@@ -243,3 +308,11 @@ def _json_safe(value, depth: int = 0):
     if isinstance(value, (list, tuple)):
         return [_json_safe(v, depth + 1) for v in value[:100_000]]
     return repr(value)
+
+
+# The built-in measurers, one call per kind (the harness's table is grader/kinds.py).
+register_measurer("shapes", _measure_shapes)
+register_measurer("loss", _measure_graph)
+register_measurer("accuracy", _measure_graph)
+register_measurer("array", _measure_array)
+register_measurer("function", _measure_function)

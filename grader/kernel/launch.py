@@ -7,11 +7,14 @@ asks to be killed if its parent dies (so a killed harness leaves no kernel
 behind), and then replaces itself with the real kernel (same pid, so
 interrupts and kills reach the kernel).  Configuration comes from the
 environment: ``GRADER_CGROUPS`` (os.pathsep-separated cgroup folders) and
-``GRADER_RLIMITS`` (``name=value`` pairs, e.g. ``fsize=1073741824,nofile=1024``).
+``GRADER_RLIMITS`` (``name=value`` pairs, e.g. ``fsize=1073741824,nofile=1024``), and
+``GRADER_SANDBOX_ARGV`` (a JSON list: the bubblewrap command that wraps the
+kernel, see :mod:`grader.sandbox`).
 """
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
 import signal
@@ -57,7 +60,13 @@ def main(argv: list[str]) -> None:
     die_with_parent()
     _join_cgroups(os.environ.pop("GRADER_CGROUPS", ""))
     _set_rlimits(os.environ.pop("GRADER_RLIMITS", ""))
-    os.execv(sys.executable, [sys.executable, "-m", "ipykernel_launcher", *argv])
+    kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]
+    sandbox = os.environ.pop("GRADER_SANDBOX_ARGV", "")
+    if sandbox:
+        # bubblewrap inherits the cgroups and rlimits set above, and passes them on.
+        wrapper = json.loads(sandbox)
+        os.execv(wrapper[0], wrapper + kernel)
+    os.execv(sys.executable, kernel)
 
 
 if __name__ == "__main__":

@@ -53,9 +53,7 @@ class _Contrib:
             raise AttributeError(name)
         if name in self._members:
             return self._members[name]
-        raise ContribUnavailable(
-            f"{self._path}.{name} does not exist in TensorFlow 2: tf.contrib was removed. The grader "
-            f"maps only {', '.join(_MAPPED)}; rewrite this with tf.compat.v1 / tf.keras equivalents")
+        raise ContribUnavailable(_missing(f"{self._path}.{name}"))
 
     def __dir__(self):
         return sorted(self._members)
@@ -65,6 +63,16 @@ class _Contrib:
 
 
 _MAPPED: list[str] = []
+
+
+def _missing(api: str) -> str:
+    return (f"{api} does not exist in TensorFlow 2 (tf.contrib was removed). The grader maps only "
+            f"tf.contrib.layers.{{{', '.join(n.rsplit('.', 1)[1] for n in _MAPPED)}}}; rewrite this "
+            f"with tf.compat.v1 or tf.keras")
+
+
+class ContribImportError(ModuleNotFoundError):
+    """``import tensorflow.contrib.X`` of a part with no TensorFlow 2 equivalent."""
 
 
 def _contrib(tf) -> _Contrib:
@@ -120,10 +128,39 @@ def _contrib(tf) -> _Contrib:
 
 
 def install_contrib() -> None:
-    """Give ``tf.contrib`` (the mapped subset) to TF1-era notebooks."""
+    """Give ``tf.contrib`` (the mapped subset) to TF1-era notebooks, as attribute and as module."""
+    import sys
+    import types
+
     tf = _compat_module()
-    if not isinstance(getattr(tf, "contrib", None), _Contrib):
+    contrib = getattr(tf, "contrib", None)
+    if not isinstance(contrib, _Contrib):
+        contrib = _contrib(tf)
         try:
-            tf.contrib = _contrib(tf)
-        except Exception:  # a module wrapper that refuses attributes: leave tf.contrib missing
+            tf.contrib = contrib
+        except Exception:  # a module wrapper that refuses attributes: the import route remains
             pass
+    # `from tensorflow.contrib.layers import xavier_initializer` imports modules, not attributes.
+    package = types.ModuleType("tensorflow.contrib")
+    package.__path__ = []
+    package.__getattr__ = contrib.__getattr__
+    layers = types.ModuleType("tensorflow.contrib.layers")
+    layers.__dict__.update(contrib.layers._members)
+    package.layers = layers
+    sys.modules.setdefault("tensorflow.contrib", package)
+    sys.modules.setdefault("tensorflow.contrib.layers", layers)
+    if not any(isinstance(f, _RemovedModules) for f in sys.meta_path):
+        sys.meta_path.insert(0, _RemovedModules())
+
+
+class _RemovedModules:
+    """Import finder that explains TF1-only modules instead of a bare ModuleNotFoundError."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("tensorflow.contrib."):
+            raise ContribImportError(_missing(name.replace("tensorflow.", "tf.", 1)))
+        if name == "tensorflow.examples" or name.startswith("tensorflow.examples."):
+            raise ModuleNotFoundError(
+                f"{name} was removed in TensorFlow 2; load the data with the assignment's loader "
+                f"(preprocessed_mnist.load_dataset()) instead")
+        return None

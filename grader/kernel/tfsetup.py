@@ -67,11 +67,6 @@ def evaluate_graph(*, output_name, output, input_name, placeholder, session, ses
             raise unmeasurable(
                 f"{name} is a {type(obj).__name__}, not a TensorFlow graph tensor; keep {name} "
                 f"the tensor your model computes so the grader can run it on its own inputs")
-    if output.graph is not placeholder.graph:
-        raise unmeasurable(
-            f"{output_name} and {input_name} belong to different graphs: {input_name} was "
-            f"created before the graph was reset. Re-run the cell that defines {input_name} "
-            f"after reset_tf_session()")
     if isinstance(session, tf.Session) or type(session).__name__ == "InteractiveSession":
         chosen, origin = session, f"the session {session_name!r}"
     else:
@@ -81,11 +76,17 @@ def evaluate_graph(*, output_name, output, input_name, placeholder, session, ses
                            f"(s = reset_tf_session()) and train the model in it")
     if getattr(chosen, "_closed", False):
         raise unmeasurable(f"{origin} is closed")
-    if chosen.graph is not output.graph:
+    stale = [name for name, obj in ((output_name, output), (input_name, placeholder))
+             if obj.graph is not chosen.graph]
+    if stale:
+        # Name the object that is left over from a discarded graph, not just "a mismatch".
+        which = " and ".join(stale)
         raise unmeasurable(
-            f"{output_name} belongs to another graph than {origin}: the session was re-created "
-            f"after the model was defined. Define the model after reset_tf_session() and train it")
-
+            f"{which} {'belong' if len(stale) > 1 else 'belongs'} to an older graph than {origin}: "
+            f"the graph was reset (reset_tf_session()) after {which} "
+            f"{'were' if len(stale) > 1 else 'was'} defined, or the cell defining "
+            f"{'them' if len(stale) > 1 else 'it'} failed. Define {which} again after the reset "
+            f"and train the model in the new session")
     x = _fit_inputs(inputs, placeholder, input_name, unmeasurable)
     chunks = []
     for start in range(0, len(x), batch_size):

@@ -44,7 +44,7 @@ def test_bad_data_option_exit_2(capsys, tmp_path):
     nb.write_text("{}")
     assert main(["check", str(nb), "--data", "mnist"]) == 2
     assert "NAME=PATH" in capsys.readouterr().err
-    assert main(["check", str(nb), "--data", "cifar=/x.npz"]) == 2
+    assert main(["check", str(nb), "--data", "cifar=/x.npz", "--assignment", "mnist_digits"]) == 2
     assert "does not declare" in capsys.readouterr().err
 
 

@@ -1,0 +1,521 @@
+"""Validate an assignment folder: the checks an assignment repository's CI runs.
+
+:func:`validate` answers "can this assignment be graded, and does it grade
+right?" in three steps, and lists every problem with the file and the field
+to fix:
+
+1. consistency, without running a notebook: the specs load; every part has a
+   threshold and every threshold a part; thresholds are complete for their
+   kind (an array part's expected file loads); the helper modules import (in a
+   subprocess with the kernel's environment: helpers may import heavy
+   things); the data files are available and match their checksums; the
+   template and the solution exist, parse, and have a graded cell for each part;
+2. the reference solution passes every part, under ``seeds`` seeds (each
+   part's spread and margin to its threshold come from :mod:`grader.calibrate`);
+3. the template fails every part (status other than passed) without a fault of
+   the harness (a :class:`~grader.exceptions.GraderError`, or an ungradable result).
+
+Steps 2 and 3 run only when step 1 found nothing. ``grader validate DIR`` is
+the command line of this; its exit status is 0 only when there is no problem.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .orchestrate import GradeOptions
+    from .results import SubmissionResult
+    from .spec import Assignment
+
+HELPER_IMPORT_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Problem:
+    """Something to fix: in which file, which field (dotted key, cell or part), and what."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
+
+
+@dataclass
+class Check:
+    """One named check and the problems it found (none: it holds)."""
+
+    name: str
+    problems: list[Problem] = field(default_factory=list)
+    skipped: str = ""          # why the check did not run
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.skipped
+
+
+@dataclass
+class ValidationReport:
+    """Everything :func:`validate` found."""
+
+    folder: Path
+    assignment: "Assignment | None" = None
+    checks: list[Check] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    solution_runs: list["SubmissionResult"] = field(default_factory=list)
+    calibration: dict | None = None              # grader.calibrate.summarise of the solution runs
+    template_result: "SubmissionResult | None" = None
+    duration_s: float = 0.0
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [problem for check in self.checks for problem in check.problems]
+
+    @property
+    def ok(self) -> bool:
+        """Every check ran and holds."""
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict:
+        return {"assignment": self.assignment.id if self.assignment else None,
+                "folder": str(self.folder), "ok": self.ok, "duration_s": round(self.duration_s, 3),
+                "checks": [{"name": c.name, "ok": c.ok, "skipped": c.skipped,
+                            "duration_s": round(c.duration_s, 3),
+                            "problems": [vars(p) for p in c.problems]} for c in self.checks],
+                "seeds": self.seeds, "calibration": self.calibration and self.calibration["parts"],
+                "template": self.template_result and {p.id: p.status for p in self.template_result.parts}}
+
+
+def _rel(path: Path | str) -> str:
+    """A path as the user typed it: relative to the working folder when under it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class _Checks:
+    """Collects checks into a report, timing each."""
+
+    def __init__(self, report: ValidationReport, progress: Callable[[str], None] | None):
+        self.report, self.progress = report, progress
+
+    def run(self, name: str, function, *args) -> Check:
+        if self.progress:
+            self.progress(f"validate: {name}")
+        started = time.monotonic()
+        check = Check(name)
+        try:
+            check.problems = list(function(*args) or [])
+        except Exception as exc:  # a check that breaks is a problem to report, not a crash
+            from .exceptions import GraderError
+
+            if not isinstance(exc, GraderError):
+                raise
+            check.problems = [_problem_from_error(exc, self.report.folder)]
+        check.duration_s = time.monotonic() - started
+        self.report.checks.append(check)
+        return check
+
+    def skip(self, name: str, why: str) -> None:
+        self.report.checks.append(Check(name, skipped=why))
+
+
+def _problem_from_error(exc, folder: Path) -> Problem:
+    """A SpecError carries its file and field; other errors point at the assignment folder."""
+    path, field_name, text = getattr(exc, "path", None), getattr(exc, "field", None) or "", str(exc)
+    prefix = f"{path}: " + (f"{field_name}: " if field_name else "") if path else ""
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix):]
+    return Problem(file=_rel(path or folder), field=field_name, message=text)
+
+
+def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptions | None" = None,
+             reference_dir: str | Path | None = None, run: bool = True,
+             progress: Callable[[str], None] | None = None) -> ValidationReport:
+    """Check an assignment folder (see the module docstring); never raises for what it finds.
+
+    ``seeds``: how many seeds the solution runs under (``seed``, ``seed+1``, ...);
+    ``run=False`` does the consistency checks only.
+    """
+    from .orchestrate import GradeOptions
+    from .spec import load_assignment
+
+    options = options or GradeOptions()
+    started = time.monotonic()
+    report = ValidationReport(folder=Path(assignment_dir))
+    checks = _Checks(report, progress)
+    loaded = checks.run("specs load", lambda: _load(report, load_assignment, reference_dir))
+    assignment = report.assignment
+    if assignment is None or loaded.problems:
+        for name in ("consistency", "solution passes", "template fails"):
+            checks.skip(name, "the specs do not load")
+        report.duration_s = time.monotonic() - started
+        return report
+    checks.run("every part has a threshold and every threshold a part", _thresholds, assignment)
+    checks.run("helper modules import", _helpers, assignment)
+    data = checks.run("data files available and verified", _data, assignment, options)
+    checks.run("template and solution notebooks parse and submit every part", _notebooks, assignment)
+    if not run:
+        checks.skip("solution passes", "not asked to run notebooks")
+        checks.skip("template fails", "not asked to run notebooks")
+    elif report.problems:
+        why = "fix the problems above first" if not data.problems else "the data is not available"
+        checks.skip("solution passes", why)
+        checks.skip("template fails", why)
+    else:
+        base = assignment.kernel.seed if options.seed is None else options.seed
+        report.seeds = [base + i for i in range(max(1, seeds))]
+        checks.run(f"solution passes every part (seed{'s' if seeds > 1 else ''} "
+                   f"{', '.join(map(str, report.seeds))})", _solution, report, options, progress)
+        checks.run("template fails every part without a harness error", _template, report, options)
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+# --- the checks ---------------------------------------------------------------------------------
+
+def _load(report: ValidationReport, load_assignment, reference_dir) -> list[Problem]:
+    from .spec import ASSIGNMENT_FILE
+
+    folder = report.folder
+    if not (folder / ASSIGNMENT_FILE).is_file():
+        return [Problem(_rel(folder), "", f"no {ASSIGNMENT_FILE} in this folder")]
+    assignment = load_assignment(folder, reference_folder=reference_dir)
+    report.assignment = assignment
+    if assignment.reference_folder is None:
+        return [Problem(_rel(folder.resolve().parent.parent / "reference" / folder.resolve().name), "",
+                        "no reference folder (it holds thresholds.toml and the solution); "
+                        "create it or pass --reference DIR")]
+    return []
+
+
+def _thresholds(assignment: "Assignment") -> list[Problem]:
+    from .kinds import threshold_problems
+
+    thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
+    spec_file = _rel(assignment.folder / "assignment.toml")
+    part_ids = [part.id for part in assignment.parts]
+    problems = []
+    for index, part in enumerate(assignment.parts):
+        threshold = assignment.threshold(part.id)
+        if threshold is None:
+            problems.append(Problem(thresholds_file, f"parts.{part.id}",
+                                    f"no threshold for part {part.id!r} ({spec_file} parts[{index}]): "
+                                    f"add a [parts.{part.id}] table"))
+            continue
+        for name, message in threshold_problems(part, threshold):
+            problems.append(Problem(thresholds_file, f"parts.{part.id}.{name}", message))
+        if part.kind == "array" and threshold.expected_file:
+            from .exceptions import SpecError
+            from .kinds import expected_array
+
+            try:
+                expected_array(assignment, part, {})
+            except SpecError as exc:
+                problems.append(_problem_from_error(exc, assignment.folder))
+    for threshold in assignment.thresholds:
+        if threshold.part not in part_ids:
+            problems.append(Problem(thresholds_file, f"parts.{threshold.part}",
+                                    f"a threshold for part {threshold.part!r}, which {spec_file} does "
+                                    f"not have (its parts: {', '.join(part_ids)}); remove it or fix the id"))
+    if not assignment.parts:
+        problems.append(Problem(spec_file, "parts", "the assignment has no parts"))
+    return problems
+
+
+_IMPORT_ALL = """
+import importlib, json, sys, traceback
+sys.path.insert(0, sys.argv[1])
+failed = {}
+for name in sys.argv[2:]:
+    try:
+        importlib.import_module(name)
+    except BaseException as exc:  # SystemExit too: a helper must import cleanly
+        failed[name] = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+print("GRADER-HELPERS " + json.dumps(failed))
+"""
+
+
+def helper_modules(folder: Path) -> list[str]:
+    """The importable modules of a helpers folder: its .py files and its packages."""
+    if not folder.is_dir():
+        return []
+    names = [p.stem for p in folder.glob("*.py") if p.stem.isidentifier()]
+    names += [p.name for p in folder.iterdir() if p.is_dir() and (p / "__init__.py").is_file()]
+    return sorted(set(names))
+
+
+def _helpers(assignment: "Assignment") -> list[Problem]:
+    from .orchestrate import kernel_env
+
+    folder = assignment.helpers_path
+    modules = helper_modules(folder)
+    if not modules:
+        return []
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as work:
+        # The kernel's environment (PYTHONPATH, seeds, TF settings), outside a grading run.
+        env = kernel_env(assignment, seed=assignment.kernel.seed, workdir=Path(work))
+        env.pop("GRADER_GRADING", None)
+        try:
+            done = subprocess.run([sys.executable, "-c", _IMPORT_ALL, str(folder), *modules], cwd=work,
+                                  env=env, capture_output=True, text=True, timeout=HELPER_IMPORT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return [Problem(_rel(folder), "", f"importing the helper modules took more than "
+                                              f"{HELPER_IMPORT_TIMEOUT_S:.0f} s")]
+    marker = [line for line in done.stdout.splitlines() if line.startswith("GRADER-HELPERS ")]
+    if not marker:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        return [Problem(_rel(folder), "", f"importing the helper modules ended Python "
+                                          f"(exit status {done.returncode}): {tail}")]
+    failed = json.loads(marker[-1].split(" ", 1)[1])
+    return [Problem(_rel(_module_file(folder, name)), "import", error) for name, error in failed.items()]
+
+
+def _module_file(folder: Path, name: str) -> Path:
+    return folder / f"{name}.py" if (folder / f"{name}.py").is_file() else folder / name
+
+
+def _data(assignment: "Assignment", options: "GradeOptions") -> list[Problem]:
+    from .data import load_arrays, resolve
+    from .exceptions import DataError
+
+    spec_file = _rel(assignment.folder / "assignment.toml")
+    problems = []
+    unknown = set(options.data) - {d.name for d in assignment.data}
+    if unknown:
+        problems.append(Problem(spec_file, "data", f"--data names {', '.join(sorted(unknown))}, which "
+                                                    f"the assignment does not declare"))
+    for data in assignment.data:
+        try:
+            path = resolve(data, explicit=options.data.get(data.name), folder=assignment.folder)
+            load_arrays(data, path)
+        except DataError as exc:
+            problems.append(Problem(spec_file, f"data.{data.name}", str(exc)))
+    return problems
+
+
+def _notebooks(assignment: "Assignment") -> list[Problem]:
+    from .execute import find_graded_cells
+    from .orchestrate import read_notebook
+
+    problems = []
+    part_ids = [part.id for part in assignment.parts]
+    for what, path, key in (("template", assignment.template_path, "template"),
+                            ("solution", assignment.solution_path, "solution")):
+        spec_file = _rel(assignment.folder / "assignment.toml")
+        if path is None or not path.is_file():
+            problems.append(Problem(spec_file, key, f"the {what} notebook {_rel(path) if path else ''} "
+                                                    f"does not exist"))
+            continue
+        notebook, problem = read_notebook(path)
+        if notebook is None:
+            problems.append(Problem(_rel(path), "", problem))
+            continue
+        graded = {part for ids in find_graded_cells(notebook, part_ids).values() for part in ids}
+        for part_id in part_ids:
+            if part_id not in graded:
+                problems.append(Problem(_rel(path), f"part {part_id}",
+                                        f"no graded cell submits part {part_id!r}: add a cell with "
+                                        f"grader.set_answer(\"{part_id}\", ...)"))
+    return problems
+
+
+def _solution(report: ValidationReport, options: "GradeOptions", progress) -> list[Problem]:
+    from .calibrate import run_seeds, summarise
+    from .data import resolve_all
+
+    assignment = report.assignment
+    data_paths = resolve_all(assignment, explicit=options.data)
+    report.solution_runs = run_seeds(assignment.solution_path, assignment=assignment, seeds=report.seeds,
+                                     options=options, data_paths=data_paths, progress=progress)
+    report.calibration = summarise(assignment, report.solution_runs)
+    solution = _rel(assignment.solution_path)
+    thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
+    problems = []
+    for run in report.solution_runs:
+        if run.status != "graded":
+            problems.append(Problem(solution, "", f"seed {run.seed}: not graded: {run.reason}"))
+            continue
+        for part in run.parts:
+            if part.status == "passed":
+                continue
+            threshold = assignment.threshold(part.id)
+            if part.status == "failed" and threshold is not None and isinstance(part.measured, (int, float)):
+                bound = "min" if threshold.min is not None and part.measured < threshold.min else "max"
+                problems.append(Problem(
+                    thresholds_file, f"parts.{part.id}.{bound}",
+                    f"the reference solution ({solution}) fails part {part.id!r} with seed {run.seed}: "
+                    f"measured {part.measured:.6g}, required {part.threshold}. Loosen the threshold or "
+                    f"improve the solution. ({part.message})"))
+            else:
+                where = f"part {part.id}" + (f" (cell {part.cell})" if part.cell else "")
+                problems.append(Problem(solution, where, f"seed {run.seed}: {part.status}: {part.message}"))
+    return problems
+
+
+def _template(report: ValidationReport, options: "GradeOptions") -> list[Problem]:
+    from .data import resolve_all
+    from .exceptions import GraderError
+    from .orchestrate import grade_notebook
+
+    assignment = report.assignment
+    template = _rel(assignment.template_path)
+    try:
+        result = grade_notebook(assignment.template_path, assignment=assignment, options=options,
+                                data_paths=resolve_all(assignment, explicit=options.data))
+    except GraderError as exc:
+        return [Problem(template, "", f"grading the template is a fault of the harness or the "
+                                      f"assignment: {type(exc).__name__}: {exc}")]
+    report.template_result = result
+    if result.status != "graded":
+        return [Problem(template, "", f"the template cannot be graded: {result.reason}")]
+    problems = []
+    for part in result.parts:
+        if part.status == "passed":
+            problems.append(Problem(
+                template, f"part {part.id}" + (f" (cell {part.cell})" if part.cell else ""),
+                f"the template passes part {part.id!r} (measured {_value(part.measured)}): a learner "
+                f"gets the point without writing anything; leave the gap unsolved"))
+    return problems
+
+
+def _value(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+# --- presenting ---------------------------------------------------------------------------------
+
+def format_report(report: ValidationReport) -> str:
+    """The report for a terminal: each check, its problems, the solution's margins."""
+    from .calibrate import format_report as format_calibration
+
+    name = report.assignment.id if report.assignment else str(report.folder)
+    lines = [f"validate {name} ({_rel(report.folder)}): "
+             + ("OK" if report.ok else f"{len(report.problems)} problem(s)")
+             + f" in {report.duration_s:.1f} s"]
+    for check in report.checks:
+        mark = "ok  " if check.ok else ("skip" if check.skipped else "FAIL")
+        lines.append(f"  {mark} {check.name}" + (f" ({check.skipped})" if check.skipped else "")
+                     + (f" [{check.duration_s:.1f} s]" if check.duration_s >= 0.1 else ""))
+        lines += [f"       - {problem}" for problem in check.problems]
+    if report.calibration:
+        lines += ["", "reference solution, per part (margin = distance to the threshold over the seeds):",
+                  format_calibration(report.calibration)]
+    if report.template_result is not None:
+        statuses = ", ".join(f"{p.id} {p.status}" for p in report.template_result.parts)
+        lines += ["", f"template: {statuses}"]
+    return "\n".join(lines)
+
+
+def ci_suites(report: ValidationReport) -> list:
+    """The report as CI suites: the checks, the solution's runs, the template's parts."""
+    from .ci_output import FAILED, PASSED, SKIPPED, Case, Suite, suites_from_results
+
+    name = report.assignment.id if report.assignment else str(report.folder)
+    checks = Suite(name=f"{name}: checks", time=report.duration_s)
+    for check in report.checks:
+        classname = f"{name}.validate"
+        if check.skipped:
+            checks.cases.append(Case(classname=classname, name=check.name, status=SKIPPED,
+                                     message=check.skipped))
+        elif not check.problems:
+            checks.cases.append(Case(classname=classname, name=check.name, time=check.duration_s))
+        for problem in check.problems:  # one case per problem: each is an annotation of its file
+            checks.cases.append(Case(classname=classname, name=f"{check.name}: {problem.field or problem.file}",
+                                     status=FAILED, kind="problem", message=problem.message,
+                                     details=str(problem), file=problem.file, time=check.duration_s))
+    suites = [checks]
+    for run in report.solution_runs:
+        suites += suites_from_results([run], learner_view=False,
+                                      suite_name=f"{name}: solution, seed {run.seed}",
+                                      files={run.learner: _rel(report.assignment.solution_path)})
+    if report.template_result is not None:
+        template = Suite(name=f"{name}: template fails every part", time=report.template_result.duration_s)
+        for part in report.template_result.parts:
+            passes = part.status == "passed"
+            template.cases.append(Case(
+                classname=f"{name}.template", name=f"{part.id}: {part.description}",
+                status=FAILED if passes else PASSED, kind="template passes",
+                message=f"the template passes part {part.id}: leave the gap unsolved" if passes else "",
+                details=f"template status: {part.status}\n{part.message}",
+                file=_rel(report.assignment.template_path), measured=_value(part.measured),
+                threshold=part.threshold))
+        suites.append(template)
+    return suites
+
+
+# --- the command line (wired into grader/cli.py) -----------------------------------------------
+
+def add_validate_parser(subparsers):
+    """Add ``grader validate ASSIGNMENT_DIR`` to the CLI's subcommands."""
+    from .ci_output import add_junit_option
+
+    parser = subparsers.add_parser(
+        "validate", help="check an assignment folder: specs, data, helpers; the solution passes "
+                         "and the template fails",
+        description="Check an assignment for CI: its specs load and agree with the thresholds, "
+                    "its helper modules import, its data is available; the reference solution "
+                    "passes every part (under --seeds seeds, with each part's spread and margin); "
+                    "the template fails every part without a harness error. Exit 0 only when "
+                    "everything holds; each problem names the file and field to fix.")
+    parser.add_argument("assignment_dir", metavar="ASSIGNMENT_DIR",
+                        help="the assignment folder (with assignment.toml), or an assignment name")
+    parser.add_argument("--reference", metavar="DIR",
+                        help="the reference folder (default: ../../reference/NAME beside it)")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="run the solution under N seeds (default: 1)")
+    parser.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
+                        help="use this local copy of a data file (also: GRADER_DATA_<NAME>)")
+    parser.add_argument("--no-run", action="store_true",
+                        help="only the consistency checks: run no notebook")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    add_junit_option(parser)
+    return parser
+
+
+def run_validate(args) -> int:
+    """``grader validate``: 0 when everything holds, 1 when something does not."""
+    import argparse
+
+    from .assignments import available
+    from .ci_output import emit
+    from .exceptions import AssignmentNotFoundError
+    from .orchestrate import GradeOptions
+
+    folder = Path(args.assignment_dir)
+    if not folder.is_dir():
+        found = available()
+        if args.assignment_dir not in found:
+            raise AssignmentNotFoundError(
+                f"{args.assignment_dir} is not a folder nor an assignment name "
+                f"(found: {', '.join(sorted(found)) or 'none'})")
+        folder = found[args.assignment_dir]
+    data = {}
+    for value in args.data:
+        name, sep, path = value.partition("=")
+        if not sep or not name or not path:
+            raise argparse.ArgumentTypeError(f"--data expects NAME=PATH, got {value!r}")
+        data[name] = path
+    progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    report = validate(folder, seeds=args.seeds, options=GradeOptions(data=data),
+                      reference_dir=args.reference, run=not args.no_run, progress=progress)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(format_report(report))
+    name = report.assignment.id if report.assignment else folder.name
+    emit(ci_suites(report), junit=args.junit, title=f"grader validate: {name}",
+         stream=sys.stderr if args.json else sys.stdout, time=report.duration_s)
+    return 0 if report.ok else 1
