@@ -14,7 +14,7 @@ ifneq ($(SHARED_MNIST),)
 export GRADER_DATA_MNIST ?= $(abspath $(SHARED_MNIST))
 endif
 
-.PHONY: demo test test-fast bench clean browser
+.PHONY: demo test test-fast bench clean system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +26,17 @@ demo: $(VENV)/.installed
 	@# exit status 1 only means some learner failed a part; 2 would be a fault of the grader
 	$(VENV)/bin/grader grade submissions --assignment mnist_digits --out results; status=$$?; test $$status -le 1
 
-# The report tests look at pages in headless Chromium (Debian's chromium and chromium-driver).
-browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+# System packages the tests use: Debian's chromium and chromium-driver (the report pages are
+# looked at in headless Chromium) and bubblewrap (the kernels' sandbox). Installed when missing
+# and running as root (CI); otherwise the command to run is printed.
+SYSTEM_PACKAGES := chromium chromium-driver bubblewrap
+system-deps:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v bwrap >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else echo "install chromium and chromium-driver (sudo apt-get install chromium chromium-driver)"; fi; }
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	  else echo "please install: sudo apt-get install $(SYSTEM_PACKAGES)"; fi; }
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed system-deps
 	$(PY) -m pytest
 
 test-fast: $(VENV)/.installed

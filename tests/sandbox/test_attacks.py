@@ -10,6 +10,7 @@ import http.server
 import json
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def catalogue(tmp_path_factory, assignment, server):
         "external_network": ["socket.create_connection(('1.1.1.1', 53), timeout=3)", after],
         "reads_shadow": ["print(open('/etc/shadow').read())", after],
         "reads_reference": [f"print(open({str(REFERENCE_DIR / 'solution.ipynb')!r}).read()[:100])", after],
-        "reads_home": ["print(os.listdir(os.path.expanduser('~root')))", after],
+        "reads_home": ["print('HOME:', sorted(os.listdir('/root')))", after],
         "reads_other_submission": [f"print(open({str(folder / 'fine.ipynb')!r}).read()[:100])", after],
         "writes_results": [f"open({str(out / 'results' / 'fine.json')!r}, 'w').write('{{}}')", after],
         "writes_harness": [f"open({str(ROOT / 'grader' / 'evil.py')!r}, 'w').write('x')", after],
@@ -122,7 +123,6 @@ def _ran_after(executed, learner):
     ("external_network", "Network is unreachable", True),
     ("reads_shadow", "FileNotFoundError", True),
     ("reads_reference", "FileNotFoundError", True),
-    ("reads_home", "FileNotFoundError", True),
     ("reads_other_submission", "FileNotFoundError", True),
     ("writes_results", "Error", True),
     ("writes_harness", "Error", True),
@@ -135,6 +135,18 @@ def test_fault_is_a_verdict_with_a_reason(catalogue, learner, reason, continues)
     assert reason in _errors(result) + result.reason, (_errors(result), result.reason)
     assert _ran_after(executed, learner) == continues
     assert all(p.message for p in result.parts)
+
+
+def test_home_folders_are_not_visible(catalogue):
+    import os
+
+    _, executed, _ = catalogue
+    text = "".join(o.get("text", "") for c in executed["reads_home"].cells for o in c.get("outputs", []))
+    # Only the Python installation may show (when Python itself lives under a home folder).
+    python_roots = {p.relative_to("/root").parts[0] for p in map(Path, {os.path.realpath(sys.base_prefix)})
+                    if str(p).startswith("/root/")}
+    for entry in set(os.listdir("/root")) - python_roots:
+        assert repr(entry) not in text, text
 
 
 def test_network_server_saw_nothing(catalogue):
