@@ -54,6 +54,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .ci_output import add_junit_option
+    from .validate import add_validate_parser
+
     parser = argparse.ArgumentParser(
         prog="grader",
         description="Grade notebook assignments by running them and measuring the results.")
@@ -65,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
                                             "report each graded part. Exit 0 when all pass.")
     check.add_argument("notebook", metavar="NOTEBOOK")
     _add_run_options(check)
+    add_junit_option(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
 
     grade = commands.add_parser("grade", help="grade every notebook in a folder",
@@ -84,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--learners-map", metavar="CSV",
                        help="CSV with columns submission,learner: learner ids for files or folders")
     _add_run_options(grade)
+    add_junit_option(grade)
     from .post.cli import add_post_option, add_post_parser  # argparse only: --help stays fast
 
     add_post_option(grade)
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     fields = commands.add_parser("spec-fields", help="list every key of assignment.toml and "
                                                      "thresholds.toml with its meaning")
     del fields
+    add_validate_parser(commands)
     add_post_parser(commands)
     return parser
 
@@ -131,6 +137,9 @@ def _check(args) -> int:
         print(result.to_json())
     else:
         print(format_table(result))
+    from .ci_output import write_ci_outputs
+
+    write_ci_outputs(result, args)
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
@@ -146,10 +155,19 @@ def _grade(args) -> int:
     print(format_gradebook(results))
     print(f"\n{len(results)} submission(s); in {args.out}/: gradebook.csv, gradebook.json, "
           f"summary.html, feedback/*.html, results/*.json")
+    from .ci_output import write_ci_outputs
+
+    write_ci_outputs(results, args)
     status = EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
     if args.post:
         status = max(status, post_after_grade(args, args.out))
     return status
+
+
+def _validate(args) -> int:
+    from .validate import run_validate
+
+    return run_validate(args)
 
 
 def _post(args) -> int:
@@ -216,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"grader {__version__}")
         return EXIT_OK
-    handlers = {"check": _check, "grade": _grade, "report": _report, "post": _post, "calibrate": _calibrate,
+    handlers = {"check": _check, "grade": _grade, "report": _report, "post": _post, "validate": _validate,
+                "calibrate": _calibrate,
                 "spec-fields": _spec_fields}
     if args.command not in handlers:
         parser.print_help()

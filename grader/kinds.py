@@ -96,13 +96,9 @@ def part_problems(assignment: "Assignment", part: "Part", *, where: str) -> list
 def threshold_problems(part: "Part", threshold: "Threshold") -> list[tuple[str, str]]:
     """What makes a part's threshold unusable: (field under parts.ID, message) pairs."""
     kind = _KINDS.get(part.kind)
-    problems = []
-    if kind is not None and kind.check_threshold is not None:
-        problems += kind.check_threshold(part, threshold)
-    if kind is not None and kind.judge is _score.judge_min_max and threshold.min is None \
-            and threshold.max is None:
-        problems.append(("min", f"a {kind.name} threshold needs min or max"))
-    return problems
+    if kind is None or kind.check_threshold is None:
+        return []
+    return kind.check_threshold(part, threshold)
 
 
 # --- what the harness compares with (never sent to the kernel) ------------------------------
@@ -141,6 +137,12 @@ def _check_shapes_threshold(part: "Part", threshold: "Threshold") -> list[tuple[
     if len(threshold.expected) != len(part.objects):
         return [("expected", f"{len(threshold.expected)} accepted shapes for {len(part.objects)} "
                              f"objects ({', '.join(part.objects)})")]
+    return []
+
+
+def _check_min_max(part: "Part", threshold: "Threshold") -> list[tuple[str, str]]:
+    if threshold.min is None and threshold.max is None:
+        return [("min", f"a {part.kind} threshold needs min or max")]
     return []
 
 
@@ -190,14 +192,15 @@ def register_builtin_kinds() -> None:
                          "split's inputs fed to `input`",
         requires=("output", "input"), extract=_extract.extract_graph_loss, judge=_score.judge_min_max,
         threshold_text=_score.text_min_max, claim_mismatch=_score.claim_number,
-        what=lambda part: f"{part.split} loss", reference=split_labels, uses_split=True))
+        what=lambda part: f"{part.split} loss", reference=split_labels, uses_split=True,
+        check_threshold=_check_min_max))
     register_kind(PartKind(
         name="accuracy", doc="accuracy of the graph tensor `output` (classes) run on the split's "
                              "inputs fed to `input`",
         requires=("output", "input"), extract=_extract.extract_graph_accuracy,
         judge=_score.judge_min_max, threshold_text=_score.text_min_max,
         claim_mismatch=_score.claim_number, what=lambda part: f"{part.split} accuracy",
-        reference=split_labels, uses_split=True))
+        reference=split_labels, uses_split=True, check_threshold=_check_min_max))
     register_kind(PartKind(
         name="array", doc="the learner's numeric array `object` against the reference's "
                           "expected_file, within max (largest absolute difference)",
@@ -210,7 +213,8 @@ def register_builtin_kinds() -> None:
                              "harness scores its outputs with `metric` against the split's labels",
         requires=("object",), extract=_extract.extract_function, judge=_score.judge_min_max,
         threshold_text=_score.text_min_max, claim_mismatch=_score.claim_number,
-        what=_function_what, reference=split_labels, uses_split=True, check=_check_function))
+        what=_function_what, reference=split_labels, uses_split=True, check=_check_function,
+        check_threshold=_check_min_max))
 
 
 register_builtin_kinds()

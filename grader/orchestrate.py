@@ -19,7 +19,7 @@ from pathlib import Path
 
 from . import __version__
 from .compare import saved_vs_rerun
-from .data import resolve_all, split_labels
+from .data import resolve_all
 from .execute import RunOptions, find_graded_cells, run_notebook
 from .limits import Limits
 from .extract import extract

@@ -88,7 +88,7 @@ def text_shapes(part: Part, threshold: Threshold) -> str:
 
 def text_array(part: Part, threshold: Threshold) -> str:
     """The largest absolute difference allowed."""
-    return f"max |difference| <= {threshold.max if threshold.max is not None else 0:g}"
+    return f"max |diff| <= {threshold.max if threshold.max is not None else 0:g}"
 
 
 def judge_min_max(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:

@@ -78,7 +78,7 @@ class Part:
 
     id: str = _doc("the part id the notebook passes to grader.set_answer", "")
     kind: str = _doc("how the part is measured: shapes, loss, accuracy, array or function "
-                     "(`grader spec-fields` lists what each needs)", "")
+                     "(the table in grader/kinds.py)", "")
     description: str = _doc("one line the learner reads in the feedback", "")
     model: str = _doc("which model of the notebook the part concerns", "")
     points: float = _doc("points for passing the part", 1.0)

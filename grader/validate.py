@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .spec import Assignment
 
 HELPER_IMPORT_TIMEOUT_S = 300.0
+NOT_ASKED = "not asked to run notebooks"  # the skip of --no-run, which does not fail validation
 
 
 @dataclass
@@ -82,8 +83,8 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
-        """Every check ran and holds."""
-        return bool(self.checks) and all(check.ok for check in self.checks)
+        """Every check ran (or was left out on purpose, with ``run=False``) and holds."""
+        return bool(self.checks) and all(check.ok or check.skipped == NOT_ASKED for check in self.checks)
 
     def to_dict(self) -> dict:
         return {"assignment": self.assignment.id if self.assignment else None,
@@ -167,8 +168,8 @@ def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptio
     data = checks.run("data files available and verified", _data, assignment, options)
     checks.run("template and solution notebooks parse and submit every part", _notebooks, assignment)
     if not run:
-        checks.skip("solution passes", "not asked to run notebooks")
-        checks.skip("template fails", "not asked to run notebooks")
+        checks.skip("solution passes", NOT_ASKED)
+        checks.skip("template fails", NOT_ASKED)
     elif report.problems:
         why = "fix the problems above first" if not data.problems else "the data is not available"
         checks.skip("solution passes", why)
@@ -401,9 +402,13 @@ def format_report(report: ValidationReport) -> str:
     from .calibrate import format_report as format_calibration
 
     name = report.assignment.id if report.assignment else str(report.folder)
-    lines = [f"validate {name} ({_rel(report.folder)}): "
-             + ("OK" if report.ok else f"{len(report.problems)} problem(s)")
-             + f" in {report.duration_s:.1f} s"]
+    if report.ok:
+        verdict = "OK" + (" (no notebook run)" if any(c.skipped == NOT_ASKED for c in report.checks) else "")
+    elif report.problems:
+        verdict = f"{len(report.problems)} problem(s)"
+    else:
+        verdict = "not every check ran"
+    lines = [f"validate {name} ({_rel(report.folder)}): {verdict} in {report.duration_s:.1f} s"]
     for check in report.checks:
         mark = "ok  " if check.ok else ("skip" if check.skipped else "FAIL")
         lines.append(f"  {mark} {check.name}" + (f" ({check.skipped})" if check.skipped else "")

@@ -8,7 +8,7 @@ from grader.exceptions import SpecError
 from grader.extract import extract
 from grader.kernel import agent
 from grader.kernel.agent import _encode
-from grader.kinds import PartKind, get_kind, kind_names, register_kind
+from grader.kinds import PartKind, kind_names, register_kind
 from grader.score import score_part
 from grader.spec import Part, Threshold, load_assignment
 
@@ -151,3 +151,14 @@ def test_spec_errors_of_the_new_kinds_name_the_field(tmp_path, old, new, message
     folder = _digits_copy(tmp_path, lambda text: text.replace(old, new, 1))
     with pytest.raises(SpecError, match=message):
         load_assignment(folder)
+
+
+def test_threshold_problems_per_kind():
+    from grader.kinds import threshold_problems
+
+    assert threshold_problems(FUNCTION, Threshold(part="acc")) == [
+        ("min", "a function threshold needs min or max")]
+    assert threshold_problems(FUNCTION, FUNCTION_RULE) == []
+    assert [f for f, _ in threshold_problems(ARRAY, Threshold(part="means"))] == ["expected_file", "max"]
+    shapes = Part(id="s", kind="shapes", objects=("W", "b"))
+    assert threshold_problems(shapes, Threshold(part="s", expected=("784 10",)))[0][0] == "expected"
