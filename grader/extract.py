@@ -26,6 +26,7 @@ class Extracted:
     error: str = ""                  # measurement failed: why
     invalid: str = ""                # measured, but the model's output is not what the part needs
     cell: int | None = None
+    integrity: str = ""              # what the integrity check of the predictions found
 
 
 def decode_array(encoded: dict):
@@ -82,12 +83,57 @@ def extract_shapes(out: Extracted, value: dict, _reference, _part: Part) -> None
 
 def extract_graph_loss(out: Extracted, value: dict, labels, _part: Part) -> None:
     """Mean cross-entropy of a graph's probabilities against the split's labels."""
-    _cross_entropy(out, decode_array(value), labels)
+    values = _checked_values(out, value, labels, as_classes=lambda p: p.argmax(axis=1) if p.ndim == 2 else p)
+    _cross_entropy(out, values, labels)
 
 
 def extract_graph_accuracy(out: Extracted, value: dict, labels, _part: Part) -> None:
     """Accuracy of a graph's predicted classes against the split's labels."""
-    _accuracy(out, decode_array(value), labels)
+    values = _checked_values(out, value, labels, as_classes=lambda p: p.reshape(len(p), -1)[:, 0]
+                             if p.ndim == 2 and p.shape[1] == 1 else p)
+    _accuracy(out, values, labels)
+
+
+# A model's predictions must follow its inputs. Shuffling the images must shuffle the
+# predictions the same way (a deterministic model agrees with itself exactly), and moving every
+# pixel by the noise level (1/255, below what the eye or a real model notices) must leave the
+# accuracy where it was. A constant made of the labels fails the first; a table keyed on exact
+# pixel rows fails the second.
+_MIN_SELF_AGREEMENT = 0.99
+_MAX_NOISE_DROP = 0.05
+
+
+def _checked_values(out: Extracted, value: dict, labels, *, as_classes):
+    """The main values; with an integrity check, also judge whether they follow the inputs."""
+    import numpy as np
+
+    if "values" not in value:
+        return decode_array(value)
+    values = decode_array(value["values"])
+    shuffled, noisy = decode_array(value["shuffled"]), decode_array(value["noisy"])
+    integrity = value.get("integrity") or {}
+    order = np.random.default_rng(int(integrity.get("seed", 0))).permutation(len(values))
+    try:
+        base, again, moved = as_classes(values), as_classes(shuffled), as_classes(noisy)
+        agreement = float(np.mean(base[order] == again))
+        accuracy = float(np.mean(base == labels))
+        noisy_accuracy = float(np.mean(moved == labels))
+    except (ValueError, IndexError):
+        return values  # shapes are wrong: the kind's own check says so
+    out.integrity = (f"shuffled inputs: {agreement:.1%} same predictions; inputs moved by "
+                     f"+-{integrity.get('noise', 0):.4g}: accuracy {noisy_accuracy:.4f} "
+                     f"(unmoved {accuracy:.4f})")
+    if agreement < _MIN_SELF_AGREEMENT:
+        out.invalid = (f"the predictions do not follow the inputs: given the same images in another "
+                       f"order, the model agrees with its own predictions on only {agreement:.0%} of "
+                       f"them. A model must compute its predictions from the images it is given, "
+                       f"not return stored labels")
+    elif noisy_accuracy < accuracy - _MAX_NOISE_DROP:
+        out.invalid = (f"the predictions do not survive a change of every pixel by "
+                       f"{integrity.get('noise', 0):.4g}: accuracy falls from {accuracy:.4f} to "
+                       f"{noisy_accuracy:.4f}. A real model barely moves; one that looks its answers "
+                       f"up by exact pixel values collapses")
+    return values
 
 
 def extract_array(out: Extracted, value: dict, expected, part: Part) -> None:

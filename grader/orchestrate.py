@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import secrets
 import datetime
 import hashlib
 import os
@@ -169,12 +170,20 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             kernel_data[data.name] = str(target)
         part_ids = [p.id for p in assignment.parts]
         graded = find_graded_cells(notebook, part_ids)
+        # The integrity check's shuffle and noise are drawn fresh for every run, so no notebook
+        # can prepare for them; the seed is kept in the harness to redo the shuffle there.
+        integrity = {}
+        for part in assignment.parts:
+            if part.kind in ("loss", "accuracy") and assignment.split(part.split).noise > 0:
+                integrity[part.id] = {"seed": secrets.randbelow(2**31),
+                                      "noise": assignment.split(part.split).noise}
         agent_config = {
             "seed": seed, "framework": kernel.framework, "tf1_compat": tf1, "data": kernel_data,
             # Splits go to the kernel without their label keys: labels never enter the kernel.
             "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
                                 "scale": s.scale} for s in assignment.splits},
-            "parts": {p.id: dataclasses.asdict(p) for p in assignment.parts},
+            "parts": {p.id: {**dataclasses.asdict(p), "integrity": integrity.get(p.id)}
+                      for p in assignment.parts},
             "threads": options.threads,
         }
         run_options = RunOptions(
@@ -213,8 +222,11 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         kind = get_kind(part.kind)
         # What the measurement is compared with (labels, expected array) stays in the harness.
         reference = kind.reference(assignment, part, data_paths) if kind.reference else None
-        extracted = extract(part, execution.measurements.get(part.id),
-                            execution.answers.get(part.id), reference)
+        measurement = execution.measurements.get(part.id)
+        if part.id in integrity and measurement and isinstance(measurement.get("value"), dict) \
+                and "values" in measurement["value"]:
+            measurement["value"]["integrity"] = integrity[part.id]  # the harness's copy, not the kernel's
+        extracted = extract(part, measurement, execution.answers.get(part.id), reference)
         hidden = kind.uses_split and assignment.split(part.split).hidden
         parts.append(score_part(part, assignment.threshold(part.id), extracted,
                                 graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,

@@ -77,6 +77,7 @@ class PartResult:
     cell: int | None = None     # code cell the part was measured after
     claim_mismatch: bool = False
     hidden: bool = False        # measured on hidden data: not shown to learners
+    integrity: str = ""         # for instructors: did the predictions follow the inputs?
 
 
 @dataclass

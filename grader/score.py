@@ -30,7 +30,7 @@ def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
     kind = get_kind(part.kind)
     result = PartResult(id=part.id, description=part.description, kind=part.kind, model=part.model,
                         max_points=part.points, claimed=extracted.claimed, measured=extracted.measured,
-                        threshold=threshold_text(part, threshold), cell=extracted.cell, hidden=hidden)
+                        threshold=threshold_text(part, threshold), cell=extracted.cell, hidden=hidden, integrity=extracted.integrity)
     context = _context(graded_cell, extracted.cell, cell_errors)
     if graded_cell is None:
         result.status = MISSING

@@ -70,6 +70,8 @@ class Split:
     stop: int | None = _doc("row after the last one; none means to the end", None)
     scale: float = _doc("inputs are divided by this", 1.0)
     hidden: bool = _doc("never reveal values measured on this split to learners", False)
+    noise: float = _doc("integrity check: inputs are also moved by +-noise and shuffled, and the "
+                        "predictions must follow them; 0 disables it", 0.0)
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,27 @@ def _measure_shapes(spec: dict):
 
 
 def _measure_graph(spec: dict):
-    """The graph tensor ``output`` run on the split's inputs (probabilities or classes)."""
-    return _encode(_evaluate(spec))
+    """The graph tensor ``output`` run on the split's inputs (probabilities or classes).
+
+    With an integrity check (``spec["integrity"]``: a seed and a noise level chosen by the
+    harness for this run), the same tensor is also run on the inputs in a shuffled order
+    and on the inputs moved by +-noise: a real model follows its inputs, while a model that
+    returns memorised labels (a constant, or a table keyed on exact pixel rows) does not.
+    """
+    values = _evaluate(spec)
+    integrity = spec.get("integrity")
+    if not integrity:
+        return _encode(values)
+    import numpy as np
+
+    inputs = _split_inputs(spec["split"])
+    rng = np.random.default_rng(int(integrity["seed"]))
+    order = rng.permutation(len(inputs))
+    signs = rng.integers(0, 2, size=inputs.shape, dtype=np.int8) * 2 - 1
+    noisy = np.clip(inputs + signs.astype(inputs.dtype) * np.float32(integrity["noise"]), 0.0, 1.0)
+    return {"values": _encode(values),
+            "shuffled": _encode(_evaluate(spec, inputs[order])),
+            "noisy": _encode(_evaluate(spec, noisy.astype(inputs.dtype))), "integrity": integrity}
 
 
 def _measure_array(spec: dict):
@@ -275,14 +294,14 @@ def _encode(values) -> dict:
             "b64": base64.b64encode(values.tobytes()).decode("ascii")}
 
 
-def _evaluate(spec: dict):
+def _evaluate(spec: dict, inputs=None):
     from . import tfsetup
 
     return tfsetup.evaluate_graph(
         output_name=spec["output"], output=_lookup(spec["output"]),
         input_name=spec["input"], placeholder=_lookup(spec["input"]),
         session=_namespace().get(spec.get("session") or ""), session_name=spec.get("session") or "",
-        inputs=_split_inputs(spec["split"]), unmeasurable=_Unmeasurable)
+        inputs=_split_inputs(spec["split"]) if inputs is None else inputs, unmeasurable=_Unmeasurable)
 
 
 def _json_safe(value, depth: int = 0):
