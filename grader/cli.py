@@ -220,6 +220,11 @@ def _spec_fields(_args) -> int:
                        (spec.Part, "assignment.toml [[parts]]"),
                        (spec.Threshold, "thresholds.toml [parts.ID]")):
         print(f"# {title}\n{spec.describe(cls)}\n")
+    from .kinds import get_kind, kind_names
+
+    print("# part kinds (kind = ...)")
+    for name in kind_names():
+        print(f"{name}: {get_kind(name).doc}")
     return EXIT_OK
 
 

@@ -34,7 +34,8 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
         lines.append(f"NOT GRADED: {result.reason}")
     elif result.reason:
         lines.append(f"Note: {result.reason}")
-    header = f"{'part':<7} {'verdict':<8} {'points':>6}  {'measured':<26} {'claimed':<26} threshold"
+    idw = max([7] + [len(p.id) for p in result.parts])
+    header = f"{'part':<{idw}} {'verdict':<8} {'points':>6}  {'measured':<26} {'claimed':<26} threshold"
     lines += [header, "-" * min(width, len(header) + 12)]
     for part in result.parts:
         hide = part.hidden and learner_view
@@ -44,7 +45,7 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
         measured = part.measured
         if isinstance(measured, str) and len(measured) > 26:
             measured = measured[:25] + "…"
-        lines.append(f"{part.id:<7} {_MARK.get(part.status, part.status):<8} "
+        lines.append(f"{part.id:<{idw}} {_MARK.get(part.status, part.status):<8} "
                      f"{part.points:>3g}/{part.max_points:<2g}  {_shown(measured, hide):<26} "
                      f"{_shown(claimed, False):<26} {_short(part.threshold) if not hide else ''}")
         if part.message:
