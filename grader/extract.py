@@ -27,6 +27,7 @@ class Extracted:
     invalid: str = ""                # measured, but the model's output is not what the part needs
     cell: int | None = None
     integrity: str = ""              # what the integrity check of the predictions found
+    reported: dict | None = None     # split -> metric, measured on other splits (not graded)
 
 
 def decode_array(encoded: dict):
@@ -110,6 +111,8 @@ def _checked_values(out: Extracted, value: dict, labels, *, as_classes):
     if "values" not in value:
         return decode_array(value)
     values = decode_array(value["values"])
+    if "shuffled" not in value:
+        return values
     shuffled, noisy = decode_array(value["shuffled"]), decode_array(value["noisy"])
     integrity = value.get("integrity") or {}
     order = np.random.default_rng(int(integrity.get("seed", 0))).permutation(len(values))
@@ -237,3 +240,24 @@ def _cross_entropy(out: Extracted, probabilities, labels, *, what: str = "the pr
         return
     picked = probabilities[np.arange(len(labels)), labels.astype(np.int64)]
     out.measured = float(-np.mean(np.log(np.clip(picked, 1e-12, 1.0))))
+
+
+def extract_reports(out: Extracted, part: Part, value, labels_by_split) -> None:
+    """The part's metric on the other splits it is also measured on (``report_on``)."""
+    if not isinstance(value, dict) or not value.get("reports"):
+        return
+    out.reported = {}
+    for split, encoded in value["reports"].items():
+        labels = labels_by_split.get(split)
+        if labels is None:
+            continue
+        probe = Extracted(part=part.id)
+        try:
+            if part.kind == "accuracy":
+                _accuracy(probe, decode_array(encoded), labels)
+            elif part.kind == "loss":
+                _cross_entropy(probe, decode_array(encoded), labels)
+        except (ValueError, KeyError, TypeError):
+            continue
+        if probe.measured is not None:
+            out.reported[split] = probe.measured

@@ -20,10 +20,10 @@ from pathlib import Path
 
 from . import __version__
 from .compare import saved_vs_rerun
-from .data import resolve_all
+from .data import resolve_all, split_labels
 from .execute import RunOptions, find_graded_cells, run_notebook
 from .limits import Limits
-from .extract import extract
+from .extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
 from .score import score_part
 from .spec import Assignment
@@ -227,11 +227,16 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                 and "values" in measurement["value"]:
             measurement["value"]["integrity"] = integrity[part.id]  # the harness's copy, not the kernel's
         extracted = extract(part, measurement, execution.answers.get(part.id), reference)
+        if part.report_on and measurement and measurement.get("ok"):
+            extract_reports(extracted, part, measurement.get("value"), {
+                name: split_labels(assignment, assignment.split(name), data_paths) for name in part.report_on})
         hidden = kind.uses_split and assignment.split(part.split).hidden
-        parts.append(score_part(part, assignment.threshold(part.id), extracted,
-                                graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
-                                failure=execution.failure, failed_at=execution.failed_at,
-                                hidden=hidden))
+        scored = score_part(part, assignment.threshold(part.id), extracted,
+                            graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
+                            failure=execution.failure, failed_at=execution.failed_at, hidden=hidden)
+        scored.reported = {split: {"value": value, "hidden": assignment.split(split).hidden}
+                           for split, value in (extracted.reported or {}).items()}
+        parts.append(scored)
     result = SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,

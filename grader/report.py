@@ -64,12 +64,17 @@ def gradebook_rows(results: Iterable[SubmissionResult]) -> tuple[list[str], list
     """Columns and one row per learner: total, per-part points, status and reason."""
     results = list(results)
     part_ids: list[str] = []
+    reported: list[str] = []
     for result in results:
         for part in result.parts:
             if part.id not in part_ids:
                 part_ids.append(part.id)
+            for split in part.reported:
+                if f"{part.id}@{split}" not in reported:
+                    reported.append(f"{part.id}@{split}")
+    # Instructors' view: also the values measured on other splits (hidden from learners).
     columns = ["learner", "submission", "status", "total", "max_total"] + part_ids + [
-        "failed_parts", "reason", "duration_s"]
+        "failed_parts", "reason", "duration_s"] + reported
     rows = []
     for result in sorted(results, key=lambda r: (r.learner, r.submission)):
         row = {"learner": result.learner, "submission": result.submission, "status": result.status,
@@ -77,6 +82,9 @@ def gradebook_rows(results: Iterable[SubmissionResult]) -> tuple[list[str], list
                "duration_s": f"{result.duration_s:.1f}"}
         for part in result.parts:
             row[part.id] = f"{part.points:g}"
+            for split, entry in part.reported.items():
+                value = entry.get("value")
+                row[f"{part.id}@{split}"] = f"{value:.4f}" if isinstance(value, float) else ""
         failing = [p for p in result.parts if p.status != PASSED]
         row["failed_parts"] = " ".join(f"{p.id}:{p.status}" for p in failing)
         reasons = [result.reason] if result.reason else []
@@ -102,7 +110,8 @@ def write_gradebook(results: Iterable[SubmissionResult], out: Path) -> tuple[Pat
 def format_gradebook(results: Iterable[SubmissionResult]) -> str:
     """The gradebook as a plain-text table for the terminal."""
     columns, rows = gradebook_rows(results)
-    shown = [c for c in columns if c not in ("submission", "reason", "max_total", "failed_parts")]
+    shown = [c for c in columns if c not in ("submission", "reason", "max_total", "failed_parts")
+             and "@" not in c]
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in shown}
     lines = ["  ".join(c.ljust(widths[c]) for c in shown)]
     lines.append("  ".join("-" * widths[c] for c in shown))

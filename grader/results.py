@@ -78,6 +78,7 @@ class PartResult:
     claim_mismatch: bool = False
     hidden: bool = False        # measured on hidden data: not shown to learners
     integrity: str = ""         # for instructors: did the predictions follow the inputs?
+    reported: dict = field(default_factory=dict)  # split -> {"value", "hidden"}: measured, not graded
 
 
 @dataclass

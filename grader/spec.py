@@ -90,6 +90,8 @@ class Part:
     input: str = _doc("loss/accuracy: name of the placeholder fed with the split's inputs", "")
     session: str = _doc("loss/accuracy: name of the session variable; else the default session", "s")
     split: str = _doc("loss/accuracy/function: split the metric is measured on", "validation")
+    report_on: tuple = _doc("loss/accuracy: other splits the same model is also measured on and "
+                            "reported (not graded; hidden splits are not shown to learners)", ())
     object: str = _doc("array/function: name of the learner's array, or of the function the harness "
                        "calls on the split's inputs", "")
     metric: str = _doc("function: what the harness computes from the outputs against the split's "
@@ -296,3 +298,6 @@ def _check(assignment: Assignment, path: Path) -> None:
         seen.add(part.id)
         for field_name, message in part_problems(assignment, part, where=where):
             raise SpecError(message, path=str(path), field=field_name)
+        for split in part.report_on:
+            if split not in {s.name for s in assignment.splits}:
+                raise SpecError(f"no split named {split!r}", path=str(path), field=f"{where}.report_on")
