@@ -166,7 +166,10 @@ def extract_array(out: Extracted, value: dict, expected, part: Part) -> None:
 
 def extract_function(out: Extracted, value: dict, labels, part: Part) -> None:
     """The function's outputs on the split's inputs, scored with the part's metric."""
-    outputs = decode_array(value)
+    outputs = _checked_values(out, value, labels, as_classes=lambda p: (
+        p.argmax(axis=1) if p.ndim == 2 and p.shape[1] > 1 else p.reshape(len(p))))
+    if out.invalid:
+        return
     call = f"{part.object}(X)"
     if part.metric == "cross_entropy":
         _cross_entropy(out, outputs, labels, what=f"the probabilities {call} returned",

@@ -174,7 +174,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         # can prepare for them; the seed is kept in the harness to redo the shuffle there.
         integrity = {}
         for part in assignment.parts:
-            if part.kind in ("loss", "accuracy") and assignment.split(part.split).noise > 0:
+            if part.kind in ("loss", "accuracy", "function") and assignment.split(part.split).noise > 0:
                 integrity[part.id] = {"seed": secrets.randbelow(2**31),
                                       "noise": assignment.split(part.split).noise}
         agent_config = {

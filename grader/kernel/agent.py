@@ -186,17 +186,10 @@ def _measure_graph(spec: dict):
         return _encode(values)
     if not integrity:
         return {"values": _encode(values), "reports": reports}
-    import numpy as np
-
     inputs = _split_inputs(spec["split"])
-    rng = np.random.default_rng(int(integrity["seed"]))
-    order = rng.permutation(len(inputs))
-    signs = rng.integers(0, 2, size=inputs.shape, dtype=np.int8) * 2 - 1
-    noisy = np.clip(inputs + signs.astype(inputs.dtype) * np.float32(integrity["noise"]), 0.0, 1.0)
-    return {"values": _encode(values),
-            "shuffled": _encode(_evaluate(spec, inputs[order])),
-            "noisy": _encode(_evaluate(spec, noisy.astype(inputs.dtype))), "integrity": integrity,
-            "reports": reports}
+    shuffled, noisy = _integrity_inputs(inputs, integrity)
+    return {"values": _encode(values), "shuffled": _encode(_evaluate(spec, shuffled)),
+            "noisy": _encode(_evaluate(spec, noisy)), "integrity": integrity, "reports": reports}
 
 
 def _measure_array(spec: dict):
@@ -213,15 +206,36 @@ def _measure_function(spec: dict):
         raise _Unmeasurable(f"{name} is a {type(function).__name__}, not a function: define "
                             f"def {name}(X): ... that returns one result per row of X")
     inputs = _split_inputs(spec["split"], dtype="float64")
-    try:
-        # A copy: the learner's function must not change the inputs cached for later parts.
-        outputs = function(inputs.copy())
-    except Exception as exc:  # the learner's code can fail in any way
-        raise _Unmeasurable(f"calling {name}(X) on the {len(inputs)} rows of the {spec['split']} "
-                            f"split raised {type(exc).__name__}: {exc}".strip()) from None
-    if outputs is None:
-        raise _Unmeasurable(f"{name}(X) returned None: return one result per row of X")
-    return _encode(_numeric(outputs, f"{name}(X)"))
+
+    def call(x):
+        try:
+            # A copy: the learner's function must not change the inputs cached for later parts.
+            outputs = function(x.copy())
+        except Exception as exc:  # the learner's code can fail in any way
+            raise _Unmeasurable(f"calling {name}(X) on the {len(x)} rows of the {spec['split']} "
+                                f"split raised {type(exc).__name__}: {exc}".strip()) from None
+        if outputs is None:
+            raise _Unmeasurable(f"{name}(X) returned None: return one result per row of X")
+        return _encode(_numeric(outputs, f"{name}(X)"))
+
+    values = call(inputs)
+    integrity = spec.get("integrity")
+    if not integrity:
+        return values
+    shuffled, noisy = _integrity_inputs(inputs, integrity)
+    return {"values": values, "shuffled": call(shuffled), "noisy": call(noisy), "integrity": integrity}
+
+
+def _integrity_inputs(inputs, integrity: dict):
+    """The split's inputs shuffled, and moved by +-noise (the harness redoes the shuffle)."""
+    import numpy as np
+
+    rng = np.random.default_rng(int(integrity["seed"]))
+    order = rng.permutation(len(inputs))
+    signs = rng.integers(0, 2, size=inputs.shape, dtype=np.int8) * 2 - 1
+    low, high = float(inputs.min()), float(inputs.max())
+    noisy = np.clip(inputs + signs.astype(inputs.dtype) * inputs.dtype.type(integrity["noise"]), low, high)
+    return inputs[order], noisy.astype(inputs.dtype)
 
 
 _MAX_ELEMENTS = 10_000_000  # a measurement travels as JSON in one reply
