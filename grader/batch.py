@@ -123,11 +123,14 @@ def _worker_init() -> None:
 def grade(directory: str | Path = "submissions", *, assignment: Assignment | str | Path | None = None,
           out: str | Path = "results", options: GradeOptions = GradeOptions(), workers: int | None = None,
           force: bool = False, mapping: str | Path | None = None,
-          progress: "Progress | Callable[[str], None] | bool | None" = None) -> list[SubmissionResult]:
+          progress: "Progress | Callable[[str], None] | bool | None" = None,
+          cluster: str | None = None) -> list[SubmissionResult]:
     """Grade every submission of ``directory`` (a folder or an LMS .zip) into ``out``.
 
     ``progress``: None/False for silence, True for progress on stderr (a live line on a
     terminal, plain lines otherwise), or a callable that receives each progress line.
+    ``cluster``: grade on a Dask cluster instead of local worker processes: a scheduler
+    address (``tcp://host:8786``), a scheduler file, or ``local:N`` (:mod:`grader.cluster`).
     """
     from .progress import Progress
 
@@ -170,7 +173,13 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
         finished[submission.learner] = result
         progress.finish(submission.learner, result)
 
-    if workers == 1:
+    if cluster:
+        from .cluster import run_on_cluster
+
+        run_on_cluster(todo, address=cluster, assignment=assignment, options=options,
+                       data_paths=data_paths, executed_dir=executed_dir, record=record,
+                       progress=progress, journal=journal)
+    elif workers == 1:
         for submission, key in todo:
             progress.start(submission.learner)
             journal.write("start", learner=submission.learner, key=key)

@@ -10,6 +10,8 @@ Only the harness's own problems raise, and always from this tree::
     ├── AssignmentNotFoundError      --assignment names no assignment folder
     ├── DataError                    a data file cannot be found, fetched or verified
     ├── KernelSetupError             the kernel or its agent cannot be started at all
+    ├── ClusterError                 a Dask cluster cannot be reached or cannot grade (no workers,
+    │                                the grader missing or of another version on a worker)
     └── PostError                    scores cannot be posted at all (results folder, outbox, lock,
         │                            a platform refusing the tool's own credentials)
         └── DestinationConfigError   a destination's settings, secrets or learner map are missing
@@ -58,6 +60,10 @@ class DataError(GraderError):
 
 class KernelSetupError(GraderError):
     """The kernel cannot be started, or the grading agent cannot be installed in it."""
+
+
+class ClusterError(GraderError):
+    """A batch cannot run on the Dask cluster it was given (see :mod:`grader.cluster`)."""
 
 
 class PostError(GraderError):

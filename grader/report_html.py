@@ -170,8 +170,15 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "")
             f"<tr><td>{_e(p)}</td><td>{100 * rates[p]:.0f}%</td></tr>" for p in parts) + "</table>")
         body.append("<h2>Scores</h2>")
         bins = [x - 0.5 for x in range(int(max_total) + 2)] if max_total else 10
-        chart = _figure(lambda ax: (ax.hist(totals, bins=bins, color="#11632f", rwidth=0.85),
-                                    ax.set_xlabel("points"), ax.set_ylabel("learners")))
+        def histogram(ax):
+            from matplotlib.ticker import MaxNLocator
+
+            ax.hist(totals, bins=bins, color="#11632f", rwidth=0.85)
+            ax.set_xlabel("points")
+            ax.set_ylabel("learners")
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+
+        chart = _figure(histogram)
         body.append(f"<img id=\"histogram\" alt=\"score histogram\" src=\"data:image/png;base64,{chart}\">")
     body.append("<h2>Most common failure reasons</h2><table id=\"reasons\"><tr><th>Reason</th>"
                 "<th>Learners</th></tr>" + "".join(
