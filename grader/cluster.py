@@ -39,20 +39,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import hashlib
 import io
 import os
 import shutil
 import tempfile
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from .exceptions import ClusterError
+
+# hashlib, uuid, tarfile and Dask are imported where used: `grader --help` imports this module.
 
 LOCAL_PREFIX = "local:"
 CACHE_ENV = "GRADER_CLUSTER_CACHE"
@@ -126,6 +126,7 @@ def _files_of(folder: Path) -> list[Path]:
 
 def _tar(entries: list[tuple[str, Path]]) -> tuple[bytes, dict]:
     """A deterministic tar (sorted, no times or owners) and the sha256 of each member."""
+    import hashlib
     import tarfile
 
     buffer, sums = io.BytesIO(), {}
@@ -146,6 +147,8 @@ def pack_assignment(assignment, data_paths: dict) -> Bundle:
     The reference folder contributes only ``thresholds.toml`` and the expected
     arrays it names; the reference solution is never shipped.
     """
+    import hashlib
+
     top = f"assignment/{assignment.folder.name}"
     entries = [(f"{top}/{p.relative_to(assignment.folder).as_posix()}", p)
                for p in _files_of(assignment.folder)]
@@ -205,6 +208,8 @@ def unpack(data: bytes, target: Path) -> None:
 
 
 def _intact(folder: Path, files: dict) -> bool:
+    import hashlib
+
     for name, digest in files.items():
         try:
             if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
@@ -226,6 +231,9 @@ def open_bundle(manifest: Bundle, assignment, fetch: Callable[[], bytes]) -> tup
     cache never see half a bundle.  The returned assignment is the caller's with
     its folders moved; its digest is checked against the unpacked files.
     """
+    import hashlib
+    import uuid
+
     from .spec import load_assignment
 
     with _OPEN_LOCK:
@@ -435,6 +443,8 @@ class _Dispatch:
             self.journal.write("worker-lost", worker=message.get("worker", ""), retry=retry)
 
     def _submit(self, submission, key) -> None:
+        import uuid
+
         from . import __version__
 
         task = f"grade-{uuid.uuid4().hex}"
