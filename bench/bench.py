@@ -102,6 +102,7 @@ def main() -> int:
     parser.add_argument("--batch", type=Path, default=ROOT / "tests" / "notebooks",
                         help="where the 8 batch submissions are taken from (the fast fixtures)")
     parser.add_argument("--skip-check", action="store_true", help="only the batch throughput part")
+    parser.add_argument("--skip-batch", action="store_true", help="only the single-notebook part")
     args = parser.parse_args()
     env = _env()
     bindir = Path(sys.executable).parent
@@ -134,7 +135,7 @@ def main() -> int:
         # One more grading, so that determinism is checked even with --rounds 1.
         _, done = _timed(contenders["grader check"], cwd=work, env=env)
         measured.append([p["measured"] for p in json.loads(done.stdout)["parts"]])
-    batch = _batch_throughput(args.batch, work, env, bindir)
+    batch = None if args.skip_batch else _batch_throughput(args.batch, work, env, bindir)
 
     help_times = []
     for _ in range(5):
@@ -142,11 +143,12 @@ def main() -> int:
         help_times.append(seconds)
 
     print()
-    print(f"batch of {batch['count']} submissions from {args.batch.name}/:")
-    print(f"  1 worker : {batch[1]:7.1f} s   2 workers: {batch[2]:7.1f} s")
-    print(f"  throughput 2 workers / 1 worker = {batch[1] / batch[2]:.2f}x")
-    print(f"  kernel peak memory (cgroup), 2-worker run: median {batch['peak_median']:.0f} MB, "
-          f"max {batch['peak_max']:.0f} MB")
+    if batch:
+        print(f"batch of {batch['count']} submissions from {args.batch.name}/:")
+        print(f"  1 worker : {batch[1]:7.1f} s   2 workers: {batch[2]:7.1f} s")
+        print(f"  throughput 2 workers / 1 worker = {batch[1] / batch[2]:.2f}x")
+        print(f"  kernel peak memory (cgroup), 2-worker run: median {batch['peak_median']:.0f} MB, "
+              f"max {batch['peak_max']:.0f} MB")
     if args.skip_check:
         return 0
     med = {name: statistics.median(values) for name, values in times.items()}
