@@ -332,7 +332,10 @@ def _connect(address: str):
         from .batch import _MAX_ATTEMPTS
 
         # As the local pool: a submission whose worker dies twice is a row, not a third try.
-        with dask.config.set({"distributed.scheduler.allowed-failures": _MAX_ATTEMPTS - 1}):
+        # Dask's statistical profiler would sample the grading thread 100 times a second for
+        # nobody: off.
+        with dask.config.set({"distributed.scheduler.allowed-failures": _MAX_ATTEMPTS - 1,
+                              "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None,
                                    memory_limit=0,  # each kernel has its own cap (grader.limits)

@@ -56,6 +56,7 @@ class Execution:
     failure: str = ""                                 # why the run stopped early, if it did
     failed_at: int | None = None                      # code cell number where it stopped
     duration_s: float = 0.0
+    timings: dict = field(default_factory=dict)       # seconds per phase: start, agent, cells, measure
     limits: str = ""                                  # how the limits were enforced
     peak_memory_mb: float | None = None
 
@@ -225,8 +226,13 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
         env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
             workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner))
     try:
+        phase = time.monotonic()
         async with client.async_setup_kernel(env=env, cwd=str(workdir), **streams):
+            execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
+            phase = time.monotonic()
             await _install_agent(client, options)
+            execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
+            execution.timings["measure"] = 0.0
             for index, cell in enumerate(notebook.cells):
                 if cell.get("cell_type") != "code":
                     continue
@@ -245,7 +251,10 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
                         run.error.ename = "MemoryLimit"
                     break
                 if index in graded:
+                    phase = time.monotonic()
                     await _measure(client, graded[index], run.number, execution, options)
+                    execution.timings["measure"] = round(
+                        execution.timings["measure"] + time.monotonic() - phase, 3)
             if not execution.failure:
                 await _collect_answers(client, execution, options)
     except DeadKernelError:
@@ -268,6 +277,7 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
         if log:
             log.close()
     execution.duration_s = time.monotonic() - started
+    execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution
 
 

@@ -115,16 +115,17 @@ def _checked_values(out: Extracted, value: dict, labels, *, as_classes):
         return values
     shuffled, noisy = decode_array(value["shuffled"]), decode_array(value["noisy"])
     integrity = value.get("integrity") or {}
-    order = np.random.default_rng(int(integrity.get("seed", 0))).permutation(len(values))
+    rows = int(integrity.get("rows") or len(values))
+    order = np.random.default_rng(int(integrity.get("seed", 0))).permutation(len(values))[:rows]
     try:
         base, again, moved = as_classes(values), as_classes(shuffled), as_classes(noisy)
         agreement = float(np.mean(base[order] == again))
-        accuracy = float(np.mean(base == labels))
-        noisy_accuracy = float(np.mean(moved == labels))
+        accuracy = float(np.mean(base[order] == labels[order]))
+        noisy_accuracy = float(np.mean(moved == labels[order]))
     except (ValueError, IndexError):
         return values  # shapes are wrong: the kind's own check says so
-    out.integrity = (f"shuffled inputs: {agreement:.1%} same predictions; inputs moved by "
-                     f"+-{integrity.get('noise', 0):.4g}: accuracy {noisy_accuracy:.4f} "
+    out.integrity = (f"{len(order)} inputs in another order: {agreement:.1%} same predictions; "
+                     f"moved by +-{integrity.get('noise', 0):.4g}: accuracy {noisy_accuracy:.4f} "
                      f"(unmoved {accuracy:.4f})")
     if agreement < _MIN_SELF_AGREEMENT:
         out.invalid = (f"the predictions do not follow the inputs: given the same images in another "

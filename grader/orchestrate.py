@@ -175,7 +175,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         integrity = {}
         for part in assignment.parts:
             if part.kind in ("loss", "accuracy", "function") and assignment.split(part.split).noise > 0:
-                integrity[part.id] = {"seed": secrets.randbelow(2**31),
+                integrity[part.id] = {"seed": secrets.randbelow(2**31), "rows": 2000,
                                       "noise": assignment.split(part.split).noise}
         agent_config = {
             "seed": seed, "framework": kernel.framework, "tf1_compat": tf1, "data": kernel_data,
@@ -247,6 +247,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         errors=execution.errors)
     result.sandbox = sandbox_text
     result.limits = execution.limits
+    result.timings = {**execution.timings, "total": round(time.monotonic() - started, 3)}
     result.peak_memory_mb = execution.peak_memory_mb
     result.notes.extend(saved_vs_rerun(saved, execution.notebook))
     if execution.skipped:

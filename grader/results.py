@@ -100,6 +100,7 @@ class SubmissionResult:
     duration_s: float = 0.0
     sandbox: str = "off"
     limits: str = ""                 # how memory/process caps were enforced
+    timings: dict = field(default_factory=dict)  # seconds: kernel_start, agent_install, cells, measure, total
     peak_memory_mb: float | None = None
     seed: int = 0
     grading_key: str = ""            # digest of submission, assignment, harness and options

@@ -227,15 +227,19 @@ def _measure_function(spec: dict):
 
 
 def _integrity_inputs(inputs, integrity: dict):
-    """The split's inputs shuffled, and moved by +-noise (the harness redoes the shuffle)."""
+    """A random sample of the split's inputs, shuffled, and the same sample moved by +-noise.
+
+    The harness redoes the draw from the seed to compare like with like.
+    """
     import numpy as np
 
     rng = np.random.default_rng(int(integrity["seed"]))
-    order = rng.permutation(len(inputs))
-    signs = rng.integers(0, 2, size=inputs.shape, dtype=np.int8) * 2 - 1
+    order = rng.permutation(len(inputs))[:int(integrity.get("rows") or len(inputs))]
+    sample = inputs[order]
+    signs = rng.integers(0, 2, size=sample.shape, dtype=np.int8) * 2 - 1
     low, high = float(inputs.min()), float(inputs.max())
-    noisy = np.clip(inputs + signs.astype(inputs.dtype) * inputs.dtype.type(integrity["noise"]), low, high)
-    return inputs[order], noisy.astype(inputs.dtype)
+    noisy = np.clip(sample + signs.astype(inputs.dtype) * inputs.dtype.type(integrity["noise"]), low, high)
+    return sample, noisy.astype(inputs.dtype)
 
 
 _MAX_ELEMENTS = 10_000_000  # a measurement travels as JSON in one reply
