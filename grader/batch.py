@@ -103,7 +103,9 @@ def _grade_one(submission: Submission, assignment: Assignment, options: GradeOpt
                             submission.problem or "no notebook", started, "", submission.learner)
         result.submission = submission.source
     else:
-        root = submission.notebook.parent if submission.files else None
+        # Extra files keep their place relative to the learner's folder (the notebook may sit
+        # in a subfolder of it).
+        root = (submission.root or submission.notebook.parent) if submission.files else None
         result = grade_notebook(submission.notebook, assignment=assignment, options=options,
                                 learner=submission.learner, data_paths=data_paths,
                                 executed_path=executed_dir / f"{safe_name(submission.learner)}.ipynb",

@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CSV with columns submission,learner: learner ids for files or folders")
     _add_run_options(grade)
     add_junit_option(grade)
+    from .cluster import add_cluster_option  # argparse only: Dask loads when a batch uses it
+
+    add_cluster_option(grade)
     from .post.cli import add_post_option, add_post_parser  # argparse only: --help stays fast
 
     add_post_option(grade)
@@ -151,6 +154,7 @@ def _grade(args) -> int:
     check_post_options(args)  # a broken posting configuration fails before the batch, not after
     results = grade(args.directory, assignment=args.assignment, out=args.out, options=_options(args),
                     workers=args.workers, force=args.force, mapping=args.learners_map,
+                    cluster=args.cluster,
                     progress=not args.quiet)
     print(format_gradebook(results))
     print(f"\n{len(results)} submission(s); in {args.out}/: gradebook.csv, gradebook.json, "

@@ -60,6 +60,21 @@ CONNECT_TIMEOUT_S = 30
 WORKERS_TIMEOUT_S = 600      # a queued SLURM job may take a while to start its workers
 _MAX_RESUBMITS = 3           # tasks the scheduler forgot (it restarted): try again, then give up
 
+# Dask settings of a ``local:N`` cluster.  On a machine whose cores all run kernels, Dask's own
+# housekeeping competes with them: its statistical profiler samples the grading thread 100
+# times a second, each server checks its event loop every 20 ms, and monitors poll psutil
+# several times a second.  None of it serves a grading batch; these cut the idle CPU of a
+# 2-worker cluster from about 5 % of a core to 1.5 %.  The same keys can be set on remote
+# workers through DASK_* environment variables (docs/cluster.md).  As the local pool does, a
+# submission whose worker dies twice is a row, not a third try (allowed-failures, set below).
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.scheduler.active-memory-manager.start": False,  # tasks hold no shared data
+}
+
 
 # --- the command line ---------------------------------------------------------------------------
 
@@ -226,14 +241,13 @@ _OPEN_LOCK = threading.Lock()
 def open_bundle(manifest: Bundle, assignment, fetch: Callable[[], bytes]) -> tuple:
     """``(assignment, data_paths)`` pointing into this machine's unpacked copy of the bundle.
 
-    Unpacks it (bytes from ``fetch()``) unless an intact copy is there already:
-    into a temporary folder renamed into place, so worker processes sharing the
-    cache never see half a bundle.  The returned assignment is the caller's with
-    its folders moved; its digest is checked against the unpacked files.
+    Unpacks it (bytes from ``fetch()``) unless an intact copy is there already.
+    The worker processes of one machine share the cache: a lock file makes one
+    of them unpack while the others wait, and the copy is unpacked into a
+    temporary folder renamed into place, so nobody reads half a bundle.  The
+    returned assignment is the caller's with its folders moved; its digest is
+    checked against the unpacked files.
     """
-    import hashlib
-    import uuid
-
     from .spec import load_assignment
 
     with _OPEN_LOCK:
@@ -241,24 +255,9 @@ def open_bundle(manifest: Bundle, assignment, fetch: Callable[[], bytes]) -> tup
             return _OPENED[manifest.digest]
         root = cache_root()
         folder = root / manifest.digest
-        if not _intact(folder, manifest.files):
-            data = fetch()
-            if hashlib.sha256(data).hexdigest() != manifest.digest:
-                raise ClusterError("the assignment bundle arrived damaged (sha256 differs)")
-            fresh = Path(tempfile.mkdtemp(prefix=f".{manifest.digest[:16]}-", dir=root))
-            try:
-                unpack(data, fresh)
-                if folder.exists():  # damaged (a tmp cleaner, a full disk): set it aside
-                    stale = root / f".stale-{uuid.uuid4().hex}"
-                    with contextlib.suppress(OSError):
-                        os.rename(folder, stale)
-                    shutil.rmtree(stale, ignore_errors=True)
-                with contextlib.suppress(OSError):  # another process may have won the race
-                    os.rename(fresh, folder)
-            finally:
-                shutil.rmtree(fresh, ignore_errors=True)
+        with _machine_lock(root / f".{manifest.digest}.lock"):
             if not _intact(folder, manifest.files):
-                raise ClusterError(f"cannot unpack the assignment bundle into {folder}")
+                _unpack_into_place(fetch(), manifest.digest, folder)
         reference = folder / manifest.reference if manifest.reference else None
         local = dataclasses.replace(assignment, folder=folder / manifest.assignment,
                                     reference_folder=reference)
@@ -270,6 +269,40 @@ def open_bundle(manifest: Bundle, assignment, fetch: Callable[[], bytes]) -> tup
         data_paths = {name: folder / path for name, path in manifest.data_files.items()}
         _OPENED[manifest.digest] = (local, data_paths)
         return local, data_paths
+
+
+@contextlib.contextmanager
+def _machine_lock(path: Path):
+    """An exclusive lock among the processes of this machine (flock on a file of the cache)."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _unpack_into_place(data: bytes, digest: str, folder: Path) -> None:
+    """Unpack ``data`` at ``folder``, replacing a damaged copy (a tmp cleaner, a full disk)."""
+    import hashlib
+    import uuid
+
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise ClusterError("the assignment bundle arrived damaged (sha256 differs)")
+    fresh = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=folder.parent))
+    try:
+        unpack(data, fresh)
+        if folder.exists():
+            stale = folder.parent / f".stale-{uuid.uuid4().hex}"
+            os.rename(folder, stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        os.rename(fresh, folder)
+    except OSError as exc:
+        raise ClusterError(f"cannot unpack the assignment bundle into {folder}: {exc}") from None
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
 
 
 def grade_on_worker(plugin: str, manifest: Bundle, assignment, package: Package, submission,
@@ -331,11 +364,8 @@ def _connect(address: str):
     if count is not None:
         from .batch import _MAX_ATTEMPTS
 
-        # As the local pool: a submission whose worker dies twice is a row, not a third try.
-        # Dask's statistical profiler would sample the grading thread 100 times a second for
-        # nobody: off.
-        with dask.config.set({"distributed.scheduler.allowed-failures": _MAX_ATTEMPTS - 1,
-                              "distributed.worker.profile.enabled": False}):
+        with dask.config.set(LOCAL_CLUSTER_CONFIG | {
+                "distributed.scheduler.allowed-failures": _MAX_ATTEMPTS - 1}):
             cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                    host="127.0.0.1", dashboard_address=None,
                                    memory_limit=0,  # each kernel has its own cap (grader.limits)

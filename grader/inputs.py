@@ -28,6 +28,7 @@ class Submission:
     notebook: Path | None = None                 # the notebook to grade
     files: list[Path] = field(default_factory=list)  # other files submitted with it
     source: str = ""                             # file or folder name as found
+    root: Path | None = None                     # the learner's folder, for folder submissions
     problem: str = ""                            # why it cannot be graded, if so
 
 
@@ -102,7 +103,7 @@ def collect(source: Path, *, mapping: dict[str, str] | None = None,
             files = sorted(p for p in entry.rglob("*") if p.is_file() and all(
                 _visible(Path(part)) for part in p.relative_to(entry).parts))
             notebooks = [p for p in files if p.suffix.lower() == ".ipynb"]
-            submission = Submission(learner=learner, source=entry.name + "/")
+            submission = Submission(learner=learner, source=entry.name + "/", root=entry)
             if not notebooks:
                 submission.problem = f"the folder {entry.name}/ holds no notebook (.ipynb)"
             elif len(notebooks) > 1:

@@ -21,7 +21,7 @@ from tests.integration.test_batch import GRADED, UNTRAINED, _notebook
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 # Fields that differ between two gradings of the same notebook anywhere.
-_VOLATILE = {"started_at", "duration_s", "peak_memory_mb"}
+_VOLATILE = {"started_at", "duration_s", "peak_memory_mb", "timings"}
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,12 @@ def _done_events(out):
 
 def _same_as_local(out, local):
     assert _gradebook(out) == _gradebook(local)
-    assert _results(out) == _results(local)  # grading keys, digests, measured values, messages
+    ours, theirs = _results(out), _results(local)  # grading keys, digests, measured values, messages
+    assert sorted(ours) == sorted(theirs)
+    differing = {(learner, field): (ours[learner].get(field), theirs[learner].get(field))
+                 for learner in ours for field in set(ours[learner]) | set(theirs[learner])
+                 if ours[learner].get(field) != theirs[learner].get(field)}
+    assert not differing
     assert sorted(p.name for p in (out / "executed").iterdir()) == \
         sorted(p.name for p in (local / "executed").iterdir())
     done, _ = _done_events(out)
@@ -177,3 +182,24 @@ def test_a_replacement_worker_gets_the_files_from_the_scheduler(class_folder, lo
     done, events = _done_events(out)
     assert sorted(done) == ["alice", "bob"]
     assert [len(e["retry"]) for e in events if e["event"] == "worker-lost"] == [1]
+
+
+def test_a_notebook_that_kills_its_worker_twice_is_a_row(tmp_path):
+    # Without the sandbox a kernel can reach its parent, the Dask worker process. As with the
+    # local pool, the second death makes the submission the cause: a row, and the batch goes on.
+    from grader.orchestrate import GradeOptions
+
+    folder = tmp_path / "in"
+    _notebook(folder / "alice.ipynb", UNTRAINED, GRADED)
+    _notebook(folder / "mallory.ipynb", "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)", GRADED)
+    out = tmp_path / "out"
+    grade(folder, out=out, assignment="mnist_digits", cluster="local:2",
+          options=GradeOptions(sandbox="off"))
+    rows = {r["learner"]: r for r in _gradebook(out)}
+    assert rows["alice"]["status"] == "graded" and rows["alice"]["9XaAS"] == "1"
+    assert rows["mallory"]["status"] == "ungradable"
+    assert rows["mallory"]["reason"].startswith(  # the local engine's words
+        "the grading worker process died twice while grading this submission")
+    done, events = _done_events(out)
+    assert sorted(done) == ["alice", "mallory"]
+    assert sum(1 for e in events if e["event"] == "worker-lost") == 2

@@ -7,6 +7,7 @@ results match a local run's.
 import argparse
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -129,3 +130,24 @@ def test_cluster_option_parses_without_importing_dask():
     for bad in ("local:0", "local:two", "nowhere"):
         with pytest.raises(argparse.ArgumentTypeError):
             cluster.cluster_address(bad)
+
+
+def test_worker_processes_of_one_machine_share_one_unpacked_copy(assignment, mnist_path, tmp_path):
+    # Four worker processes open the bundle at once on an empty cache: one unpacks, the others
+    # wait for it (a lock file), nobody sees half a bundle or sets another's copy aside.
+    import pickle
+
+    bundle = cluster.pack_assignment(assignment, {"mnist": mnist_path})
+    (tmp_path / "bundle.pickle").write_bytes(pickle.dumps((bundle.manifest(), assignment, bundle.data)))
+    code = ("import pickle, sys\n"
+            "from grader import cluster\n"
+            "manifest, assignment, data = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+            "local, _ = cluster.open_bundle(manifest, assignment, lambda: data)\n"
+            "print(local.digest == assignment.digest)\n")
+    env = {**os.environ, cluster.CACHE_ENV: str(tmp_path / "cache")}
+    workers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "bundle.pickle")], cwd=ROOT,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [out.strip() for out, _ in outputs] == ["True"] * 4, [err[-500:] for _, err in outputs]
+    assert [p.name for p in (tmp_path / "cache").iterdir() if not p.name.startswith(".")] == [bundle.digest]
