@@ -13,6 +13,7 @@ exhausted budget ends up in :class:`Execution` with its reason.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -125,6 +126,7 @@ _OUTPUT_CAP = 2 * 1024 * 1024   # bytes of output kept per cell
 _TRUNCATED = "\n[grader: output truncated here; the cell kept running]\n"
 
 
+@functools.lru_cache(maxsize=1)
 def _capped_client_class():
     """nbclient's client with a cap on the output kept per cell.
 
