@@ -187,7 +187,8 @@ def pack_assignment(assignment, data_paths: dict) -> Bundle:
 def pack_submission(submission) -> Package:
     """The notebook and files of a :class:`grader.inputs.Submission`, paths kept relative."""
     paths = [submission.notebook, *submission.files]
-    base = Path(os.path.commonpath([str(p.parent) for p in paths]))
+    # Relative to the learner's folder, as a local run places the files.
+    base = submission.root or Path(os.path.commonpath([str(p.parent) for p in paths]))
     names = [p.relative_to(base).as_posix() for p in paths]
     archive, _ = _tar(list(zip(names, paths)))
     return Package(data=archive, notebook=names[0], files=tuple(names[1:]))
@@ -330,7 +331,8 @@ def grade_on_worker(plugin: str, manifest: Bundle, assignment, package: Package,
         root = work / "submission"
         unpack(package.data, root)
         here = dataclasses.replace(submission, notebook=root / package.notebook,
-                                   files=[root / name for name in package.files])
+                                   files=[root / name for name in package.files],
+                                   root=root if submission.root else None)
         executed_dir = work / "executed"
         result = _grade_one(here, local, options, data_paths, executed_dir, key)
         executed = executed_dir / f"{safe_name(submission.learner)}.ipynb"

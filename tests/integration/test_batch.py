@@ -51,6 +51,9 @@ def class_folder(tmp_path_factory):
     _notebook(root / "José María Ñandú.ipynb", UNTRAINED, GRADED)
     _notebook(root / "bob" / "work.ipynb", UNTRAINED + "print(open('extra.txt').read())", GRADED)
     (root / "bob" / "extra.txt").write_text("bob's own file")
+    # The notebook in a subfolder, a data file beside the subfolder: graded, not an abort.
+    _notebook(root / "gina" / "sub" / "work.ipynb", UNTRAINED, GRADED)
+    (root / "gina" / "data.csv").write_text("1,2,3")
     _notebook(root / "carol" / "a.ipynb", UNTRAINED)
     _notebook(root / "carol" / "b.ipynb", UNTRAINED)
     (root / "dave.pdf").write_text("%PDF")
@@ -87,16 +90,18 @@ def test_every_entry_is_a_row_and_nothing_aborts(graded):
     run, out = graded
     assert run.returncode == 1, run.stderr
     rows = {r["learner"]: r for r in _gradebook(out)}
-    assert sorted(rows) == sorted(["alice", "José María Ñandú", "bob", "carol", "dave", "erin", "frank"])
+    assert sorted(rows) == sorted(["alice", "José María Ñandú", "bob", "carol", "dave", "erin", "frank",
+                                   "gina"])
     assert rows["alice"]["status"] == "graded" and rows["alice"]["9XaAS"] == "1"
     assert rows["José María Ñandú"]["9XaAS"] == "1"
     assert rows["bob"]["9XaAS"] == "1"  # ran with its own extra file
+    assert rows["gina"]["9XaAS"] == "1" and rows["gina"]["status"] == "graded", rows["gina"]
     assert "several notebooks" in rows["carol"]["reason"]
     assert "not a notebook" in rows["dave"]["reason"]
     assert rows["erin"]["status"] == "ungradable" and "not a Jupyter notebook" in rows["erin"]["reason"]
     assert rows["frank"]["9XaAS"] == "1"  # the hang was interrupted; the later graded cell ran
     assert (out / "summary.html").exists() and (out / "feedback" / "José María Ñandú.html").exists()
-    assert "[7/7]" in run.stderr  # plain progress lines when not on a terminal
+    assert "[8/8]" in run.stderr  # plain progress lines when not on a terminal
 
 
 def test_resume_after_sigkill_gives_the_same_gradebook(class_folder, graded, tmp_path):
@@ -112,21 +117,21 @@ def test_resume_after_sigkill_gives_the_same_gradebook(class_folder, graded, tmp
     os.killpg(process.pid, signal.SIGKILL)  # the harness, its workers and kernels
     process.wait()
     done_before = journal.read_text().count('"event": "done"')
-    assert 2 <= done_before < 7
+    assert 2 <= done_before < 8
     rerun = _grade(class_folder, out, "--workers", "2")
     assert rerun.returncode == 1, rerun.stderr
-    assert f"resuming: {done_before} of 7 already graded" in rerun.stderr
+    assert f"resuming: {done_before} of 8 already graded" in rerun.stderr
     assert _gradebook(out) == _gradebook(reference)
     regraded = [json.loads(line)["learner"] for line in journal.read_text().splitlines()
                 if json.loads(line)["event"] == "done"]
-    assert len(regraded) == 7 and len(set(regraded)) == 7  # nothing graded twice
+    assert len(regraded) == 8 and len(set(regraded)) == 8  # nothing graded twice
 
     again = _grade(class_folder, out)  # nothing changed: nothing is regraded
-    assert "resuming: 7 of 7 already graded" in again.stderr
+    assert "resuming: 8 of 8 already graded" in again.stderr
     (class_folder / "alice.ipynb").write_text((class_folder / "alice.ipynb").read_text().replace(
         "k", "changed", 1))
     changed = _grade(class_folder, out)
-    assert "resuming: 6 of 7 already graded" in changed.stderr
+    assert "resuming: 7 of 8 already graded" in changed.stderr
 
 
 def test_memory_and_process_caps_fail_only_that_learner(tmp_path):
