@@ -6,7 +6,6 @@ the time.  The clusters are Dask LocalClusters of worker processes on this
 machine: ``local:2`` made by the grader itself, and clusters made here and
 given by address, as a remote scheduler would be.  One batch runs at a time.
 """
-import csv
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ import time
 import pytest
 
 from grader.batch import grade
-from tests.integration.test_batch import GRADED, UNTRAINED, _notebook
+from tests.integration.test_batch import GRADED, UNTRAINED, _gradebook, _notebook
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -41,14 +40,6 @@ def class_folder(tmp_path_factory):
     (root / "dave.pdf").write_text("%PDF")
     (root / "erin.ipynb").write_text('{"cells": [')
     return root
-
-
-def _gradebook(out):
-    with open(out / "gradebook.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        row.pop("duration_s")
-    return rows
 
 
 def _results(out):
