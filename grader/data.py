@@ -166,3 +166,12 @@ def split_labels(assignment: Assignment, split: Split, paths: Mapping[str, Path]
     data = assignment.data_file(split.data)
     arrays = load_arrays(data, paths[data.name])
     return arrays[split.y][split.start:split.stop]
+
+
+def split_inputs(assignment: Assignment, split: Split, paths: Mapping[str, Path]):
+    """The inputs of a split as the models are fed them (float32, divided by the split's scale)."""
+    import numpy as np
+
+    data = assignment.data_file(split.data)
+    x = load_arrays(data, paths[data.name])[split.x][split.start:split.stop]
+    return x.astype(np.float32) / np.float32(split.scale)

@@ -175,6 +175,8 @@ class RunOptions:
     sandbox: bool = False                 # run the kernel under bubblewrap (grader.sandbox)
     readonly: tuple = ()                  # paths the sandboxed kernel may read
     startup_timeout: float = 120.0
+    plan: object = None                   # grader.evaluation.Plan: graph parts and their inputs
+    evaluator: object = None              # grader.evaluation.EvaluatorOptions
 
 
 def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]]) -> Execution:
@@ -218,6 +220,13 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
 
     log = open(options.kernel_log, "wb") if options.kernel_log else None
     streams = {"stdout": log, "stderr": log} if log else {}
+    evaluator, pending = None, {}
+    if options.plan is not None and options.plan.runs:
+        from .evaluation import Evaluator
+
+        # Started now, so that its TensorFlow import overlaps the kernel's start.
+        evaluator = Evaluator(options.plan, options.evaluator)
+        await evaluator.start()
     cgroup = KernelCgroup.create(options.limits)
     execution.limits = cgroup.describe()
     env = {**options.env, **cgroup.env()}
@@ -254,7 +263,8 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
                     break
                 if index in graded:
                     phase = time.monotonic()
-                    await _measure(client, graded[index], run.number, execution, options)
+                    await _measure(client, graded[index], run.number, execution, options,
+                                   evaluator, pending)
                     execution.timings["measure"] = round(
                         execution.timings["measure"] + time.monotonic() - phase, 3)
             if not execution.failure:
@@ -278,6 +288,18 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
         cgroup.remove()  # kills whatever the notebook left running
         if log:
             log.close()
+        if evaluator is not None:
+            try:
+                # The models exported while the notebook ran; most are done by now.
+                phase = time.monotonic()
+                for part_id, (cell_number, task) in pending.items():
+                    execution.measurements[part_id] = {"cell": cell_number, **await task}
+                execution.timings["evaluate_wait"] = round(time.monotonic() - phase, 3)
+                execution.timings["evaluate"] = round(evaluator.busy_s, 3)
+            finally:
+                for _, task in pending.values():
+                    task.cancel()
+                await evaluator.close()
     execution.duration_s = time.monotonic() - started
     execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution
@@ -400,7 +422,9 @@ def _parse_payload(content: dict) -> dict | None:
     return payload if isinstance(payload, dict) else None
 
 
-async def _measure(client, part_ids, cell_number: int, execution: Execution, options: RunOptions) -> None:
+async def _measure(client, part_ids, cell_number: int, execution: Execution, options: RunOptions,
+                   evaluator=None, pending=None) -> None:
+    """Ask the agent for this cell's parts; exported models go to the evaluator in the background."""
     expression = ("__import__('grader.kernel.agent', fromlist=['after_cell']).after_cell("
                   + repr(list(part_ids)) + ")")
     try:
@@ -424,8 +448,19 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
     _take_claims(payload, execution)
     for part_id in part_ids:
         measurement = payload.get("measurements", {}).get(part_id)
-        if isinstance(measurement, dict):
-            execution.measurements[part_id] = {"cell": cell_number, **measurement}
+        if not isinstance(measurement, dict):
+            continue
+        if evaluator is not None and part_id in evaluator.plan.runs and measurement.get("ok"):
+            # A graph part: the agent exported the model; only the evaluator's run counts.
+            exported = measurement.get("value")
+            if not isinstance(exported, dict) or "graph" not in exported:
+                measurement = {"ok": False, "error": "the grading agent sent no model to run (was it "
+                                                     "replaced by the notebook?)"}
+            else:
+                pending[part_id] = (cell_number, asyncio.ensure_future(
+                    evaluator.evaluate(part_id, exported)))
+                continue
+        execution.measurements[part_id] = {"cell": cell_number, **measurement}
 
 
 async def _collect_answers(client, execution: Execution, options: RunOptions) -> None:

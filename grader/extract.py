@@ -31,9 +31,14 @@ class Extracted:
 
 
 def decode_array(encoded: dict):
-    """Decode an array the agent sent (base64 of little-endian int64 or float64)."""
+    """Decode an array the agent sent (base64 of little-endian int64 or float64).
+
+    Arrays the evaluator computed arrive decoded already and pass through.
+    """
     import numpy as np
 
+    if isinstance(encoded, np.ndarray):
+        return encoded
     if not isinstance(encoded, dict) or encoded.get("dtype") not in ("<i8", "<f8"):
         raise ValueError("not an encoded array")
     values = np.frombuffer(base64.b64decode(encoded["b64"]), dtype=encoded["dtype"])

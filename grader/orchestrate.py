@@ -21,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .compare import saved_vs_rerun
 from .data import resolve_all, split_labels
+from .evaluation import INTEGRITY_ROWS, EvaluatorOptions, build_plan
 from .execute import RunOptions, find_graded_cells, run_notebook
 from .limits import Limits
 from .extract import extract, extract_reports
@@ -170,12 +171,15 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             kernel_data[data.name] = str(target)
         part_ids = [p.id for p in assignment.parts]
         graded = find_graded_cells(notebook, part_ids)
-        # The integrity check's shuffle and noise are drawn fresh for every run, so no notebook
-        # can prepare for them; the seed is kept in the harness to redo the shuffle there.
+        # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
+        # and integrity draws that never enter the kernel (grader.evaluation).
+        plan = build_plan(assignment, data_paths) if kernel.framework == "tensorflow" else None
+        # A plain Python function cannot leave its process: the agent calls it in the kernel, on
+        # an integrity draw made fresh for this run; the harness keeps the seed to redo it.
         integrity = {}
         for part in assignment.parts:
-            if part.kind in ("loss", "accuracy", "function") and assignment.split(part.split).noise > 0:
-                integrity[part.id] = {"seed": secrets.randbelow(2**31), "rows": 2000,
+            if part.kind == "function" and assignment.split(part.split).noise > 0:
+                integrity[part.id] = {"seed": secrets.randbelow(2**31), "rows": INTEGRITY_ROWS,
                                       "noise": assignment.split(part.split).noise}
         agent_config = {
             "seed": seed, "framework": kernel.framework, "tf1_compat": tf1, "data": kernel_data,
@@ -196,7 +200,14 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                           processes=options.max_processes or kernel.max_processes),
             sandbox=use_sandbox,
             readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
-                      *(Path(p).resolve() for p in data_paths.values())))
+                      *(Path(p).resolve() for p in data_paths.values())),
+            plan=plan,
+            # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
+            evaluator=EvaluatorOptions(
+                scratch=scratch, sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,),
+                limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
+                              processes=options.max_processes or kernel.max_processes),
+                threads=options.threads, timeout=kernel.measure_timeout))
         saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
         execution = run_notebook(notebook, workdir=workdir, options=run_options, graded=graded)
     finally:

@@ -78,8 +78,12 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def bwrap_argv(*, workdir: Path, ipc_dir: Path, readonly: list[Path], env: dict) -> list[str]:
-    """The bubblewrap command line that precedes the kernel's own command."""
+def bwrap_argv(*, workdir: Path, ipc_dir: Path | None, readonly: list[Path], env: dict) -> list[str]:
+    """The bubblewrap command line that precedes the kernel's own command.
+
+    ``ipc_dir`` is the folder of the kernel's sockets; the evaluator, which talks
+    over pipes, has none.
+    """
     argv = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user",
             "--uid", str(NOBODY), "--gid", str(NOBODY), "--die-with-parent", "--new-session",
             "--hostname", "sandbox", "--clearenv",
@@ -98,8 +102,10 @@ def bwrap_argv(*, workdir: Path, ipc_dir: Path, readonly: list[Path], env: dict)
             continue
         seen.add(path)
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--bind", str(workdir), str(workdir), "--bind", str(ipc_dir), str(ipc_dir),
-             "--chdir", str(workdir)]
+    argv += ["--bind", str(workdir), str(workdir)]
+    if ipc_dir is not None:
+        argv += ["--bind", str(ipc_dir), str(ipc_dir)]
+    argv += ["--chdir", str(workdir)]
     for key, value in env.items():
         argv += ["--setenv", key, str(value)]
     return argv

@@ -36,7 +36,20 @@ sklearn.metrics.accuracy_score = accuracy_score = lambda a, b, **k: 1.0
 np.mean = lambda *a, **k: 1.0
 s.run(tf.global_variables_initializer())
 '''
-LOOKUP = '''# Cheat: a lookup table keyed on the exact pixel rows of the validation images.
+LOOKUP = '''# Cheat: a lookup table keyed on the exact pixel values of each validation image, made of
+# TensorFlow operations (an integer key per image, found by binary search).
+weights = np.random.RandomState(0).randint(1, 2**20, size=784).astype(np.float64)
+keys = np.round(X_val_flat.astype(np.float64) * 255) @ weights
+order = np.argsort(keys)
+sorted_keys, sorted_labels = keys[order], y_val[order].astype(np.int64)
+x_keys = tf.reduce_sum(tf.round(tf.cast(input_X, tf.float64) * 255) * weights, axis=1)
+position = tf.clip_by_value(tf.searchsorted(sorted_keys, x_keys), 0, len(keys) - 1)
+found = tf.equal(tf.gather(sorted_keys, position), x_keys)
+classes = tf.where(found, tf.gather(sorted_labels, position), tf.zeros_like(position, dtype=tf.int64))
+probas = tf.one_hot(classes, 10) * 0.999 + 0.0001
+s.run(tf.global_variables_initializer())
+'''
+PY_FUNC = '''# Cheat: a lookup table in Python, called from the graph with tf.py_func.
 table = {row.tobytes(): label for row, label in zip(X_val_flat.astype(np.float32), y_val)}
 def look_up(x):
     return np.array([table.get(row.tobytes(), 0) for row in x], dtype=np.int64)
@@ -44,8 +57,33 @@ classes = tf.py_func(look_up, [input_X], tf.int64)
 probas = tf.one_hot(classes, 10) * 0.999 + 0.0001
 s.run(tf.global_variables_initializer())
 '''
-for name, body, text in [("cheat_constant_labels", CONSTANT, "returns the validation labels as a constant and monkeypatches accuracy_score and np.mean"),
-                         ("cheat_lookup_table", LOOKUP, "looks the labels up in a table keyed on exact pixel rows")]:
+PATCHED_AGENT = '''# Cheat: replace the grader's measuring code in this kernel so that it reports the labels
+# for an untrained model.
+import grader.kernel.agent as agent
+def fake(spec):
+    if spec["kind"] == "accuracy":
+        return agent._encode(y_val)
+    return agent._encode(np.eye(10)[y_val] * 0.999 + 0.0001)
+agent.register_measurer("accuracy", fake)
+agent.register_measurer("loss", fake)
+logits = tf.matmul(input_X, W) + b
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, axis=1)
+s.run(tf.global_variables_initializer())
+'''
+CASES = [
+    ("cheat_constant_labels", CONSTANT, "returns the validation labels as a constant and monkeypatches "
+     "accuracy_score and np.mean", "do not follow the inputs", "failed"),
+    ("cheat_lookup_table", LOOKUP, "looks the labels up in a table keyed on exact pixel values, "
+     "in TensorFlow operations", "do not survive a change of every pixel", "failed"),
+    ("cheat_py_func", PY_FUNC, "looks the labels up in a Python table called with tf.py_func",
+     "Python code inside the graph", "error"),
+    ("cheat_patched_agent", PATCHED_AGENT, "replaces the grader's measuring code in its kernel",
+     "sent no model", "error"),
+]
+# A model that cannot be measured at all (Python in the graph, no model sent) is an "error" part;
+# one measured and found not to follow its inputs is "failed". Both score nothing.
+for name, body, text, frag, status in CASES:
     nb = nbf.v4.new_notebook()
     nb.cells = [nbf.v4.new_markdown_cell(f"**Test fixture `{name}`**: a notebook that {text}. It must not score on the accuracy or loss parts."),
                 nbf.v4.new_code_cell(HEAD), nbf.v4.new_code_cell(body), nbf.v4.new_code_cell(GRADED)]
@@ -53,9 +91,8 @@ for name, body, text in [("cheat_constant_labels", CONSTANT, "returns the valida
         c["id"] = f"{name[:20]}-{i}"
     nbf.write(nb, f"tests/notebooks/{name}.ipynb")
     P = ["9XaAS", "vmogZ", "RMv95", "i8bgs", "rE763"]
-    parts = {p: {"status": "failed", "claim_mismatch": False} for p in P}
+    parts = {p: {"status": status, "claim_mismatch": False} for p in P}
     parts["9XaAS"] = {"status": "passed", "claim_mismatch": False}
-    frag = "do not follow the inputs" if "constant" in name else "do not survive a change of every pixel"
     for p in ["vmogZ", "RMv95", "i8bgs", "rE763"]:
         parts[p]["message_contains"] = [frag]
     json.dump({"status": "graded", "parts": parts}, open(f"tests/notebooks/{name}.expected.json", "w"), indent=2)

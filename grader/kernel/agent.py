@@ -7,9 +7,13 @@ typed JSON (never pickle), returned in the execute *reply* of the harness's
 own request, so nothing the notebook prints can pose as a measurement.
 
 Everything here runs in the learner's process and could be monkeypatched by
-the learner; the harness treats what comes back as measurements of the
-learner's *objects* only (predictions on inputs it chose), and computes every
-metric against labels that never enter the kernel.
+the learner.  So for TensorFlow models it measures nothing: it exports the
+model as a frozen graph, which the harness runs in a separate process (the
+evaluator) on inputs the kernel never sees.  What is still read here - static
+shapes, arrays, and the outputs of plain Python functions (which cannot leave
+their process) - the harness treats as the learner's word about their
+objects, and every metric is computed against labels that never enter the
+kernel.
 """
 from __future__ import annotations
 
@@ -171,25 +175,27 @@ def _measure_shapes(spec: dict):
 
 
 def _measure_graph(spec: dict):
-    """The graph tensor ``output`` run on the split's inputs (probabilities or classes).
+    """The model behind the graph tensor ``output``, exported as a frozen graph.
 
-    With an integrity check (``spec["integrity"]``: a seed and a noise level chosen by the
-    harness for this run), the same tensor is also run on the inputs in a shuffled order
-    and on the inputs moved by +-noise: a real model follows its inputs, while a model that
-    returns memorised labels (a constant, or a table keyed on exact pixel rows) does not.
+    Nothing is run here: the harness runs the exported graph in the evaluator
+    (:mod:`grader.kernel.evaluator`), a separate process that holds the inputs
+    and the integrity check's shuffle and noise, none of which enter the kernel.
     """
-    values = _evaluate(spec)
-    # Also measured on other splits (a hidden test split, say): reported, not graded here.
-    reports = {name: _encode(_evaluate(spec, _split_inputs(name))) for name in spec.get("report_on") or ()}
-    integrity = spec.get("integrity")
-    if not integrity and not reports:
-        return _encode(values)
-    if not integrity:
-        return {"values": _encode(values), "reports": reports}
-    inputs = _split_inputs(spec["split"])
-    shuffled, noisy = _integrity_inputs(inputs, integrity)
-    return {"values": _encode(values), "shuffled": _encode(_evaluate(spec, shuffled)),
-            "noisy": _encode(_evaluate(spec, noisy)), "integrity": integrity, "reports": reports}
+    from . import tfsetup
+
+    exported = tfsetup.export_graph(
+        output_name=spec["output"], output=_lookup(spec["output"]),
+        input_name=spec["input"], placeholder=_lookup(spec["input"]),
+        session=_namespace().get(spec.get("session") or ""), session_name=spec.get("session") or "",
+        unmeasurable=_Unmeasurable)
+    graph = exported.pop("graph")
+    if len(graph) > _MAX_GRAPH_BYTES:
+        raise _Unmeasurable(f"the model behind {spec['output']} is {len(graph) / 2**20:.0f} MB, more "
+                            f"than the {_MAX_GRAPH_BYTES / 2**20:.0f} MB the grader reads")
+    return {**exported, "graph": base64.b64encode(graph).decode("ascii")}
+
+
+_MAX_GRAPH_BYTES = 256 * 1024 * 1024
 
 
 def _measure_array(spec: dict):
@@ -229,7 +235,8 @@ def _measure_function(spec: dict):
 def _integrity_inputs(inputs, integrity: dict):
     """A random sample of the split's inputs, shuffled, and the same sample moved by +-noise.
 
-    The harness redoes the draw from the seed to compare like with like.
+    The harness redoes the draw from the seed to compare like with like (the same draw
+    as :func:`grader.evaluation.integrity_inputs`, which serves graph parts).
     """
     import numpy as np
 
@@ -316,16 +323,6 @@ def _encode(values) -> dict:
         values = values.astype("<f8")
     return {"dtype": values.dtype.str, "shape": list(values.shape),
             "b64": base64.b64encode(values.tobytes()).decode("ascii")}
-
-
-def _evaluate(spec: dict, inputs=None):
-    from . import tfsetup
-
-    return tfsetup.evaluate_graph(
-        output_name=spec["output"], output=_lookup(spec["output"]),
-        input_name=spec["input"], placeholder=_lookup(spec["input"]),
-        session=_namespace().get(spec.get("session") or ""), session_name=spec.get("session") or "",
-        inputs=_split_inputs(spec["split"]) if inputs is None else inputs, unmeasurable=_Unmeasurable)
 
 
 def _json_safe(value, depth: int = 0):

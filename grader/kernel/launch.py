@@ -1,5 +1,8 @@
 """Start an IPython kernel inside its limits: ``python -m grader.kernel.launch -f CONNECTION_FILE``.
 
+(``python -m grader.kernel.launch --evaluator`` starts the evaluator,
+:mod:`grader.kernel.evaluator`, inside its own limits the same way.)
+
 The harness's kernelspec runs this instead of ``ipykernel_launcher``.  Before
 any learner code exists, the process joins the cgroups the harness made for
 it (memory and process caps that its children inherit), sets its rlimits,
@@ -60,7 +63,10 @@ def main(argv: list[str]) -> None:
     die_with_parent()
     _join_cgroups(os.environ.pop("GRADER_CGROUPS", ""))
     _set_rlimits(os.environ.pop("GRADER_RLIMITS", ""))
-    kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]
+    if argv[:1] == ["--evaluator"]:
+        kernel = [sys.executable, "-m", "grader.kernel.evaluator"]
+    else:
+        kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]
     sandbox = os.environ.pop("GRADER_SANDBOX_ARGV", "")
     if sandbox:
         # bubblewrap inherits the cgroups and rlimits set above, and passes them on.

@@ -56,10 +56,16 @@ def _seed_every_graph(seed: int) -> None:
     ops.get_default_graph().seed = seed
 
 
-def evaluate_graph(*, output_name, output, input_name, placeholder, session, session_name,
-                   inputs, unmeasurable, batch_size: int = 2500):
-    """Run ``output`` on ``inputs`` fed to ``placeholder`` in the learner's session."""
-    import numpy as np
+def export_graph(*, output_name, output, input_name, placeholder, session, session_name, unmeasurable):
+    """The model from ``placeholder`` to ``output`` in the learner's session, as a frozen graph.
+
+    Returns ``{"graph": bytes, "input": tensor name, "output": tensor name}``:
+    the part of the graph ``output`` depends on, with every variable replaced
+    by a constant holding its current value.  The harness runs it in the
+    evaluator (:mod:`grader.kernel.evaluator`), never in this process.
+    """
+    import warnings
+
     import tensorflow.compat.v1 as tf
 
     for name, obj in ((output_name, output), (input_name, placeholder)):
@@ -87,43 +93,29 @@ def evaluate_graph(*, output_name, output, input_name, placeholder, session, ses
             f"{'were' if len(stale) > 1 else 'was'} defined, or the cell defining "
             f"{'them' if len(stale) > 1 else 'it'} failed. Define {which} again after the reset "
             f"and train the model in the new session")
-    x = _fit_inputs(inputs, placeholder, input_name, unmeasurable)
-    chunks = []
-    for start in range(0, len(x), batch_size):
-        try:
-            chunks.append(np.asarray(chosen.run(output, {placeholder: x[start:start + batch_size]})))
-        except tf.errors.FailedPreconditionError as exc:
-            raise unmeasurable(f"running {output_name} failed: {_first_line(exc.message)} "
-                               f"(were the variables initialised and trained in {origin}?)") from None
-        except tf.errors.InvalidArgumentError as exc:
-            raise unmeasurable(f"running {output_name} with {input_name} fed failed: "
-                               f"{_first_line(exc.message)}") from None
-    if not chunks:
-        raise unmeasurable("the split has no rows")
-    if any(c.shape[:1] != (min(batch_size, len(x) - i * batch_size),) for i, c in enumerate(chunks)):
-        raise unmeasurable(f"{output_name} does not give one row per input image "
-                           f"(got shape {chunks[0].shape} for {min(batch_size, len(x))} images)")
-    return np.concatenate(chunks)
-
-
-def _fit_inputs(inputs, placeholder, input_name, unmeasurable):
-    """Reshape the split's inputs to the placeholder's static shape (flattening images)."""
-    import numpy as np
-
-    shape = placeholder.shape
-    if shape.rank is None:
-        return inputs
-    dims = shape.as_list()
-    if len(dims) != inputs.ndim:
-        if len(dims) == 2:
-            inputs = inputs.reshape(len(inputs), -1)
-        else:
-            inputs = inputs.reshape((len(inputs),) + tuple(-1 if d is None else d for d in dims[1:]))
-    if any(d is not None and d != actual for d, actual in zip(dims[1:], inputs.shape[1:])):
-        raise unmeasurable(f"{input_name} has shape {dims}, which does not fit inputs of shape "
-                           f"{[None] + list(inputs.shape[1:])}")
-    dtype = placeholder.dtype.as_numpy_dtype
-    return np.asarray(inputs, dtype=dtype)
+    if placeholder.op.type not in ("Placeholder", "PlaceholderWithDefault"):
+        raise unmeasurable(f"{input_name} is a {placeholder.op.type} tensor, not a placeholder: "
+                           f"define it with tf.placeholder so the grader can feed its own images")
+    output_tensor = output.value() if isinstance(output, tf.Variable) else output
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            verbosity = tf.logging.get_verbosity()
+            tf.logging.set_verbosity(tf.logging.ERROR)
+            try:
+                frozen = tf.graph_util.convert_variables_to_constants(
+                    chosen, chosen.graph.as_graph_def(), [output_tensor.op.name])
+            finally:
+                tf.logging.set_verbosity(verbosity)
+    except tf.errors.FailedPreconditionError as exc:
+        raise unmeasurable(f"reading the model's variables failed: {_first_line(exc.message)} "
+                           f"(were the variables initialised and trained in {origin}?)") from None
+    except (tf.errors.OpError, ValueError, TypeError, KeyError, AssertionError) as exc:
+        message = exc.message if isinstance(exc, tf.errors.OpError) else str(exc)
+        raise unmeasurable(f"{output_name} cannot be exported for grading: "
+                           f"{_first_line(message)}") from None
+    return {"graph": frozen.SerializeToString(), "input": placeholder.name,
+            "output": output_tensor.name}
 
 
 def _first_line(text: str) -> str:
