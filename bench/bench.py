@@ -4,12 +4,14 @@ Prints ratios measured in one run on the same machine (never a timed test):
 
 * ``grader check`` wall time on the reference solution against
   ``jupyter nbconvert --to notebook --execute`` and against plain ``python``
-  running the notebook's code cells;
+  running the notebook's code cells, and against ``grader check --sandbox
+  off`` (what the sandbox costs per notebook);
 * the time of ``grader --help``;
 * whether two gradings of the solution gave identical measured values;
 * ``grader grade`` throughput on 8 submissions with 1 worker and with 2
   workers (threads capped per kernel), as a ratio, and the peak memory of
-  each kernel (its cgroup's high-water mark) in the 2-worker run.
+  each kernel and of each evaluator (their cgroups' high-water marks) in the
+  2-worker run.
 
 The runs are interleaved (A B C, A B C, ...) so that a noisy neighbour
 affects every contender alike.  Usage::
@@ -88,10 +90,13 @@ def _batch_throughput(source: Path, work: Path, env: dict, bindir: Path) -> dict
             raise SystemExit(f"grader grade failed:\n{done.stderr[-2000:]}")
         timing[workers] = seconds
         if workers == 2:
-            peaks = [json.loads(p.read_text()).get("peak_memory_mb") or 0
-                     for p in (out / "results").glob("*.json")]
+            results = [json.loads(p.read_text()) for p in (out / "results").glob("*.json")]
+            peaks = [r.get("peak_memory_mb") or 0 for r in results]
+            evaluators = [r.get("evaluator_peak_memory_mb") or 0 for r in results]
             timing["peak_median"] = statistics.median(peaks)
             timing["peak_max"] = max(peaks)
+            timing["evaluator_median"] = statistics.median(evaluators)
+            timing["evaluator_max"] = max(evaluators)
     return timing
 
 
@@ -113,6 +118,9 @@ def main() -> int:
     contenders = {
         "grader check": [str(bindir / "grader"), "check", str(args.notebook), "--json",
                          "--assignment", "mnist_digits"],
+        # the same without the sandbox: what the sandbox adds per notebook
+        "grader check, no sandbox": [str(bindir / "grader"), "check", str(args.notebook), "--json",
+                                     "--assignment", "mnist_digits", "--sandbox", "off"],
         "nbconvert --execute": [str(bindir / "jupyter"), "nbconvert", "--to", "notebook", "--execute",
                                 "--ExecutePreprocessor.timeout=1800", "--output-dir", str(work),
                                 "--output", "executed", str(args.notebook)],
@@ -127,7 +135,7 @@ def main() -> int:
                 print(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}", file=sys.stderr)
                 return 2
             times[name].append(seconds)
-            if name == "grader check":
+            if name.startswith("grader check"):
                 result = json.loads(done.stdout)
                 measured.append([p["measured"] for p in result["parts"]])
             print(f"round {round_ + 1}: {name:<20} {seconds:7.1f} s", flush=True)
@@ -149,6 +157,8 @@ def main() -> int:
         print(f"  throughput 2 workers / 1 worker = {batch[1] / batch[2]:.2f}x")
         print(f"  kernel peak memory (cgroup), 2-worker run: median {batch['peak_median']:.0f} MB, "
               f"max {batch['peak_max']:.0f} MB")
+        print(f"  evaluator peak memory (cgroup), 2-worker run: median {batch['evaluator_median']:.0f} MB, "
+              f"max {batch['evaluator_max']:.0f} MB (it lives beside the kernel)")
     if args.skip_check:
         return 0
     med = {name: statistics.median(values) for name, values in times.items()}
@@ -157,6 +167,8 @@ def main() -> int:
         print(f"  {name:<20} median {value:7.1f} s over {len(times[name])} run(s)")
     print(f"  grader check / nbconvert --execute = {med['grader check'] / med['nbconvert --execute']:.3f}")
     print(f"  grader check / plain python        = {med['grader check'] / med['plain python']:.3f}")
+    print(f"  sandbox cost per notebook: {med['grader check'] - med['grader check, no sandbox']:+.1f} s "
+          f"(sandboxed / not = {med['grader check'] / med['grader check, no sandbox']:.3f})")
     print(f"  grader --help: median {statistics.median(help_times) * 1000:.0f} ms over 5 runs")
     identical = all(m == measured[0] for m in measured)
     print(f"  measured values identical across {len(measured)} gradings: {identical}")

@@ -5,7 +5,7 @@ command line (``grader``) is a thin layer over them.  Importing this package
 is cheap: heavy modules (nbclient, numpy) load only when a grading starts,
 and TensorFlow never loads in the harness process at all.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["__version__", "check", "grade", "load_assignment", "find_assignment"]
 

@@ -127,6 +127,7 @@ class Evaluator:
         self.plan = plan
         self.options = options
         self.busy_s = 0.0
+        self.peak_memory_mb: float | None = None   # the highest of its processes' peaks
         self._proc = None
         self._ready = None
         self._sent: set[str] = set()
@@ -140,6 +141,7 @@ class Evaluator:
         self._workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self._workdir, 0o755)
         if self._cgroup is not None:  # a restart: the old process's group goes first
+            self._note_peak()
             self._cgroup.remove()
         self._cgroup = KernelCgroup.create(self.options.limits)
         env = self._env()
@@ -270,4 +272,10 @@ class Evaluator:
             elif not self._ready.cancelled():
                 self._ready.exception()  # retrieved: a failed start was reported already
         if self._cgroup is not None:
+            self._note_peak()
             self._cgroup.remove()
+
+    def _note_peak(self) -> None:
+        peak = self._cgroup.peak_memory_mb()
+        if peak is not None:
+            self.peak_memory_mb = max(peak, self.peak_memory_mb or 0.0)

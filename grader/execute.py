@@ -60,6 +60,7 @@ class Execution:
     timings: dict = field(default_factory=dict)       # seconds per phase: start, agent, cells, measure
     limits: str = ""                                  # how the limits were enforced
     peak_memory_mb: float | None = None
+    evaluator_peak_memory_mb: float | None = None
 
     @property
     def errors(self) -> list[CellError]:
@@ -300,6 +301,7 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
                 for _, task in pending.values():
                     task.cancel()
                 await evaluator.close()
+                execution.evaluator_peak_memory_mb = evaluator.peak_memory_mb
     execution.duration_s = time.monotonic() - started
     execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution

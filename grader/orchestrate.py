@@ -260,6 +260,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     result.limits = execution.limits
     result.timings = {**execution.timings, "total": round(time.monotonic() - started, 3)}
     result.peak_memory_mb = execution.peak_memory_mb
+    result.evaluator_peak_memory_mb = execution.evaluator_peak_memory_mb
     result.notes.extend(saved_vs_rerun(saved, execution.notebook))
     if execution.skipped:
         result.notes.append("skipped while grading (no network, no installs): "

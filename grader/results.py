@@ -102,6 +102,7 @@ class SubmissionResult:
     limits: str = ""                 # how memory/process caps were enforced
     timings: dict = field(default_factory=dict)  # seconds: kernel_start, agent_install, cells, measure, total
     peak_memory_mb: float | None = None
+    evaluator_peak_memory_mb: float | None = None  # the process that ran the exported models
     seed: int = 0
     grading_key: str = ""            # digest of submission, assignment, harness and options
     parts: list[PartResult] = field(default_factory=list)
