@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .exceptions import KernelSetupError
-from .kernel.frames import FrameError, array_from, array_meta, encode_frame, read_frame_async
+from .kernel.frames import FrameError, array_from, array_meta, encode_frame
 from .limits import KernelCgroup, Limits
 
 INTEGRITY_ROWS = 2000   # images in the integrity check's sample
@@ -107,11 +107,10 @@ def build_plan(assignment, data_paths) -> Plan:
     return plan
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvaluatorOptions:
     """How to start the evaluator process."""
 
-    scratch: Path                   # a folder of its own (its working folder and log go here)
     sandbox: bool = False
     readonly: tuple = ()            # what the sandboxed evaluator may read (the grader's code)
     limits: Limits = Limits()
@@ -121,28 +120,46 @@ class EvaluatorOptions:
 
 
 class Evaluator:
-    """One evaluator process for one grading; evaluations are queued and run one at a time."""
+    """One evaluator process, used by every grading of this harness process in turn.
 
-    def __init__(self, plan: Plan, options: EvaluatorOptions):
-        self.plan = plan
+    Importing TensorFlow is most of what the process costs, so it is started once
+    (beside the first kernel, while that kernel starts) and kept for the next
+    gradings: each grading opens a :class:`Session`, which clears the previous
+    grading's inputs.  Every graph runs in a fresh TensorFlow graph and session,
+    and the evaluator refuses stateful operations, so one learner's model cannot
+    leave anything behind for the next.  A model that crashes or hangs the
+    process costs only that model's parts: the next evaluation starts a new one.
+    Requests are blocking pipe I/O, run in a worker thread; a timer kills the
+    process when an evaluation runs past its timeout.
+    """
+
+    def __init__(self, options: EvaluatorOptions):
+        import threading
+
         self.options = options
-        self.busy_s = 0.0
-        self.peak_memory_mb: float | None = None   # the highest of its processes' peaks
         self._proc = None
-        self._ready = None
+        self._ready = False
         self._sent: set[str] = set()
-        self._lock = asyncio.Lock()
+        self._loaded_for = None          # the session whose inputs the process holds
+        self._lock = threading.Lock()
         self._cgroup: KernelCgroup | None = None
-        self._workdir = options.scratch / "evaluator"
-        self._log = options.scratch / "evaluator.log"
+        self._workdir: Path | None = None
+        self._log: Path | None = None
 
-    async def start(self) -> None:
-        """Start the process; TensorFlow's import then runs while the kernel works."""
-        self._workdir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self._workdir, 0o755)
-        if self._cgroup is not None:  # a restart: the old process's group goes first
-            self._note_peak()
-            self._cgroup.remove()
+    # --- the process -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the process if it is not running; TensorFlow's import then runs in the background."""
+        import subprocess
+        import tempfile
+
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self._stop()
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="grader-evaluator-"))
+            os.chmod(self._workdir, 0o755)
+            self._log = self._workdir.parent / f"{self._workdir.name}.log"
         self._cgroup = KernelCgroup.create(self.options.limits)
         env = self._env()
         launch = {**(os.environ if not self.options.sandbox else {}), **env, **self._cgroup.env(),
@@ -155,12 +172,10 @@ class Evaluator:
             launch["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
                 workdir=self._workdir, ipc_dir=None, readonly=list(self.options.readonly), env=env))
         with open(self._log, "ab") as log:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "grader.kernel.launch", "--evaluator",
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-                env=launch, cwd=str(self._workdir), limit=2**20)
-        self._sent = set()
-        self._ready = asyncio.ensure_future(self._handshake())
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "grader.kernel.launch", "--evaluator"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=log, env=launch, cwd=str(self._workdir))
+        self._ready, self._sent, self._loaded_for = False, set(), None
 
     def _env(self) -> dict:
         package_root = str(Path(__file__).resolve().parent.parent)
@@ -175,21 +190,142 @@ class Evaluator:
             env[name] = str(threads)
         return env
 
-    async def _handshake(self) -> None:
-        header, _ = await read_frame_async(self._proc.stdout.readexactly)
-        if not header.get("ready"):
-            raise FrameError(f"unexpected first frame {header!r}"[:200])
+    def peak_memory_mb(self) -> float | None:
+        return self._cgroup.peak_memory_mb() if self._cgroup is not None else None
+
+    def session(self, plan: Plan) -> "Session":
+        """A grading's use of the evaluator (its inputs, its time, its peak memory)."""
+        self.start()
+        if self._cgroup is not None:
+            self._cgroup.reset_peak()
+        return Session(self, plan)
+
+    def _stop(self) -> int | None:
+        proc, self._proc = self._proc, None
+        code = None
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            code = proc.wait()
+            for stream in (proc.stdin, proc.stdout):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
+        return code
+
+    def close(self) -> None:
+        """Stop the process, remove its cgroup (killing anything left in it) and its folder."""
+        import shutil
+
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                try:
+                    self._proc.stdin.write(encode_frame({"op": "quit"}))
+                    self._proc.stdin.flush()
+                    self._proc.wait(timeout=2)
+                except (OSError, ValueError, Exception):  # noqa: BLE001 - it is being stopped anyway
+                    pass
+            self._stop()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+    # --- one evaluation (blocking; run in a worker thread) ----------------------------------------
+
+    def _read_exactly(self, n: int) -> bytes:
+        data = self._proc.stdout.read(n)
+        if data is None or len(data) < n:
+            raise EOFError
+        return data
+
+    def _write(self, frame: bytes) -> None:
+        self._proc.stdin.write(frame)
+
+    def run(self, session: "Session", part_id: str, graph: bytes, input_name: str, output_name: str) -> dict:
+        import threading
+
+        from .kernel.frames import read_frame
+
+        with self._lock:
+            self.start()  # the first use, or the last model ended the process
+            fired = threading.Event()
+
+            def expire(proc=self._proc):
+                fired.set()
+                proc.kill()
+
+            if not self._ready:
+                timer = threading.Timer(self.options.startup_timeout, expire)
+                timer.start()
+                try:
+                    header, _ = read_frame(self._read_exactly)
+                    if not header.get("ready"):
+                        raise FrameError(f"unexpected first frame {header!r}"[:200])
+                except (EOFError, FrameError, OSError, ValueError) as exc:
+                    self._stop()
+                    raise KernelSetupError(
+                        f"the evaluator process could not start ({'timeout' if fired.is_set() else exc}): "
+                        f"{self._log_tail()}") from None
+                finally:
+                    timer.cancel()
+                self._ready = True
+            timer = threading.Timer(self.options.timeout, expire)
+            timer.start()
+            try:
+                if self._loaded_for is not session:
+                    self._write(encode_frame({"op": "reset"}))
+                    self._sent, self._loaded_for = set(), session
+                names = session.plan.names(part_id)
+                for name in names:
+                    if name not in self._sent:
+                        meta, blob = array_meta(session.plan.inputs[name])
+                        self._write(encode_frame({"op": "inputs", "name": name, "array": meta}, [blob]))
+                        self._sent.add(name)
+                self._write(encode_frame({"op": "evaluate", "input": input_name, "output": output_name,
+                                          "on": names}, [graph]))
+                self._proc.stdin.flush()
+                header, blobs = read_frame(self._read_exactly)
+            except (EOFError, FrameError, OSError, ValueError):
+                out_of_memory = self._cgroup is not None and self._cgroup.out_of_memory()
+                code = self._stop()
+                if fired.is_set():
+                    return {"ok": False, "error": f"running the model on the grader's inputs took "
+                                                  f"longer than {self.options.timeout:.0f} s"}
+                cause = (f"it used more than the memory cap of {self.options.limits.memory_mb} MB"
+                         if out_of_memory else f"exit status {code}")
+                return {"ok": False, "error": f"running the model ended the process that runs it ({cause})"}
+            finally:
+                timer.cancel()
+        if not header.get("ok"):
+            return {"ok": False, "error": str(header.get("error") or "the model could not be run")}
+        try:
+            arrays = {name: array_from(meta, blob) for (name, meta), blob in zip(header["arrays"].items(), blobs)}
+            return {"ok": True, "value": session.plan.value(part_id, arrays)}
+        except (KeyError, FrameError, AttributeError) as exc:
+            return {"ok": False, "error": f"the evaluator sent an unreadable answer ({exc})"}
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self._log.read_text(errors="replace").strip().splitlines()
+        except (OSError, AttributeError):
+            return "no log"
+        return "\n".join(lines[-8:]) or "no output"
+
+
+class Session:
+    """One grading's evaluations, queued on the shared evaluator."""
+
+    def __init__(self, evaluator: Evaluator, plan: Plan):
+        self.evaluator = evaluator
+        self.plan = plan
+        self.busy_s = 0.0
 
     async def evaluate(self, part_id: str, exported: dict) -> dict:
         """Run one exported model; a measurement dict (``ok`` with ``value``, or ``error``)."""
-        async with self._lock:
-            started = time.monotonic()
-            try:
-                return await self._evaluate(part_id, exported)
-            finally:
-                self.busy_s += time.monotonic() - started
-
-    async def _evaluate(self, part_id: str, exported: dict) -> dict:
         import base64
         import binascii
 
@@ -199,83 +335,33 @@ class Evaluator:
         except (KeyError, TypeError, ValueError, binascii.Error):
             return {"ok": False, "error": "the grading agent sent no readable model (was it "
                                           "replaced by the notebook?)"}
-        if self._proc is None or self._proc.returncode is not None:
-            await self.start()  # the first use, or the last model ended the process
+        started = time.monotonic()
         try:
-            await asyncio.wait_for(asyncio.shield(self._ready), self.options.startup_timeout)
-        except (asyncio.TimeoutError, asyncio.IncompleteReadError, FrameError) as exc:
-            await self._kill()
-            raise KernelSetupError(f"the evaluator process could not start ({type(exc).__name__}): "
-                                   f"{self._log_tail()}") from None
-        try:
-            for name in self.plan.names(part_id):
-                if name not in self._sent:
-                    meta, blob = array_meta(self.plan.inputs[name])
-                    self._proc.stdin.write(encode_frame({"op": "inputs", "name": name, "array": meta}, [blob]))
-                    self._sent.add(name)
-            self._proc.stdin.write(encode_frame(
-                {"op": "evaluate", "input": input_name, "output": output_name,
-                 "on": self.plan.names(part_id)}, [graph]))
-            await self._proc.stdin.drain()
-            header, blobs = await asyncio.wait_for(read_frame_async(self._proc.stdout.readexactly),
-                                                   self.options.timeout)
-        except asyncio.TimeoutError:
-            await self._kill()
-            return {"ok": False, "error": f"running the model on the grader's inputs took longer than "
-                                          f"{self.options.timeout:.0f} s"}
-        except (asyncio.IncompleteReadError, FrameError, BrokenPipeError, ConnectionResetError):
-            code = await self._kill()
-            cause = (f"it used more than the memory cap of {self.options.limits.memory_mb} MB"
-                     if self._cgroup and self._cgroup.out_of_memory() else f"exit status {code}")
-            return {"ok": False, "error": f"running the model ended the process that runs it ({cause})"}
-        if not header.get("ok"):
-            return {"ok": False, "error": str(header.get("error") or "the model could not be run")}
-        try:
-            arrays = {name: array_from(meta, blob)
-                      for (name, meta), blob in zip(header["arrays"].items(), blobs)}
-            return {"ok": True, "value": self.plan.value(part_id, arrays)}
-        except (KeyError, FrameError, AttributeError) as exc:
-            return {"ok": False, "error": f"the evaluator sent an unreadable answer ({exc})"}
+            return await asyncio.get_running_loop().run_in_executor(
+                None, self.evaluator.run, self, part_id, graph, input_name, output_name)
+        finally:
+            self.busy_s += time.monotonic() - started
 
-    def _log_tail(self) -> str:
-        try:
-            lines = self._log.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no log"
-        return "\n".join(lines[-8:]) or "no output"
 
-    async def _kill(self):
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return None
-        if proc.returncode is None:
-            try:
-                proc.kill()
-            except ProcessLookupError:
-                pass
-        return await proc.wait()
+_SHARED: dict = {}
 
-    async def close(self) -> None:
-        """Stop the process and remove its cgroup (killing anything left in it)."""
-        proc = self._proc
-        if proc is not None and proc.returncode is None:
-            try:
-                proc.stdin.write(encode_frame({"op": "quit"}))
-                await asyncio.wait_for(proc.stdin.drain(), 2)
-                await asyncio.wait_for(proc.wait(), 2)
-            except (asyncio.TimeoutError, BrokenPipeError, ConnectionResetError):
-                pass
-        await self._kill()
-        if self._ready is not None:
-            if not self._ready.done():
-                self._ready.cancel()
-            elif not self._ready.cancelled():
-                self._ready.exception()  # retrieved: a failed start was reported already
-        if self._cgroup is not None:
-            self._note_peak()
-            self._cgroup.remove()
 
-    def _note_peak(self) -> None:
-        peak = self._cgroup.peak_memory_mb()
-        if peak is not None:
-            self.peak_memory_mb = max(peak, self.peak_memory_mb or 0.0)
+def shared_evaluator(options: EvaluatorOptions) -> Evaluator:
+    """This process's evaluator for ``options``, started on first use and stopped at exit."""
+    evaluator = _SHARED.get(options)
+    if evaluator is None:
+        if not _SHARED:
+            import atexit
+            from multiprocessing import util
+
+            atexit.register(close_shared)
+            util.Finalize(None, close_shared, exitpriority=10)  # batch workers skip atexit
+        evaluator = _SHARED[options] = Evaluator(options)
+    return evaluator
+
+
+def close_shared() -> None:
+    """Stop every shared evaluator of this process."""
+    while _SHARED:
+        _, evaluator = _SHARED.popitem()
+        evaluator.close()

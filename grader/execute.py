@@ -223,11 +223,11 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
     streams = {"stdout": log, "stderr": log} if log else {}
     evaluator, pending = None, {}
     if options.plan is not None and options.plan.runs:
-        from .evaluation import Evaluator
+        from .evaluation import shared_evaluator
 
-        # Started now, so that its TensorFlow import overlaps the kernel's start.
-        evaluator = Evaluator(options.plan, options.evaluator)
-        await evaluator.start()
+        # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
+        # kernel's start.
+        evaluator = shared_evaluator(options.evaluator).session(options.plan)
     cgroup = KernelCgroup.create(options.limits)
     execution.limits = cgroup.describe()
     env = {**options.env, **cgroup.env()}
@@ -300,8 +300,7 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
             finally:
                 for _, task in pending.values():
                     task.cancel()
-                await evaluator.close()
-                execution.evaluator_peak_memory_mb = evaluator.peak_memory_mb
+                execution.evaluator_peak_memory_mb = evaluator.evaluator.peak_memory_mb()
     execution.duration_s = time.monotonic() - started
     execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution

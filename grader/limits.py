@@ -141,6 +141,19 @@ class KernelCgroup:
                     return None
         return None
 
+    def reset_peak(self) -> None:
+        """Start the peak over (cgroup v1; v2 kernels that allow it), for a process used again."""
+        if self.memory_folder is None:
+            return
+        for name in ("memory.max_usage_in_bytes", "memory.peak"):
+            path = self.memory_folder / name
+            if path.exists():
+                try:
+                    path.write_text("0")
+                except OSError:
+                    pass
+                return
+
     def kill_all(self) -> None:
         """Kill every process left in the cgroups (daemons the notebook started included)."""
         for _ in range(50):

@@ -79,6 +79,33 @@ def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int
     return env
 
 
+def function_integrity(assignment: Assignment) -> dict:
+    """Integrity draws for ``function`` parts, made fresh for each run.
+
+    A plain Python function cannot leave its process: the agent calls it in the
+    kernel on this draw, and the harness keeps the seed to redo it.  Graph parts
+    get theirs from :func:`grader.evaluation.build_plan`, which never enter the kernel.
+    """
+    return {part.id: {"seed": secrets.randbelow(2**31), "rows": INTEGRITY_ROWS,
+                      "noise": assignment.split(part.split).noise}
+            for part in assignment.parts
+            if part.kind == "function" and assignment.split(part.split).noise > 0}
+
+
+def kernel_agent_config(assignment: Assignment, *, seed: int, tf1: bool, data: dict, integrity: dict,
+                        threads: int | None) -> dict:
+    """What the agent in the kernel is told: no labels, and no integrity draw of a graph part."""
+    return {
+        "seed": seed, "framework": assignment.kernel.framework, "tf1_compat": tf1, "data": data,
+        # Splits go to the kernel without their label keys: labels never enter the kernel.
+        "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
+                            "scale": s.scale} for s in assignment.splits},
+        "parts": {p.id: {**dataclasses.asdict(p), "integrity": integrity.get(p.id)}
+                  for p in assignment.parts},
+        "threads": threads,
+    }
+
+
 def ungradable(path: Path, assignment: Assignment, reason: str, started: float, digest: str,
                learner: str | None) -> SubmissionResult:
     """The result of a submission that cannot be run at all."""
@@ -174,22 +201,9 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
         # and integrity draws that never enter the kernel (grader.evaluation).
         plan = build_plan(assignment, data_paths) if kernel.framework == "tensorflow" else None
-        # A plain Python function cannot leave its process: the agent calls it in the kernel, on
-        # an integrity draw made fresh for this run; the harness keeps the seed to redo it.
-        integrity = {}
-        for part in assignment.parts:
-            if part.kind == "function" and assignment.split(part.split).noise > 0:
-                integrity[part.id] = {"seed": secrets.randbelow(2**31), "rows": INTEGRITY_ROWS,
-                                      "noise": assignment.split(part.split).noise}
-        agent_config = {
-            "seed": seed, "framework": kernel.framework, "tf1_compat": tf1, "data": kernel_data,
-            # Splits go to the kernel without their label keys: labels never enter the kernel.
-            "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
-                                "scale": s.scale} for s in assignment.splits},
-            "parts": {p.id: {**dataclasses.asdict(p), "integrity": integrity.get(p.id)}
-                      for p in assignment.parts},
-            "threads": options.threads,
-        }
+        integrity = function_integrity(assignment)
+        agent_config = kernel_agent_config(assignment, seed=seed, tf1=tf1, data=kernel_data,
+                                           integrity=integrity, threads=options.threads)
         run_options = RunOptions(
             cell_timeout=options.cell_timeout or kernel.cell_timeout,
             notebook_budget=options.notebook_budget or kernel.notebook_budget,
@@ -204,7 +218,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             plan=plan,
             # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
             evaluator=EvaluatorOptions(
-                scratch=scratch, sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,),
+                sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,),
                 limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
                               processes=options.max_processes or kernel.max_processes),
                 threads=options.threads, timeout=kernel.measure_timeout))

@@ -14,6 +14,7 @@ noise never enter the kernel, and a graph that calls back into Python
 Protocol: frames (:mod:`grader.kernel.frames`) on stdin and on the original
 stdout; anything printed (TensorFlow's chatter) goes to stderr.  Requests:
 
+* ``{"op": "reset"}``: forget every input (a new grading begins; no reply);
 * ``{"op": "inputs", "name": N, "array": META}`` + blob: keep an input array
   under name N (no reply);
 * ``{"op": "evaluate", "input": T, "output": T, "on": [N, ...]}`` + the
@@ -30,10 +31,13 @@ import sys
 from .frames import FrameError, array_from, array_meta, encode_frame, read_frame
 
 # Operations a graded model never needs and that would reach outside the computation: Python
-# callbacks, files, checkpoints, datasets, summaries, printing to files, other processes.
+# callbacks, files, checkpoints, datasets, summaries, printing to files, other processes; and
+# state that could outlive one run (a frozen model has no variables, tables or queues), since
+# the process runs one learner's model after another's.
 _FORBIDDEN_PARTS = ("PyFunc", "File", "Reader", "Save", "Restore", "Dataset", "Iterator", "Summary",
                     "Checkpoint", "Print", "Rpc", "Send", "Recv", "Proto", "Load", "Remote",
-                    "Collective", "ImmutableConst", "Socket", "Debug")
+                    "Collective", "ImmutableConst", "Socket", "Debug", "Variable", "VarHandle",
+                    "Table", "Queue", "Barrier", "Accumulator", "Stack", "Mutex")
 _BATCH = 2500
 
 
@@ -169,7 +173,9 @@ def _serve(read_exactly, write) -> None:
         except EOFError:
             return
         op = header.get("op")
-        if op == "inputs":
+        if op == "reset":
+            inputs.clear()
+        elif op == "inputs":
             inputs[str(header["name"])] = array_from(header["array"], blobs[0])
         elif op == "evaluate":
             try:

@@ -35,14 +35,6 @@ def read_frame(read_exactly) -> tuple[dict, list[bytes]]:
     return header, [read_exactly(size) for size in header["blobs"]]
 
 
-async def read_frame_async(read_exactly) -> tuple[dict, list[bytes]]:
-    """:func:`read_frame` for an ``async read_exactly`` (asyncio's StreamReader.readexactly)."""
-    (length,) = _LENGTH.unpack(await read_exactly(_LENGTH.size))
-    _check_size(length, MAX_HEADER, "header")
-    header = _parse(await read_exactly(length))
-    return header, [await read_exactly(size) for size in header["blobs"]]
-
-
 def _parse(raw: bytes) -> dict:
     try:
         header = json.loads(raw.decode("utf-8"))

@@ -87,29 +87,30 @@ def _plan():
                 integrity={"P": integrity}, reports={"P": {"test": "test"}})
 
 
-def _run(tmp_path, jobs, sandbox=None):
-    """Evaluate [(name, exported)] in one evaluator; returns the measurements and the evaluator."""
+def _run(tmp_path, jobs, sandbox=None, evaluator=None):
+    """Evaluate [(name, exported)] in one grading's session; returns the measurements and the evaluator."""
     if sandbox is None:
         sandbox = not unavailable_reason()
-    evaluator = Evaluator(_plan(), EvaluatorOptions(
-        scratch=tmp_path, sandbox=sandbox, readonly=(ROOT / "grader",), limits=Limits(memory_mb=2048),
-        threads=1, timeout=60))
+    own = evaluator is None
+    evaluator = evaluator or Evaluator(EvaluatorOptions(
+        sandbox=sandbox, readonly=(ROOT / "grader",), limits=Limits(memory_mb=2048), threads=1, timeout=60))
+    session = evaluator.session(_plan())
 
     async def main():
-        await evaluator.start()
-        try:
-            results = []
-            for job in jobs:
-                if job == "kill":
-                    evaluator._proc.kill()
-                    await evaluator._proc.wait()
-                    continue
-                results.append(await evaluator.evaluate("P", job))
-            return results
-        finally:
-            await evaluator.close()
+        results = []
+        for job in jobs:
+            if job == "kill":
+                evaluator._proc.kill()
+                evaluator._proc.wait()
+                continue
+            results.append(await session.evaluate("P", job))
+        return results
 
-    return asyncio.run(main()), evaluator
+    try:
+        return asyncio.run(main()), evaluator
+    finally:
+        if own:
+            evaluator.close()
 
 
 def test_a_frozen_model_runs_on_the_harness_inputs(graphs, tmp_path):
@@ -151,6 +152,40 @@ def test_a_dead_evaluator_is_restarted_for_the_next_model(graphs, tmp_path):
     results, evaluator = _run(tmp_path, [exported("linear"), "kill", exported("linear")])
     assert results[0]["ok"] and results[1]["ok"]
     np.testing.assert_array_equal(results[0]["value"]["values"], results[1]["value"]["values"])
+
+
+def test_one_evaluator_serves_one_grading_after_another(graphs, tmp_path):
+    _, exported = graphs
+    evaluator = Evaluator(EvaluatorOptions(sandbox=not unavailable_reason(), readonly=(ROOT / "grader",),
+                                           limits=Limits(memory_mb=2048), threads=1, timeout=60))
+    try:
+        first, _ = _run(tmp_path, [exported("linear")], evaluator=evaluator)
+        pid = evaluator._proc.pid
+        second, _ = _run(tmp_path, [exported("constant"), exported("linear")], evaluator=evaluator)
+        assert evaluator._proc.pid == pid  # TensorFlow was imported once
+        assert first[0]["ok"] and not second[0]["ok"] and second[1]["ok"]
+        np.testing.assert_array_equal(first[0]["value"]["values"], second[1]["value"]["values"])
+        assert evaluator.peak_memory_mb() is None or evaluator.peak_memory_mb() > 50
+    finally:
+        evaluator.close()
+    assert evaluator._proc is None
+
+
+def test_a_model_that_runs_too_long_is_stopped(graphs, tmp_path, monkeypatch):
+    _, exported = graphs
+    evaluator = Evaluator(EvaluatorOptions(sandbox=False, limits=Limits(memory_mb=2048), threads=1,
+                                           timeout=60))
+    try:
+        _run(tmp_path, [exported("linear")], evaluator=evaluator)  # started and ready
+        # The timer is what stops a hanging run; make it fire at once.
+        monkeypatch.setattr(evaluator, "options", EvaluatorOptions(sandbox=False, timeout=0.001,
+                                                                   limits=Limits(memory_mb=2048)))
+        (result,), _ = _run(tmp_path, [exported("linear")], evaluator=evaluator)
+        assert not result["ok"] and "took longer than" in result["error"], result
+        (again,), _ = _run(tmp_path, [exported("linear")], evaluator=evaluator)
+        assert not again["ok"] and "took longer than" in again["error"]  # the restarted process too
+    finally:
+        evaluator.close()
 
 
 @pytest.mark.skipif(bool(unavailable_reason()), reason="bubblewrap is not available")
