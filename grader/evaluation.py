@@ -193,12 +193,16 @@ class Evaluator:
     def peak_memory_mb(self) -> float | None:
         return self._cgroup.peak_memory_mb() if self._cgroup is not None else None
 
-    def session(self, plan: Plan) -> "Session":
-        """A grading's use of the evaluator (its inputs, its time, its peak memory)."""
+    def session(self, plan, parts) -> "Session":
+        """A grading's use of the evaluator (its inputs, its time, its peak memory).
+
+        ``plan`` is a :class:`Plan` or a future of one (built while the kernel starts);
+        ``parts`` are the ids of the graph parts it covers.
+        """
         self.start()
         if self._cgroup is not None:
             self._cgroup.reset_peak()
-        return Session(self, plan)
+        return Session(self, plan, parts)
 
     def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
@@ -218,17 +222,14 @@ class Evaluator:
         return code
 
     def close(self) -> None:
-        """Stop the process, remove its cgroup (killing anything left in it) and its folder."""
+        """Stop the process, remove its cgroup (killing anything left in it) and its folder.
+
+        The process holds nothing worth a clean exit, and TensorFlow's own teardown takes
+        a second: it is killed.
+        """
         import shutil
 
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                try:
-                    self._proc.stdin.write(encode_frame({"op": "quit"}))
-                    self._proc.stdin.flush()
-                    self._proc.wait(timeout=2)
-                except (OSError, ValueError, Exception):  # noqa: BLE001 - it is being stopped anyway
-                    pass
             self._stop()
             if self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
@@ -319,10 +320,17 @@ class Evaluator:
 class Session:
     """One grading's evaluations, queued on the shared evaluator."""
 
-    def __init__(self, evaluator: Evaluator, plan: Plan):
+    def __init__(self, evaluator: Evaluator, plan, parts):
         self.evaluator = evaluator
-        self.plan = plan
+        self.parts = frozenset(parts)
+        self._plan = plan
         self.busy_s = 0.0
+
+    @property
+    def plan(self) -> Plan:
+        if not isinstance(self._plan, Plan):
+            self._plan = self._plan.result()  # a future: wait for it (it is built by now, mostly)
+        return self._plan
 
     async def evaluate(self, part_id: str, exported: dict) -> dict:
         """Run one exported model; a measurement dict (``ok`` with ``value``, or ``error``)."""

@@ -176,7 +176,8 @@ class RunOptions:
     sandbox: bool = False                 # run the kernel under bubblewrap (grader.sandbox)
     readonly: tuple = ()                  # paths the sandboxed kernel may read
     startup_timeout: float = 120.0
-    plan: object = None                   # grader.evaluation.Plan: graph parts and their inputs
+    plan: object = None                   # grader.evaluation.Plan (or a future of one): their inputs
+    graph_parts: tuple = ()               # ids of the parts the evaluator runs
     evaluator: object = None              # grader.evaluation.EvaluatorOptions
 
 
@@ -222,12 +223,12 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
     log = open(options.kernel_log, "wb") if options.kernel_log else None
     streams = {"stdout": log, "stderr": log} if log else {}
     evaluator, pending = None, {}
-    if options.plan is not None and options.plan.runs:
+    if options.plan is not None and options.graph_parts:
         from .evaluation import shared_evaluator
 
         # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
         # kernel's start.
-        evaluator = shared_evaluator(options.evaluator).session(options.plan)
+        evaluator = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
     cgroup = KernelCgroup.create(options.limits)
     execution.limits = cgroup.describe()
     env = {**options.env, **cgroup.env()}
@@ -451,7 +452,7 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
         measurement = payload.get("measurements", {}).get(part_id)
         if not isinstance(measurement, dict):
             continue
-        if evaluator is not None and part_id in evaluator.plan.runs and measurement.get("ok"):
+        if evaluator is not None and part_id in evaluator.parts and measurement.get("ok"):
             # A graph part: the agent exported the model; only the evaluator's run counts.
             exported = measurement.get("value")
             if not isinstance(exported, dict) or "graph" not in exported:

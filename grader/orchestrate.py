@@ -21,7 +21,7 @@ from pathlib import Path
 from . import __version__
 from .compare import saved_vs_rerun
 from .data import resolve_all, split_labels
-from .evaluation import INTEGRITY_ROWS, EvaluatorOptions, build_plan
+from .evaluation import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
 from .execute import RunOptions, find_graded_cells, run_notebook
 from .limits import Limits
 from .extract import extract, extract_reports
@@ -77,6 +77,17 @@ def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int
     })
     env.pop("GRADER_SUBMIT_URL", None)
     return env
+
+
+def _background(function, *args):
+    """``function(*args)`` started in a thread; a future of its result."""
+    import concurrent.futures
+
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="grader-plan")
+    try:
+        return executor.submit(function, *args)
+    finally:
+        executor.shutdown(wait=False)
 
 
 def function_integrity(assignment: Assignment) -> dict:
@@ -200,7 +211,10 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         graded = find_graded_cells(notebook, part_ids)
         # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
         # and integrity draws that never enter the kernel (grader.evaluation).
-        plan = build_plan(assignment, data_paths) if kernel.framework == "tensorflow" else None
+        # Built in a thread while the kernel starts (loading and checking the data takes a while).
+        graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
+            if kernel.framework == "tensorflow" else ()
+        plan = _background(build_plan, assignment, data_paths) if graph_parts else None
         integrity = function_integrity(assignment)
         agent_config = kernel_agent_config(assignment, seed=seed, tf1=tf1, data=kernel_data,
                                            integrity=integrity, threads=options.threads)
@@ -215,7 +229,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             sandbox=use_sandbox,
             readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
                       *(Path(p).resolve() for p in data_paths.values())),
-            plan=plan,
+            plan=plan, graph_parts=graph_parts,
             # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
             evaluator=EvaluatorOptions(
                 sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,),

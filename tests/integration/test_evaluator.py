@@ -94,7 +94,7 @@ def _run(tmp_path, jobs, sandbox=None, evaluator=None):
     own = evaluator is None
     evaluator = evaluator or Evaluator(EvaluatorOptions(
         sandbox=sandbox, readonly=(ROOT / "grader",), limits=Limits(memory_mb=2048), threads=1, timeout=60))
-    session = evaluator.session(_plan())
+    session = evaluator.session(_plan(), ["P"])
 
     async def main():
         results = []
