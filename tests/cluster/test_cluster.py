@@ -20,7 +20,7 @@ from tests.integration.test_batch import GRADED, UNTRAINED, _gradebook, _noteboo
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 # Fields that differ between two gradings of the same notebook anywhere.
-_VOLATILE = {"started_at", "duration_s", "peak_memory_mb", "timings"}
+_VOLATILE = {"started_at", "duration_s", "peak_memory_mb", "evaluator_peak_memory_mb", "timings"}
 
 
 @pytest.fixture(scope="module")
