@@ -181,12 +181,16 @@ class RunOptions:
     evaluator: object = None              # grader.evaluation.EvaluatorOptions
 
 
-def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]]) -> Execution:
-    """Execute ``notebook`` in ``workdir``; see the module docstring."""
-    return asyncio.run(_run(notebook, workdir=workdir, options=options, graded=graded))
+def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]],
+                 cwd: Path | None = None) -> Execution:
+    """Execute ``notebook`` with ``workdir`` as the kernel's writable folder; see the module docstring.
+
+    The kernel starts in ``cwd`` (default: ``workdir``), a folder inside ``workdir``.
+    """
+    return asyncio.run(_run(notebook, workdir=workdir, cwd=cwd or workdir, options=options, graded=graded))
 
 
-async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execution:
+async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, graded) -> Execution:
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import DeadKernelError
@@ -217,7 +221,7 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
     client = NotebookClient(
         notebook, km=km, allow_errors=True, interrupt_on_timeout=True, timeout_func=timeout_for,
         startup_timeout=int(options.startup_timeout), record_timing=False,
-        resources={"metadata": {"path": str(workdir)}},
+        resources={"metadata": {"path": str(cwd)}},
         extra_arguments=["--HistoryManager.hist_file=:memory:"])
 
     log = open(options.kernel_log, "wb") if options.kernel_log else None
@@ -237,10 +241,10 @@ async def _run(notebook, *, workdir: Path, options: RunOptions, graded) -> Execu
 
         inner = kernel_env(options.env, workdir=workdir)
         env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
-            workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner))
+            workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner, chdir=cwd))
     try:
         phase = time.monotonic()
-        async with client.async_setup_kernel(env=env, cwd=str(workdir), **streams):
+        async with client.async_setup_kernel(env=env, cwd=str(cwd), **streams):
             execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
             phase = time.monotonic()
             await _install_agent(client, options)

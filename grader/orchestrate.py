@@ -200,10 +200,16 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             relative = extra.relative_to(files_root) if files_root else Path(extra.name)
             (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(extra, workdir / relative)
-        shutil.copy2(path, workdir / "submission.ipynb")
+        # The notebook runs in its own folder, as in the learner's Jupyter, so that a notebook in a
+        # subfolder of the learner's folder finds its files by the same relative paths.
+        home = workdir
+        if files_root is not None and path.resolve().is_relative_to(files_root.resolve()):
+            home = workdir / path.resolve().parent.relative_to(files_root.resolve())
+            home.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, home / "submission.ipynb")
         kernel_data = {}
         for data in assignment.data:
-            target = workdir / data.file
+            target = home / data.file
             if not target.exists():
                 os.symlink(data_paths[data.name], target)
             kernel_data[data.name] = str(target)
@@ -237,7 +243,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                               processes=options.max_processes or kernel.max_processes),
                 threads=options.threads, timeout=kernel.measure_timeout))
         saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
-        execution = run_notebook(notebook, workdir=workdir, options=run_options, graded=graded)
+        execution = run_notebook(notebook, workdir=workdir, cwd=home, options=run_options, graded=graded)
     finally:
         if not options.keep_workdir:
             shutil.rmtree(scratch, ignore_errors=True)

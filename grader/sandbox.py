@@ -78,11 +78,12 @@ def _python_roots() -> list[Path]:
     return sorted(roots)
 
 
-def bwrap_argv(*, workdir: Path, ipc_dir: Path | None, readonly: list[Path], env: dict) -> list[str]:
+def bwrap_argv(*, workdir: Path, ipc_dir: Path | None, readonly: list[Path], env: dict,
+               chdir: Path | None = None) -> list[str]:
     """The bubblewrap command line that precedes the kernel's own command.
 
     ``ipc_dir`` is the folder of the kernel's sockets; the evaluator, which talks
-    over pipes, has none.
+    over pipes, has none.  The process starts in ``chdir`` (default ``workdir``).
     """
     argv = [shutil.which("bwrap") or "bwrap", "--unshare-all", "--unshare-user",
             "--uid", str(NOBODY), "--gid", str(NOBODY), "--die-with-parent", "--new-session",
@@ -105,7 +106,7 @@ def bwrap_argv(*, workdir: Path, ipc_dir: Path | None, readonly: list[Path], env
     argv += ["--bind", str(workdir), str(workdir)]
     if ipc_dir is not None:
         argv += ["--bind", str(ipc_dir), str(ipc_dir)]
-    argv += ["--chdir", str(workdir)]
+    argv += ["--chdir", str(chdir or workdir)]
     for key, value in env.items():
         argv += ["--setenv", key, str(value)]
     return argv

@@ -51,8 +51,9 @@ def class_folder(tmp_path_factory):
     _notebook(root / "José María Ñandú.ipynb", UNTRAINED, GRADED)
     _notebook(root / "bob" / "work.ipynb", UNTRAINED + "print(open('extra.txt').read())", GRADED)
     (root / "bob" / "extra.txt").write_text("bob's own file")
-    # The notebook in a subfolder, a data file beside the subfolder: graded, not an abort.
-    _notebook(root / "gina" / "sub" / "work.ipynb", UNTRAINED, GRADED)
+    # The notebook in a subfolder, a data file beside the subfolder: it runs in its own folder,
+    # as in the learner's Jupyter, and finds the file by the same relative path.
+    _notebook(root / "gina" / "sub" / "work.ipynb", UNTRAINED + "print(open('../data.csv').read())", GRADED)
     (root / "gina" / "data.csv").write_text("1,2,3")
     _notebook(root / "carol" / "a.ipynb", UNTRAINED)
     _notebook(root / "carol" / "b.ipynb", UNTRAINED)
@@ -96,6 +97,9 @@ def test_every_entry_is_a_row_and_nothing_aborts(graded):
     assert rows["José María Ñandú"]["9XaAS"] == "1"
     assert rows["bob"]["9XaAS"] == "1"  # ran with its own extra file
     assert rows["gina"]["9XaAS"] == "1" and rows["gina"]["status"] == "graded", rows["gina"]
+    for learner, text in (("bob", "bob's own file"), ("gina", "1,2,3")):
+        executed = nbformat.read(out / "executed" / f"{learner}.ipynb", as_version=4)
+        assert text in "".join(o.get("text", "") for o in executed.cells[0].outputs), learner
     assert "several notebooks" in rows["carol"]["reason"]
     assert "not a notebook" in rows["dave"]["reason"]
     assert rows["erin"]["status"] == "ungradable" and "not a Jupyter notebook" in rows["erin"]["reason"]
