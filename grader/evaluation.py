@@ -25,27 +25,11 @@ from pathlib import Path
 
 from .exceptions import KernelSetupError
 from .kernel.frames import FrameError, array_from, array_meta, encode_frame
+from .kernel.integrity import integrity_inputs
 from .limits import KernelCgroup, Limits
 
 INTEGRITY_ROWS = 2000   # images in the integrity check's sample
 GRAPH_KINDS = ("loss", "accuracy")
-
-
-def integrity_inputs(inputs, integrity: dict):
-    """A random sample of the split's inputs, shuffled, and the same sample moved by +-noise.
-
-    :func:`grader.extract._checked_values` redoes the draw from the same seed
-    to compare like with like (and so does the kernel agent for function parts).
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(int(integrity["seed"]))
-    order = rng.permutation(len(inputs))[:int(integrity.get("rows") or len(inputs))]
-    sample = inputs[order]
-    signs = rng.integers(0, 2, size=sample.shape, dtype=np.int8) * 2 - 1
-    low, high = float(inputs.min()), float(inputs.max())
-    noisy = np.clip(sample + signs.astype(inputs.dtype) * inputs.dtype.type(integrity["noise"]), low, high)
-    return sample, noisy.astype(inputs.dtype)
 
 
 @dataclass

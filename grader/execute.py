@@ -226,13 +226,13 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
 
     log = open(options.kernel_log, "wb") if options.kernel_log else None
     streams = {"stdout": log, "stderr": log} if log else {}
-    evaluator, pending = None, {}
+    evaluations, pending = None, {}
     if options.plan is not None and options.graph_parts:
         from .evaluation import shared_evaluator
 
         # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
         # kernel's start.
-        evaluator = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
+        evaluations = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
     cgroup = KernelCgroup.create(options.limits)
     execution.limits = cgroup.describe()
     env = {**options.env, **cgroup.env()}
@@ -270,7 +270,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
                 if index in graded:
                     phase = time.monotonic()
                     await _measure(client, graded[index], run.number, execution, options,
-                                   evaluator, pending)
+                                   evaluations, pending)
                     execution.timings["measure"] = round(
                         execution.timings["measure"] + time.monotonic() - phase, 3)
             if not execution.failure:
@@ -294,18 +294,18 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         cgroup.remove()  # kills whatever the notebook left running
         if log:
             log.close()
-        if evaluator is not None:
+        if evaluations is not None:
             try:
                 # The models exported while the notebook ran; most are done by now.
                 phase = time.monotonic()
                 for part_id, (cell_number, task) in pending.items():
                     execution.measurements[part_id] = {"cell": cell_number, **await task}
                 execution.timings["evaluate_wait"] = round(time.monotonic() - phase, 3)
-                execution.timings["evaluate"] = round(evaluator.busy_s, 3)
+                execution.timings["evaluate"] = round(evaluations.busy_s, 3)
             finally:
                 for _, task in pending.values():
                     task.cancel()
-                execution.evaluator_peak_memory_mb = evaluator.evaluator.peak_memory_mb()
+                execution.evaluator_peak_memory_mb = evaluations.evaluator.peak_memory_mb()
     execution.duration_s = time.monotonic() - started
     execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution
@@ -429,7 +429,7 @@ def _parse_payload(content: dict) -> dict | None:
 
 
 async def _measure(client, part_ids, cell_number: int, execution: Execution, options: RunOptions,
-                   evaluator=None, pending=None) -> None:
+                   evaluations=None, pending=None) -> None:
     """Ask the agent for this cell's parts; exported models go to the evaluator in the background."""
     expression = ("__import__('grader.kernel.agent', fromlist=['after_cell']).after_cell("
                   + repr(list(part_ids)) + ")")
@@ -456,7 +456,7 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
         measurement = payload.get("measurements", {}).get(part_id)
         if not isinstance(measurement, dict):
             continue
-        if evaluator is not None and part_id in evaluator.parts and measurement.get("ok"):
+        if evaluations is not None and part_id in evaluations.parts and measurement.get("ok"):
             # A graph part: the agent exported the model; only the evaluator's run counts.
             exported = measurement.get("value")
             if not isinstance(exported, dict) or "graph" not in exported:
@@ -464,7 +464,7 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
                                                      "replaced by the notebook?)"}
             else:
                 pending[part_id] = (cell_number, asyncio.ensure_future(
-                    evaluator.evaluate(part_id, exported)))
+                    evaluations.evaluate(part_id, exported)))
                 continue
         execution.measurements[part_id] = {"cell": cell_number, **measurement}
 

@@ -11,6 +11,7 @@ import base64
 from dataclasses import dataclass
 
 from .spec import Part
+from .kernel.integrity import sample_order
 
 
 @dataclass
@@ -120,8 +121,7 @@ def _checked_values(out: Extracted, value: dict, labels, *, as_classes):
         return values
     shuffled, noisy = decode_array(value["shuffled"]), decode_array(value["noisy"])
     integrity = value.get("integrity") or {}
-    rows = int(integrity.get("rows") or len(values))
-    order = np.random.default_rng(int(integrity.get("seed", 0))).permutation(len(values))[:rows]
+    order = sample_order(len(values), integrity)
     try:
         base, again, moved = as_classes(values), as_classes(shuffled), as_classes(noisy)
         agreement = float(np.mean(base[order] == again))

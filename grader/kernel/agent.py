@@ -211,7 +211,7 @@ def _measure_function(spec: dict):
     if not callable(function):
         raise _Unmeasurable(f"{name} is a {type(function).__name__}, not a function: define "
                             f"def {name}(X): ... that returns one result per row of X")
-    inputs = _split_inputs(spec["split"], dtype="float64")
+    inputs = _split_inputs(spec["split"])
 
     def call(x):
         try:
@@ -228,25 +228,10 @@ def _measure_function(spec: dict):
     integrity = spec.get("integrity")
     if not integrity:
         return values
-    shuffled, noisy = _integrity_inputs(inputs, integrity)
+    from .integrity import integrity_inputs
+
+    shuffled, noisy = integrity_inputs(inputs, integrity)
     return {"values": values, "shuffled": call(shuffled), "noisy": call(noisy), "integrity": integrity}
-
-
-def _integrity_inputs(inputs, integrity: dict):
-    """A random sample of the split's inputs, shuffled, and the same sample moved by +-noise.
-
-    The harness redoes the draw from the seed to compare like with like (the same draw
-    as :func:`grader.evaluation.integrity_inputs`, which serves graph parts).
-    """
-    import numpy as np
-
-    rng = np.random.default_rng(int(integrity["seed"]))
-    order = rng.permutation(len(inputs))[:int(integrity.get("rows") or len(inputs))]
-    sample = inputs[order]
-    signs = rng.integers(0, 2, size=sample.shape, dtype=np.int8) * 2 - 1
-    low, high = float(inputs.min()), float(inputs.max())
-    noisy = np.clip(sample + signs.astype(inputs.dtype) * inputs.dtype.type(integrity["noise"]), low, high)
-    return sample, noisy.astype(inputs.dtype)
 
 
 _MAX_ELEMENTS = 10_000_000  # a measurement travels as JSON in one reply
@@ -292,24 +277,24 @@ def _shape(name: str, obj):
 _INPUTS: dict = {}
 
 
-def _split_inputs(split_name: str, dtype: str = "float32"):
-    """The split's inputs (never its labels), loaded once per kernel.
+def _split_inputs(split_name: str):
+    """The split's inputs (never its labels) for a function part, loaded once per kernel.
 
-    Graphs are fed float32 (their placeholders' type); functions get float64, NumPy's default.
+    Functions get float64, NumPy's default.  (TensorFlow models are fed by the
+    evaluator, outside the kernel, from the harness's copy.)
     """
-    key = (split_name, dtype)
-    if key in _INPUTS:
-        return _INPUTS[key]
+    if split_name in _INPUTS:
+        return _INPUTS[split_name]
     import numpy as np
 
     split = _STATE["config"]["splits"][split_name]
     path = _STATE["data"][split["data"]]
     with np.load(path, allow_pickle=False) as archive:
         x = archive[split["x"]][split.get("start", 0):split.get("stop")]
-    x = x.astype(dtype) / np.dtype(dtype).type(split.get("scale", 1.0))
-    if len(_INPUTS) >= 2:  # the graded split and a reported one: keep both, drop older ones
+    x = x.astype("float64") / np.float64(split.get("scale", 1.0))
+    if len(_INPUTS) >= 2:  # two splits at most: drop the oldest
         _INPUTS.pop(next(iter(_INPUTS)))
-    _INPUTS[key] = x
+    _INPUTS[split_name] = x
     return x
 
 

@@ -13,7 +13,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.evaluation import Evaluator, EvaluatorOptions, Plan, integrity_inputs
+from grader.evaluation import Evaluator, EvaluatorOptions, Plan
+from grader.kernel.integrity import integrity_inputs
 from grader.limits import Limits
 from grader.sandbox import unavailable_reason
 from tests.conftest import ROOT
