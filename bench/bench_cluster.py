@@ -30,7 +30,7 @@ FIXTURES = ("passes_all", "fails_one_part", "b_1x10", "seven_tensors", "no_grade
 
 # A file, not `python -c`: the worker processes are spawned and re-import the main module.
 RUNNER = '''import sys
-from grader.batch import grade
+from grader.api import grade
 
 if __name__ == "__main__":
     grade(sys.argv[1], out=sys.argv[2], assignment="mnist_digits", workers=2, force=True,

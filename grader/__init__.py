@@ -5,7 +5,7 @@ command line (``grader``) is a thin layer over them.  Importing this package
 is cheap: heavy modules (nbclient, numpy) load only when a grading starts,
 and TensorFlow never loads in the harness process at all.
 """
-__version__ = "0.2.0"
+from .version import __version__
 
 __all__ = ["__version__", "check", "grade", "load_assignment", "find_assignment"]
 
@@ -13,15 +13,11 @@ __all__ = ["__version__", "check", "grade", "load_assignment", "find_assignment"
 def __getattr__(name):
     # Lazy re-exports keep `import grader` (and `grader --help`) fast.
     if name in ("check", "grade"):
-        from . import batch
+        from . import api
 
-        return getattr(batch, name)
-    if name in ("load_assignment",):
-        from . import spec
-
-        return spec.load_assignment
-    if name == "find_assignment":
+        return getattr(api, name)
+    if name in ("load_assignment", "find_assignment"):
         from . import assignments
 
-        return assignments.find_assignment
+        return getattr(assignments, name)
     raise AttributeError(name)

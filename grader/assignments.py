@@ -1,4 +1,4 @@
-"""Find assignment folders by name or path."""
+"""Find assignment folders by name or path, and load them ready to grade."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,21 @@ from pathlib import Path
 from typing import Iterable
 
 from .exceptions import AssignmentNotFoundError, GraderError
-from .spec import ASSIGNMENT_FILE, Assignment, load_assignment
+from .judge.kinds import check_parts
+from .spec.model import ASSIGNMENT_FILE, Assignment, read_assignment
+
+
+def load_assignment(folder: str | Path, *, reference_folder: str | Path | None = None) -> Assignment:
+    """Read an assignment folder and its reference, and check every part against its kind.
+
+    :func:`grader.spec.read_assignment` reads and checks the files' structure;
+    this also asks the kind table (:mod:`grader.judge.kinds`) whether each part
+    names a known kind with the fields that kind needs.  Raises
+    :class:`grader.exceptions.SpecError` naming the file and field to fix.
+    """
+    assignment = read_assignment(folder, reference_folder=reference_folder)
+    check_parts(assignment, assignment.folder / ASSIGNMENT_FILE)
+    return assignment
 
 
 def search_roots() -> list[Path]:

@@ -54,8 +54,8 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .ci_output import add_junit_option
-    from .validate import add_validate_parser
+    from .report.ci import add_junit_option
+    from .authoring.validate import add_validate_parser
 
     parser = argparse.ArgumentParser(
         prog="grader",
@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="CSV with columns submission,learner: learner ids for files or folders")
     _add_run_options(grade)
     add_junit_option(grade)
-    from .cluster import add_cluster_option  # argparse only: Dask loads when a batch uses it
+    from .batch.dask import add_cluster_option  # argparse only: Dask loads when a batch uses it
 
     add_cluster_option(grade)
     from .post.cli import add_post_option, add_post_parser  # argparse only: --help stays fast
@@ -132,24 +132,24 @@ def _options(args):
 
 
 def _check(args) -> int:
-    from .batch import check
-    from .report import format_table
+    from .api import check
+    from .report.table import format_table
 
     result = check(args.notebook, assignment=args.assignment, options=_options(args))
     if args.json:
         print(result.to_json())
     else:
         print(format_table(result))
-    from .ci_output import write_ci_outputs
+    from .report.ci import write_ci_outputs
 
     write_ci_outputs(result, args)
     return EXIT_OK if result.passed else EXIT_FAILED
 
 
 def _grade(args) -> int:
-    from .batch import grade
+    from .api import grade
     from .post.cli import check_post_options, post_after_grade
-    from .report import format_gradebook
+    from .report.table import format_gradebook
 
     check_post_options(args)  # a broken posting configuration fails before the batch, not after
     results = grade(args.directory, assignment=args.assignment, out=args.out, options=_options(args),
@@ -159,7 +159,7 @@ def _grade(args) -> int:
     print(format_gradebook(results))
     print(f"\n{len(results)} submission(s); in {args.out}/: gradebook.csv, gradebook.json, "
           f"summary.html, feedback/*.html, results/*.json")
-    from .ci_output import write_ci_outputs
+    from .report.ci import write_ci_outputs
 
     write_ci_outputs(results, args)
     status = EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
@@ -169,7 +169,7 @@ def _grade(args) -> int:
 
 
 def _validate(args) -> int:
-    from .validate import run_validate
+    from .authoring.validate import run_validate
 
     return run_validate(args)
 
@@ -182,7 +182,7 @@ def _post(args) -> int:
 
 def _calibrate(args) -> int:
     from .assignments import find_assignment
-    from .calibrate import calibrate, format_report
+    from .authoring.calibrate import calibrate, format_report
 
     assignment = find_assignment(args.assignment)
     base = assignment.kernel.seed
@@ -199,8 +199,8 @@ def _report(args) -> int:
     from pathlib import Path
 
     from .exceptions import GraderError
-    from .report import format_gradebook, write_gradebook
-    from .report_html import load_results, write_reports
+    from .report.table import format_gradebook, write_gradebook
+    from .report.html import load_results, write_reports
 
     out = Path(args.out)
     results = load_results(out)
@@ -224,7 +224,7 @@ def _spec_fields(_args) -> int:
                        (spec.Part, "assignment.toml [[parts]]"),
                        (spec.Threshold, "thresholds.toml [parts.ID]")):
         print(f"# {title}\n{spec.describe(cls)}\n")
-    from .kinds import get_kind, kind_names
+    from .judge.kinds import get_kind, kind_names
 
     print("# part kinds (kind = ...)")
     for name in kind_names():
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     if args.version:
-        from . import __version__
+        from .version import __version__
 
         print(f"grader {__version__}")
         return EXIT_OK

@@ -63,7 +63,7 @@ class KernelSetupError(GraderError):
 
 
 class ClusterError(GraderError):
-    """A batch cannot run on the Dask cluster it was given (see :mod:`grader.cluster`)."""
+    """A batch cannot run on the Dask cluster it was given (see :mod:`grader.batch.dask`)."""
 
 
 class PostError(GraderError):

@@ -18,16 +18,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
-from .compare import saved_vs_rerun
-from .data import resolve_all, split_labels
-from .evaluation import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
-from .execute import RunOptions, find_graded_cells, run_notebook
-from .limits import Limits
-from .extract import extract, extract_reports
+from .version import __version__
+from .judge.compare import saved_vs_rerun
+from .spec.data import resolve_all, split_labels
+from .run.evaluation import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
+from .run.execute import RunOptions, find_graded_cells, run_notebook
+from .run.limits import Limits
+from .judge.extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
-from .score import score_part
-from .spec import Assignment
+from .judge.score import score_part
+from .spec.model import Assignment
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class GradeOptions:
     memory_mb: int | None = None            # default from assignment.toml
     max_processes: int | None = None        # default from assignment.toml
     threads: int | None = None              # CPU threads per kernel (TensorFlow, BLAS, OpenMP)
-    sandbox: str = "auto"                   # required | auto | off (see grader.sandbox)
+    sandbox: str = "auto"                   # required | auto | off (see grader.run.sandbox)
     keep_workdir: bool = False
 
 
@@ -95,7 +95,7 @@ def function_integrity(assignment: Assignment) -> dict:
 
     A plain Python function cannot leave its process: the agent calls it in the
     kernel on this draw, and the harness keeps the seed to redo it.  Graph parts
-    get theirs from :func:`grader.evaluation.build_plan`, which never enter the kernel.
+    get theirs from :func:`grader.run.evaluation.build_plan`, which never enter the kernel.
     """
     return {part.id: {"seed": secrets.randbelow(2**31), "rows": INTEGRITY_ROWS,
                       "noise": assignment.split(part.split).noise}
@@ -118,13 +118,13 @@ def kernel_agent_config(assignment: Assignment, *, seed: int, tf1: bool, data: d
 
 
 def ungradable(path: Path, assignment: Assignment, reason: str, started: float, digest: str,
-               learner: str | None) -> SubmissionResult:
-    """The result of a submission that cannot be run at all."""
+               learner: str | None, *, status: str = UNGRADABLE) -> SubmissionResult:
+    """The result of a submission that cannot be run at all (``status``: ungradable or grader-error)."""
     return SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,
         harness_version=__version__, submission=path.name, submission_sha256=digest,
-        status=UNGRADABLE, reason=reason, max_total=assignment.max_points,
+        status=status, reason=reason, max_total=assignment.max_points,
         started_at=_now(), duration_s=round(time.monotonic() - started, 3),
         parts=[PartResult(id=p.id, description=p.description, kind=p.kind, model=p.model,
                           status="error", max_points=p.points,
@@ -184,7 +184,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     if notebook is None:
         return ungradable(path, assignment, problem, started, digest, learner)
 
-    from .sandbox import resolve_mode
+    from .run.sandbox import resolve_mode
 
     use_sandbox, sandbox_text = resolve_mode(options.sandbox)
     kernel = assignment.kernel
@@ -216,7 +216,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         part_ids = [p.id for p in assignment.parts]
         graded = find_graded_cells(notebook, part_ids)
         # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
-        # and integrity draws that never enter the kernel (grader.evaluation).
+        # and integrity draws that never enter the kernel (grader.run.evaluation).
         # Built in a thread while the kernel starts (loading and checking the data takes a while).
         graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
             if kernel.framework == "tensorflow" else ()
@@ -260,7 +260,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         number = next(c.number for c in execution.cells if c.index == index)
         for part_id in ids:
             graded_cell_of[part_id] = number
-    from .kinds import get_kind
+    from .judge.kinds import get_kind
 
     parts = []
     for part in assignment.parts:

@@ -27,6 +27,8 @@ MISSING = "missing"    # the notebook has no graded cell for the part
 # Submission statuses.
 GRADED = "graded"            # the notebook ran (possibly with errors) and every part has a verdict
 UNGRADABLE = "ungradable"    # not a notebook, corrupt, or the kernel could not run it at all
+GRADER_ERROR = "grader-error"  # a fault of the grader or the machine, not of the notebook: never a
+                               # grade; the next run of the same batch grades it again
 
 
 @dataclass

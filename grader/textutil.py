@@ -35,3 +35,12 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 def stable_text(text: str) -> str:
     """Drop memory addresses (``<Graph object at 0x7f...>``) so that messages repeat exactly."""
     return _ADDRESS.sub("", text)
+
+
+def safe_name(learner: str) -> str:
+    """A file name for a learner id (any letters and spaces kept; separators replaced).
+
+    Results, executed notebooks and feedback pages of one learner share it.
+    """
+    name = "".join("_" if c in "/\\\0" or ord(c) < 32 else c for c in learner).strip()
+    return ("_" + name) if name.startswith(".") or not name else name

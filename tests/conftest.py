@@ -36,7 +36,7 @@ def mnist_path() -> Path:
 
 @pytest.fixture(scope="session")
 def assignment():
-    from grader.spec import load_assignment
+    from grader.assignments import load_assignment
 
     return load_assignment(ASSIGNMENT_DIR)
 

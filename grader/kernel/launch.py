@@ -12,7 +12,7 @@ interrupts and kills reach the kernel).  Configuration comes from the
 environment: ``GRADER_CGROUPS`` (os.pathsep-separated cgroup folders) and
 ``GRADER_RLIMITS`` (``name=value`` pairs, e.g. ``fsize=1073741824,nofile=1024``), and
 ``GRADER_SANDBOX_ARGV`` (a JSON list: the bubblewrap command that wraps the
-kernel, see :mod:`grader.sandbox`).
+kernel, see :mod:`grader.run.sandbox`).
 """
 from __future__ import annotations
 

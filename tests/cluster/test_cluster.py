@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from grader.batch import grade
+from grader.api import grade
 from tests.integration.test_batch import GRADED, UNTRAINED, _gradebook, _notebook
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]

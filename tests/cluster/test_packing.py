@@ -15,10 +15,11 @@ import tarfile
 
 import pytest
 
-from grader import cluster
+from grader.batch import dask as dask_executor
+from grader.batch import dask_bundle as cluster
 from grader.exceptions import ClusterError
-from grader.inputs import Submission
-from grader.spec import load_assignment
+from grader.batch.inputs import Submission
+from grader.assignments import load_assignment
 from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR, ROOT
 
 
@@ -119,17 +120,17 @@ def test_unpack_refuses_members_outside_the_target(tmp_path):
 
 def test_cluster_option_parses_without_importing_dask():
     code = ("import argparse, sys\n"
-            "from grader.cluster import add_cluster_option\n"
+            "from grader.batch.dask import add_cluster_option\n"
             "p = argparse.ArgumentParser(); add_cluster_option(p)\n"
             "print(p.parse_args(['--cluster', 'local:2']).cluster, p.parse_args([]).cluster,\n"
             "      'distributed' in sys.modules or 'dask' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.stdout.split() == ["local:2", "None", "False"], done.stderr
     for good in ("local:1", "tcp://10.0.0.5:8786", "scheduler:8786"):
-        assert cluster.cluster_address(good) == good
+        assert dask_executor.cluster_address(good) == good
     for bad in ("local:0", "local:two", "nowhere"):
         with pytest.raises(argparse.ArgumentTypeError):
-            cluster.cluster_address(bad)
+            dask_executor.cluster_address(bad)
 
 
 def test_worker_processes_of_one_machine_share_one_unpacked_copy(assignment, mnist_path, tmp_path):
@@ -140,7 +141,7 @@ def test_worker_processes_of_one_machine_share_one_unpacked_copy(assignment, mni
     bundle = cluster.pack_assignment(assignment, {"mnist": mnist_path})
     (tmp_path / "bundle.pickle").write_bytes(pickle.dumps((bundle.manifest(), assignment, bundle.data)))
     code = ("import pickle, sys\n"
-            "from grader import cluster\n"
+            "from grader.batch import dask_bundle as cluster\n"
             "manifest, assignment, data = pickle.loads(open(sys.argv[1], 'rb').read())\n"
             "local, _ = cluster.open_bundle(manifest, assignment, lambda: data)\n"
             "print(local.digest == assignment.digest)\n")

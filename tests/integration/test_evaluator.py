@@ -13,10 +13,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.evaluation import Evaluator, EvaluatorOptions, Plan
+from grader.run.evaluation import Evaluator, EvaluatorOptions, Plan
 from grader.kernel.integrity import integrity_inputs
-from grader.limits import Limits
-from grader.sandbox import unavailable_reason
+from grader.run.limits import Limits
+from grader.run.sandbox import unavailable_reason
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.kernel
@@ -196,7 +196,7 @@ def test_the_sandboxed_evaluator_sees_no_data_and_no_harness_files(graphs, tmp_p
     import json
     import os
 
-    from grader.sandbox import bwrap_argv
+    from grader.run.sandbox import bwrap_argv
 
     work = tmp_path / "work"
     work.mkdir()

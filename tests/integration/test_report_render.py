@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from grader.report_html import feedback_page, summary_page
+from grader.report.html import feedback_page, summary_page
 from grader.results import CellError, PartResult, SubmissionResult
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -17,9 +17,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.batch import grade
+from grader.api import grade
 from grader.orchestrate import GradeOptions
-from grader.sandbox import unavailable_reason
+from grader.run.sandbox import unavailable_reason
 from tests.conftest import REFERENCE_DIR, ROOT
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]

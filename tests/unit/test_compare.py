@@ -3,7 +3,7 @@ import copy
 
 import nbformat
 
-from grader.compare import saved_vs_rerun
+from grader.judge.compare import saved_vs_rerun
 
 
 def _nb(*cells):

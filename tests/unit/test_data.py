@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.data import env_var, load_arrays, resolve
+from grader.spec.data import env_var, load_arrays, resolve
 from grader.exceptions import DataError
 from grader.spec import DataFile
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from grader.extract import Extracted, decode_array, extract, shapes_string
+from grader.judge.extract import Extracted, decode_array, extract, shapes_string
 from grader.kernel.agent import _encode
 from grader.results import CellError
-from grader.score import score_part
+from grader.judge.score import score_part
 
 
 def _measure(values):

@@ -4,7 +4,7 @@ import zipfile
 import pytest
 
 from grader.exceptions import GraderError
-from grader.inputs import collect, read_mapping
+from grader.batch.inputs import collect, read_mapping
 
 
 def _touch(path, text="{}"):

@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 from grader.exceptions import SpecError
-from grader.extract import extract
+from grader.judge.extract import extract
 from grader.kernel import agent
 from grader.kernel.agent import _encode
-from grader.kinds import PartKind, kind_names, register_kind
-from grader.score import score_part
-from grader.spec import Part, Threshold, load_assignment
+from grader.judge.kinds import PartKind, kind_names, register_kind
+from grader.judge.score import score_part
+from grader.assignments import load_assignment
+from grader.spec import Part, Threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "assignments" / "sklearn_digits"
@@ -108,7 +109,7 @@ def test_agent_measures_arrays_and_functions(monkeypatch, tmp_path):
     monkeypatch.setattr(agent, "_INPUTS", {})
     monkeypatch.setattr(agent, "_STATE", {"data": {"d": str(tmp_path / "d.npz")}, "config": {
         "splits": {"test": {"data": "d", "x": "x", "start": 2, "stop": None, "scale": 1.0}}}})
-    from grader.extract import decode_array
+    from grader.judge.extract import decode_array
 
     value = agent._measure({"kind": "array", "object": "means"})
     assert decode_array(value).tolist() == [[1, 2], [3, 4]]
@@ -154,7 +155,7 @@ def test_spec_errors_of_the_new_kinds_name_the_field(tmp_path, old, new, message
 
 
 def test_threshold_problems_per_kind():
-    from grader.kinds import threshold_problems
+    from grader.judge.kinds import threshold_problems
 
     assert threshold_problems(FUNCTION, Threshold(part="acc")) == [
         ("min", "a function threshold needs min or max")]

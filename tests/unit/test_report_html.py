@@ -1,5 +1,5 @@
 """HTML reports: what learners and instructors read (text checks; rendering is checked in Chromium)."""
-from grader.report_html import feedback_page, summary_page
+from grader.report.html import feedback_page, summary_page
 from grader.results import CellError, PartResult, SubmissionResult
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from grader.exceptions import AssignmentNotFoundError, SpecError, UnknownKeyError
-from grader.spec import Assignment, Part, describe, load_assignment
+from grader.assignments import load_assignment
+from grader.spec import Assignment, Part, describe
 from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.ci_output import add_junit_option, annotations, emit, junit_xml, suites_from_results, write_ci_outputs
+from grader.report.ci import add_junit_option, annotations, emit, junit_xml, suites_from_results, write_ci_outputs
 from grader.results import CellError, PartResult, SubmissionResult
 
 XSD = Path(__file__).with_name("junit.xsd")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.validate import add_validate_parser, format_report, run_validate, validate
+from grader.authoring.validate import add_validate_parser, format_report, run_validate, validate
 from tests.conftest import ROOT
 
 XSD = Path(__file__).with_name("junit.xsd")

@@ -38,7 +38,7 @@ class PostContext:
         if self._session is None:
             import requests
 
-            from ... import __version__
+            from ...version import __version__
 
             self._session = requests.Session()
             self._session.headers["User-Agent"] = f"grader/{__version__}"

@@ -7,7 +7,7 @@ separate process started with the kernel and sandboxed like it, together
 with the inputs it chose: the split's inputs, the integrity check's shuffled
 and moved sample (its seed stays in the harness), and the splits the part is
 also reported on.  The evaluator returns the model's outputs; the metrics
-are computed in the harness (:mod:`grader.extract`) against labels that
+are computed in the harness (:mod:`grader.judge.extract`) against labels that
 never leave it.  The evaluation runs while the kernel goes on with the next
 cells.
 
@@ -23,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exceptions import KernelSetupError
-from .kernel.frames import FrameError, array_from, array_meta, encode_frame
-from .kernel.integrity import integrity_inputs
+from ..exceptions import KernelSetupError
+from ..kernel.frames import FrameError, array_from, array_meta, encode_frame
+from ..kernel.integrity import integrity_inputs
 from .limits import KernelCgroup, Limits
 
 INTEGRITY_ROWS = 2000   # images in the integrity check's sample
@@ -45,7 +45,7 @@ class Plan:
         return list(self.runs[part_id].values()) + list(self.reports.get(part_id, {}).values())
 
     def value(self, part_id: str, arrays: dict) -> dict:
-        """The measurement in the form :func:`grader.extract.extract` reads."""
+        """The measurement in the form :func:`grader.judge.extract.extract` reads."""
         value = {role: arrays[name] for role, name in self.runs[part_id].items()}
         if part_id in self.integrity:
             value["integrity"] = self.integrity[part_id]
@@ -62,7 +62,7 @@ def build_plan(assignment, data_paths) -> Plan:
     every grading, so no notebook can prepare for them, and they never leave
     the harness and the evaluator.
     """
-    from .data import split_inputs
+    from ..spec.data import split_inputs
 
     plan = Plan()
     draws: dict[str, dict] = {}
@@ -162,7 +162,7 @@ class Evaluator:
         self._ready, self._sent, self._loaded_for = False, set(), None
 
     def _env(self) -> dict:
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
         env = {"PYTHONPATH": package_root, "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(self._workdir),
                "TMPDIR": "/tmp" if self.options.sandbox else os.environ.get("TMPDIR", "/tmp"),
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
@@ -233,7 +233,7 @@ class Evaluator:
     def run(self, session: "Session", part_id: str, graph: bytes, input_name: str, output_name: str) -> dict:
         import threading
 
-        from .kernel.frames import read_frame
+        from ..kernel.frames import read_frame
 
         with self._lock:
             self.start()  # the first use, or the last model ended the process

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, TextIO
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import SubmissionResult
+    from ..results import SubmissionResult
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
 _VERDICT = {PASSED: "✅ pass", FAILED: "❌ fail", ERROR: "💥 error", SKIPPED: "⏭ skipped"}
@@ -73,7 +73,7 @@ class Suite:
 # --- from results -------------------------------------------------------------------------------
 
 def _shown(value) -> str:
-    from .textutil import fmt_value
+    from ..textutil import fmt_value
 
     if isinstance(value, float):
         return f"{value:.3g}" if 0 < abs(value) < 1e-3 else f"{value:.4f}"
@@ -190,7 +190,7 @@ def junit_xml(suites: list[Suite], *, name: str = "grader", time: float | None =
 def write_junit(suites: list[Suite], path: str | Path, *, name: str = "grader",
                 time: float | None = None) -> Path:
     """Write the JUnit XML file (atomically)."""
-    from .results import write_atomic
+    from ..results import write_atomic
 
     write_atomic(path, junit_xml(suites, name=name, time=time))
     return Path(path)

@@ -1,74 +1,17 @@
-"""Compare measured values with the reference thresholds: one verdict per part.
+"""The per-kind pass rules: a measured value against its threshold, in words a learner reads.
 
-This is where a validation accuracy meets its threshold.  The grade always
-comes from the measured value; a claimed value that disagrees is flagged in
-the message, never trusted.
+Three handlers per kind, named by the kind table (:mod:`grader.judge.kinds`):
+``text_*`` (the rule as text), ``judge_*`` (passed or not, and why) and
+``claim_*`` (what to say when the notebook reported another value).  The
+dispatcher is :func:`grader.judge.score.score_part`.
 """
 from __future__ import annotations
 
-from .extract import Extracted
-from .results import ERROR, FAILED, MISSING, PASSED, CellError, PartResult
-from .spec import Part, Threshold
-from .textutil import fmt_value
+from ..spec.model import Part, Threshold
+from ..textutil import fmt_value
+from .measures import Extracted
 
 
-def threshold_text(part: Part, threshold: Threshold | None) -> str:
-    """The pass rule as a learner reads it."""
-    if threshold is None:
-        return ""
-    from .kinds import get_kind  # kinds imports this module's handlers
-
-    return get_kind(part.kind).threshold_text(part, threshold)
-
-
-def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
-               graded_cell: int | None, cell_errors: list[CellError], failure: str,
-               failed_at: int | None, hidden: bool = False) -> PartResult:
-    """The verdict on one part, with a message that says what to fix."""
-    from .kinds import get_kind
-
-    kind = get_kind(part.kind)
-    result = PartResult(id=part.id, description=part.description, kind=part.kind, model=part.model,
-                        max_points=part.points, claimed=extracted.claimed, measured=extracted.measured,
-                        threshold=threshold_text(part, threshold), cell=extracted.cell, hidden=hidden, integrity=extracted.integrity)
-    context = _context(graded_cell, extracted.cell, cell_errors)
-    if graded_cell is None:
-        result.status = MISSING
-        result.message = (f"No cell submits part {part.id}: keep the graded cell "
-                          f"(grader.set_answer(\"{part.id}\", ...)) from the template.")
-        return result
-    if extracted.cell is None:
-        result.status = ERROR
-        reason = failure or "its graded cell did not run"
-        if failed_at is not None and failed_at <= graded_cell:
-            reason = f"the run stopped before cell {graded_cell} could be measured: {failure}"
-        result.message = _join(f"Not measured: {reason}.", context)
-        return result
-    if extracted.error:
-        result.status = ERROR
-        result.message = _join(f"Could not measure {kind.what(part)} after cell {extracted.cell}: "
-                               f"{extracted.error}.", context)
-        return result
-    if extracted.invalid:
-        result.status = FAILED
-        result.message = _join(f"Measured after cell {extracted.cell}: {extracted.invalid}.", context)
-        return result
-    if threshold is None:
-        result.status = ERROR
-        result.message = f"The reference has no threshold for part {part.id} (a fault of the assignment)."
-        return result
-    passed, verdict = kind.judge(part, threshold, extracted)
-    result.status = PASSED if passed else FAILED
-    result.points = part.points if passed else 0.0
-    mismatch = kind.claim_mismatch(part, threshold, extracted)
-    if mismatch:
-        result.claim_mismatch = True
-        verdict = _join(verdict, mismatch)
-    result.message = _join(verdict, context if not passed or mismatch else "")
-    return result
-
-
-# --- one set of handlers per kind (registered in grader.kinds) ------------------------------
 
 def text_min_max(part: Part, threshold: Threshold) -> str:
     """``>= 0.92``, ``<= 0.3`` or both."""
@@ -91,12 +34,9 @@ def text_array(part: Part, threshold: Threshold) -> str:
     return f"max |diff| <= {threshold.max if threshold.max is not None else 0:g}"
 
 
-def judge_min_max(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+def judge_min_max(part: Part, threshold: Threshold, extracted: Extracted, what: str) -> tuple[bool, str]:
     """A number (loss, accuracy, a function's metric) against min and/or max."""
-    from .kinds import get_kind
-
     value = float(extracted.measured)
-    what = get_kind(part.kind).what(part)
     subject = f"The {part.model} model's {what}" if part.model else f"The {what}"
     if threshold.min is not None and value < threshold.min:
         return False, (f"{subject} is {value:.4f}, below the required "
@@ -107,7 +47,7 @@ def judge_min_max(part: Part, threshold: Threshold, extracted: Extracted) -> tup
     return True, f"{what[0].upper() + what[1:]} {value:.4f} ({text_min_max(part, threshold)})."
 
 
-def judge_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+def judge_shapes(part: Part, threshold: Threshold, extracted: Extracted, _what: str) -> tuple[bool, str]:
     """Each object's shape against its accepted alternatives."""
     shapes = extracted.detail["shapes"]
     wrong = []
@@ -122,7 +62,7 @@ def judge_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> tupl
     return True, f"Shapes {extracted.measured}."
 
 
-def judge_array(part: Part, threshold: Threshold, extracted: Extracted) -> tuple[bool, str]:
+def judge_array(part: Part, threshold: Threshold, extracted: Extracted, _what: str) -> tuple[bool, str]:
     """The largest absolute difference from the expected array against max."""
     value = float(extracted.measured)
     allowed = threshold.max if threshold.max is not None else 0.0
@@ -186,23 +126,3 @@ def claim_array(part: Part, threshold: Threshold, extracted: Extracted) -> str:
         return (f"Reported an array that differs from {part.object} by up to {difference:.3g}: the "
                 f"grade uses {part.object} itself.")
     return ""
-
-
-def _context(graded_cell: int | None, measured_cell: int | None, errors: list[CellError]) -> str:
-    """Errors of the graded cell and the first earlier error, which often explains a failure."""
-    cell = measured_cell or graded_cell
-    if cell is None:
-        return ""
-    notes = []
-    own = [e for e in errors if e.cell == cell]
-    earlier = [e for e in errors if e.cell < cell]
-    if own:
-        notes.append(f"The graded cell {own[0].summary()[5:]}.")
-    if earlier and (not own or earlier[0].ename != own[0].ename or earlier[0].evalue != own[0].evalue):
-        notes.append(f"Earlier, {earlier[0].summary()}" + (
-            f" (and {len(earlier) - 1} more cell(s) raised)" if len(earlier) > 1 else "") + ".")
-    return " ".join(notes)
-
-
-def _join(*texts: str) -> str:
-    return " ".join(t for t in texts if t)

@@ -29,8 +29,8 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping
 
-from .exceptions import DataError
-from .spec import Assignment, DataFile, Split
+from ..exceptions import DataError
+from .model import Assignment, DataFile, Split
 
 
 def env_var(name: str) -> str:

@@ -1,7 +1,7 @@
 """The Dask worker plugin that carries an assignment's files to every worker.
 
-Kept apart from :mod:`grader.cluster` because defining it imports
-``distributed``, and ``grader --help`` (which imports ``grader.cluster`` for
+Kept apart from :mod:`grader.batch.dask` because defining it imports
+``distributed``, and ``grader --help`` (which imports ``grader.batch.dask`` for
 its ``--cluster`` option) must stay fast.
 
 Why a plugin and not ``client.scatter``: the scheduler keeps a registered
@@ -19,7 +19,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 
 class AssignmentFiles(WorkerPlugin):
-    """An assignment bundle (see :func:`grader.cluster.pack_assignment`) held by every worker."""
+    """An assignment bundle (see :func:`grader.batch.dask_bundle.pack_assignment`) held by every worker."""
 
     # Same name, same digest, same bytes: registering it again need not resend it to workers.
     idempotent = True
@@ -30,5 +30,5 @@ class AssignmentFiles(WorkerPlugin):
 
     def setup(self, worker) -> None:
         # Nothing to do at once: the first task on this worker unpacks the bytes
-        # (grader.cluster.open_bundle), off the worker's event loop.
+        # (grader.batch.dask_bundle.open_bundle), off the worker's event loop.
         del worker

@@ -8,7 +8,7 @@ system libraries; no home folders, no reference solutions, no other
 submissions, no results), a private ``/tmp``, its own working folder as the
 only writable place, and an environment emptied of everything but what the
 kernel needs.  Memory, process, file-size and open-file limits come from the
-kernel's cgroup and rlimits (:mod:`grader.limits`), applied by
+kernel's cgroup and rlimits (:mod:`grader.run.limits`), applied by
 :mod:`grader.kernel.launch` before it execs bubblewrap, so they hold for
 every process inside.  The kernel talks to the harness over the IPC (unix
 socket) transport through one shared folder, and is interrupted by message
@@ -27,7 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .exceptions import GraderError
+from ..exceptions import GraderError
 
 MODES = ("required", "auto", "off")
 NOBODY = 65534

@@ -1,7 +1,9 @@
-"""Turn what the kernel reported into claimed and measured values per part.
+"""The per-kind measurement handlers: what the kernel (or the evaluator) sent, made a value.
 
-The kernel only ever returns the learner's *objects' outputs* (shapes,
-predicted probabilities, predicted classes on inputs the harness chose).
+Each handler fills an :class:`Extracted` from the agent's value and the
+reference the harness holds (labels, an expected array).  The kind table
+(:mod:`grader.judge.kinds`) names the handler of each kind; the dispatcher is
+:func:`grader.judge.extract.extract`.
 Metrics are computed here, in the harness, against labels that never enter
 the kernel.
 """
@@ -10,8 +12,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from .spec import Part
-from .kernel.integrity import sample_order
+from ..spec.model import Part
+from ..kernel.integrity import sample_order
 
 
 @dataclass
@@ -49,34 +51,6 @@ def decode_array(encoded: dict):
 def shapes_string(shapes) -> str:
     """Shapes as the course's grading_utils writes them: dims joined by spaces, None for unknown."""
     return " ".join("None" if d is None else str(d) for shape in shapes for d in shape)
-
-
-def extract(part: Part, measurement: dict | None, answer: dict | None, reference=None) -> Extracted:
-    """Combine the agent's measurement and the notebook's claim for one part.
-
-    ``reference`` is what the harness holds and the kernel never sees: the
-    split's labels, or the expected array (see :mod:`grader.kinds`).
-    """
-    from .kinds import get_kind  # kinds imports this module's handlers
-
-    kind = get_kind(part.kind)
-    out = Extracted(part=part.id)
-    if answer is not None:
-        out.claimed = answer.get("value")
-        out.claimed_text = answer.get("text")
-        if kind.summarise_claim is not None and out.claimed is not None:
-            out.claimed_value, out.claimed = out.claimed, kind.summarise_claim(out.claimed)
-    if measurement is None:
-        return out
-    out.cell = measurement.get("cell")
-    if not measurement.get("ok"):
-        out.error = str(measurement.get("error") or "the measurement failed")
-        return out
-    try:
-        kind.extract(out, measurement.get("value"), reference, part)
-    except (ValueError, KeyError, TypeError) as exc:
-        out.error = f"the grading agent sent an unreadable measurement ({exc})"
-    return out
 
 
 # --- one handler per kind: (out, value the agent sent, reference, part) -> None ---------------

@@ -8,8 +8,8 @@ import textwrap
 from pathlib import Path
 from typing import Iterable
 
-from .results import PASSED, SubmissionResult, write_atomic
-from .textutil import fmt_value
+from ..results import PASSED, SubmissionResult, write_atomic
+from ..textutil import fmt_value
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "missing": "MISSING"}
 

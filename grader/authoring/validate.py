@@ -11,7 +11,7 @@ to fix:
    things); the data files are available and match their checksums; the
    template and the solution exist, parse, and have a graded cell for each part;
 2. the reference solution passes every part, under ``seeds`` seeds (each
-   part's spread and margin to its threshold come from :mod:`grader.calibrate`);
+   part's spread and margin to its threshold come from :mod:`grader.authoring.calibrate`);
 3. the template fails every part (status other than passed) without a fault of
    the harness (a :class:`~grader.exceptions.GraderError`, or an ungradable result).
 
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .orchestrate import GradeOptions
-    from .results import SubmissionResult
-    from .spec import Assignment
+    from ..orchestrate import GradeOptions
+    from ..results import SubmissionResult
+    from ..spec.model import Assignment
 
 HELPER_IMPORT_TIMEOUT_S = 300.0
 NOT_ASKED = "not asked to run notebooks"  # the skip of --no-run, which does not fail validation
@@ -73,7 +73,7 @@ class ValidationReport:
     checks: list[Check] = field(default_factory=list)
     seeds: list[int] = field(default_factory=list)
     solution_runs: list["SubmissionResult"] = field(default_factory=list)
-    calibration: dict | None = None              # grader.calibrate.summarise of the solution runs
+    calibration: dict | None = None              # grader.authoring.calibrate.summarise of the solution runs
     template_result: "SubmissionResult | None" = None
     duration_s: float = 0.0
 
@@ -119,7 +119,7 @@ class _Checks:
         try:
             check.problems = list(function(*args) or [])
         except Exception as exc:  # a check that breaks is a problem to report, not a crash
-            from .exceptions import GraderError
+            from ..exceptions import GraderError
 
             if not isinstance(exc, GraderError):
                 raise
@@ -149,8 +149,8 @@ def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptio
     ``seeds``: how many seeds the solution runs under (``seed``, ``seed+1``, ...);
     ``run=False`` does the consistency checks only.
     """
-    from .orchestrate import GradeOptions
-    from .spec import load_assignment
+    from ..orchestrate import GradeOptions
+    from ..assignments import load_assignment
 
     options = options or GradeOptions()
     started = time.monotonic()
@@ -187,7 +187,7 @@ def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptio
 # --- the checks ---------------------------------------------------------------------------------
 
 def _load(report: ValidationReport, load_assignment, reference_dir) -> list[Problem]:
-    from .spec import ASSIGNMENT_FILE
+    from ..spec.model import ASSIGNMENT_FILE
 
     folder = report.folder
     if not (folder / ASSIGNMENT_FILE).is_file():
@@ -202,7 +202,7 @@ def _load(report: ValidationReport, load_assignment, reference_dir) -> list[Prob
 
 
 def _thresholds(assignment: "Assignment") -> list[Problem]:
-    from .kinds import threshold_problems
+    from ..judge.kinds import threshold_problems
 
     thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
     spec_file = _rel(assignment.folder / "assignment.toml")
@@ -218,8 +218,8 @@ def _thresholds(assignment: "Assignment") -> list[Problem]:
         for name, message in threshold_problems(part, threshold):
             problems.append(Problem(thresholds_file, f"parts.{part.id}.{name}", message))
         if part.kind == "array" and threshold.expected_file:
-            from .exceptions import SpecError
-            from .kinds import expected_array
+            from ..exceptions import SpecError
+            from ..judge.kinds import expected_array
 
             try:
                 expected_array(assignment, part, {})
@@ -258,7 +258,7 @@ def helper_modules(folder: Path) -> list[str]:
 
 
 def _helpers(assignment: "Assignment") -> list[Problem]:
-    from .orchestrate import kernel_env
+    from ..orchestrate import kernel_env
 
     folder = assignment.helpers_path
     modules = helper_modules(folder)
@@ -288,8 +288,8 @@ def _module_file(folder: Path, name: str) -> Path:
 
 
 def _data(assignment: "Assignment", options: "GradeOptions") -> list[Problem]:
-    from .data import load_arrays, resolve
-    from .exceptions import DataError
+    from ..spec.data import load_arrays, resolve
+    from ..exceptions import DataError
 
     spec_file = _rel(assignment.folder / "assignment.toml")
     problems = []
@@ -307,8 +307,8 @@ def _data(assignment: "Assignment", options: "GradeOptions") -> list[Problem]:
 
 
 def _notebooks(assignment: "Assignment") -> list[Problem]:
-    from .execute import find_graded_cells
-    from .orchestrate import read_notebook
+    from ..run.execute import find_graded_cells
+    from ..orchestrate import read_notebook
 
     problems = []
     part_ids = [part.id for part in assignment.parts]
@@ -334,7 +334,7 @@ def _notebooks(assignment: "Assignment") -> list[Problem]:
 
 def _solution(report: ValidationReport, options: "GradeOptions", progress) -> list[Problem]:
     from .calibrate import run_seeds, summarise
-    from .data import resolve_all
+    from ..spec.data import resolve_all
 
     assignment = report.assignment
     data_paths = resolve_all(assignment, explicit=options.data)
@@ -366,9 +366,9 @@ def _solution(report: ValidationReport, options: "GradeOptions", progress) -> li
 
 
 def _template(report: ValidationReport, options: "GradeOptions") -> list[Problem]:
-    from .data import resolve_all
-    from .exceptions import GraderError
-    from .orchestrate import grade_notebook
+    from ..spec.data import resolve_all
+    from ..exceptions import GraderError
+    from ..orchestrate import grade_notebook
 
     assignment = report.assignment
     template = _rel(assignment.template_path)
@@ -425,7 +425,7 @@ def format_report(report: ValidationReport) -> str:
 
 def ci_suites(report: ValidationReport) -> list:
     """The report as CI suites: the checks, the solution's runs, the template's parts."""
-    from .ci_output import FAILED, PASSED, SKIPPED, Case, Suite, suites_from_results
+    from ..report.ci import FAILED, PASSED, SKIPPED, Case, Suite, suites_from_results
 
     name = report.assignment.id if report.assignment else str(report.folder)
     checks = Suite(name=f"{name}: checks", time=report.duration_s)
@@ -464,7 +464,7 @@ def ci_suites(report: ValidationReport) -> list:
 
 def add_validate_parser(subparsers):
     """Add ``grader validate ASSIGNMENT_DIR`` to the CLI's subcommands."""
-    from .ci_output import add_junit_option
+    from ..report.ci import add_junit_option
 
     parser = subparsers.add_parser(
         "validate", help="check an assignment folder: specs, data, helpers; the solution passes "
@@ -494,10 +494,10 @@ def run_validate(args) -> int:
     """``grader validate``: 0 when everything holds, 1 when something does not."""
     import argparse
 
-    from .assignments import available
-    from .ci_output import emit
-    from .exceptions import AssignmentNotFoundError
-    from .orchestrate import GradeOptions
+    from ..assignments import available
+    from ..report.ci import emit
+    from ..exceptions import AssignmentNotFoundError
+    from ..orchestrate import GradeOptions
 
     folder = Path(args.assignment_dir)
     if not folder.is_dir():

@@ -15,7 +15,8 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from .results import PASSED, SubmissionResult, write_atomic
+from ..results import PASSED, SubmissionResult, write_atomic
+from ..textutil import safe_name
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
@@ -186,23 +187,17 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "")
                     for reason, count in reasons.most_common(10)) + "</table>")
     body.append("<h2>Slowest notebooks</h2><table id=\"slowest\"><tr><th>Learner</th><th>Seconds</th>"
                 "<th>Status</th></tr>" + "".join(
-                    f"<tr><td><a href=\"feedback/{_e(_file(r.learner))}.html\">{_e(r.learner)}</a></td>"
+                    f"<tr><td><a href=\"feedback/{_e(safe_name(r.learner))}.html\">{_e(r.learner)}</a></td>"
                     f"<td>{r.duration_s:.0f}</td><td>{_e(r.status)}</td></tr>" for r in slowest) + "</table>")
     return _page(f"{assignment_title} - class summary", "\n".join(body))
-
-
-def _file(learner: str) -> str:
-    from .batch import safe_name
-
-    return safe_name(learner)
 
 
 def write_reports(results: Iterable[SubmissionResult], out: Path, *, assignment_title: str = "") -> Path:
     """Write ``feedback/LEARNER.html`` for each result and ``summary.html``; returns the summary."""
     results = list(results)
     for result in results:
-        images = notebook_images(out / "executed" / f"{_file(result.learner)}.ipynb")
-        write_atomic(out / "feedback" / f"{_file(result.learner)}.html",
+        images = notebook_images(out / "executed" / f"{safe_name(result.learner)}.ipynb")
+        write_atomic(out / "feedback" / f"{safe_name(result.learner)}.html",
                      feedback_page(result, assignment_title=assignment_title, images=images))
     summary = out / "summary.html"
     write_atomic(summary, summary_page(results, assignment_title=assignment_title))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .exceptions import AssignmentNotFoundError, SpecError, UnknownKeyError
+from ..exceptions import AssignmentNotFoundError, SpecError, UnknownKeyError
 
 ASSIGNMENT_FILE = "assignment.toml"
 THRESHOLDS_FILE = "thresholds.toml"
@@ -80,7 +80,7 @@ class Part:
 
     id: str = _doc("the part id the notebook passes to grader.set_answer", "")
     kind: str = _doc("how the part is measured: shapes, loss, accuracy, array or function "
-                     "(the table in grader/kinds.py)", "")
+                     "(the table in grader/judge/kinds.py)", "")
     description: str = _doc("one line the learner reads in the feedback", "")
     model: str = _doc("which model of the notebook the part concerns", "")
     points: float = _doc("points for passing the part", 1.0)
@@ -225,10 +225,13 @@ def _folder_digest(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def load_assignment(folder: str | Path, *, reference_folder: str | Path | None = None) -> Assignment:
+def read_assignment(folder: str | Path, *, reference_folder: str | Path | None = None) -> Assignment:
     """Read ``folder/assignment.toml`` and the reference thresholds beside it.
 
-    ``reference_folder`` defaults to ``<folder>/../../reference/<folder name>``
+    Checks the files' structure (known keys, types, unique ids, splits and
+    data named); whether each part's kind can grade it is checked by
+    :func:`grader.assignments.load_assignment`, which the rest of the harness
+    uses.  ``reference_folder`` defaults to ``<folder>/../../reference/<folder name>``
     when that exists.
     """
     folder = Path(folder).resolve()
@@ -277,9 +280,6 @@ def load_assignment(folder: str | Path, *, reference_folder: str | Path | None =
 
 def _check(assignment: Assignment, path: Path) -> None:
     """Consistency checks that make a spec unusable when they fail."""
-    # kinds imports the stage modules, which import this one: import it when checking.
-    from .kinds import part_problems
-
     for data in assignment.data:
         if data.build and not (isinstance(data.build, tuple)
                                and all(isinstance(arg, str) for arg in data.build)):
@@ -296,8 +296,6 @@ def _check(assignment: Assignment, path: Path) -> None:
         if part.id in seen:
             raise SpecError(f"part id {part.id!r} appears twice", path=str(path), field=f"{where}.id")
         seen.add(part.id)
-        for field_name, message in part_problems(assignment, part, where=where):
-            raise SpecError(message, path=str(path), field=field_name)
         for split in part.report_on:
             if split not in {s.name for s in assignment.splits}:
                 raise SpecError(f"no split named {split!r}", path=str(path), field=f"{where}.report_on")

@@ -13,10 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from .data import resolve_all
-from .orchestrate import GradeOptions, grade_notebook
-from .results import SubmissionResult, write_atomic
-from .spec import Assignment
+from ..spec.data import resolve_all
+from ..orchestrate import GradeOptions, grade_notebook
+from ..results import SubmissionResult, write_atomic
+from ..spec.model import Assignment
 
 
 def _numeric(value):
@@ -29,7 +29,7 @@ def calibrate(assignment: Assignment, *, seeds: list[int], weak: list[Path] = ()
     """Grade the solution once per seed and each weak notebook once; summarise per part."""
     solution = assignment.solution_path
     if solution is None or not solution.is_file():
-        from .exceptions import SpecError
+        from ..exceptions import SpecError
 
         raise SpecError("the reference folder has no solution notebook to calibrate with",
                         path=str(assignment.reference_folder or assignment.folder), field="solution")

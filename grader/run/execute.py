@@ -23,10 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .exceptions import KernelSetupError
+from ..exceptions import KernelSetupError
 from .limits import KernelCgroup, Limits
-from .results import CellError
-from .textutil import first_line
+from ..results import CellError
+from ..textutil import first_line
 
 KERNEL_NAME = "grader-python"
 SANDBOX_KERNEL_NAME = "grader-python-sandboxed"
@@ -173,12 +173,12 @@ class RunOptions:
     agent_config: dict
     kernel_log: Path | None = None  # the kernel process's stdout/stderr (TensorFlow chatter) go here
     limits: Limits = Limits()
-    sandbox: bool = False                 # run the kernel under bubblewrap (grader.sandbox)
+    sandbox: bool = False                 # run the kernel under bubblewrap (grader.run.sandbox)
     readonly: tuple = ()                  # paths the sandboxed kernel may read
     startup_timeout: float = 120.0
-    plan: object = None                   # grader.evaluation.Plan (or a future of one): their inputs
+    plan: object = None                   # grader.run.evaluation.Plan (or a future of one): their inputs
     graph_parts: tuple = ()               # ids of the parts the evaluator runs
-    evaluator: object = None              # grader.evaluation.EvaluatorOptions
+    evaluator: object = None              # grader.run.evaluation.EvaluatorOptions
 
 
 def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]],

@@ -3,8 +3,11 @@
 ``kind = "..."`` in ``assignment.toml`` names an entry of this table.  A
 :class:`PartKind` holds, for its kind, the spec fields it needs, what the
 harness compares the measurement with (labels of a split, an expected array),
-and the handlers of the stages: extract (:mod:`grader.extract`), judge,
-threshold text and claim check (:mod:`grader.score`).  :func:`register_kind`
+and the handlers of the stages: measure (:mod:`grader.judge.measures`), judge,
+threshold text and claim check (:mod:`grader.judge.rules`).  The stages'
+dispatchers (:mod:`grader.judge.extract`, :mod:`grader.judge.score`) look the
+kind up here; the spec only names it, so imports run one way: spec <- kinds
+<- extract, score.  :func:`register_kind`
 adds an entry; the built-in kinds are registered by :func:`register_builtin_kinds`,
 called once at the bottom of this module::
 
@@ -22,15 +25,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
-from . import extract as _extract
-from . import score as _score
-from .exceptions import SpecError
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .spec import Assignment, Part, Threshold
-
+from . import measures, rules
+from ..exceptions import SpecError
+from ..spec.model import Assignment, Part, Threshold
 
 @dataclass(frozen=True)
 class PartKind:
@@ -40,7 +39,7 @@ class PartKind:
     doc: str                                   # one line for `grader spec-fields` and docs
     requires: tuple[str, ...]                  # Part fields that must be set
     extract: Callable                          # (Extracted, agent's value, reference, Part) -> None
-    judge: Callable                            # (Part, Threshold, Extracted) -> (passed, message)
+    judge: Callable                            # (Part, Threshold, Extracted, what) -> (passed, message)
     threshold_text: Callable                   # (Part, Threshold) -> the rule as learners read it
     claim_mismatch: Callable                   # (Part, Threshold, Extracted) -> message or ""
     what: Callable                             # (Part) -> what is measured, for messages
@@ -72,7 +71,7 @@ def kind_names() -> tuple[str, ...]:
     return tuple(_KINDS)
 
 
-def part_problems(assignment: "Assignment", part: "Part", *, where: str) -> list[tuple[str, str]]:
+def part_problems(assignment: Assignment, part: Part, *, where: str) -> list[tuple[str, str]]:
     """What makes ``part`` unusable in ``assignment.toml``: (dotted field, message) pairs."""
     if part.kind not in _KINDS:
         return [(f"{where}.kind", f"unknown kind {part.kind!r}; one of {', '.join(_KINDS)}")]
@@ -93,7 +92,14 @@ def part_problems(assignment: "Assignment", part: "Part", *, where: str) -> list
     return problems
 
 
-def threshold_problems(part: "Part", threshold: "Threshold") -> list[tuple[str, str]]:
+def check_parts(assignment: Assignment, path: Path) -> None:
+    """Raise :class:`SpecError` for the first part of ``assignment`` its kind cannot grade."""
+    for index, part in enumerate(assignment.parts):
+        for field_name, message in part_problems(assignment, part, where=f"parts[{index}]"):
+            raise SpecError(message, path=str(path), field=field_name)
+
+
+def threshold_problems(part: Part, threshold: Threshold) -> list[tuple[str, str]]:
     """What makes a part's threshold unusable: (field under parts.ID, message) pairs."""
     kind = _KINDS.get(part.kind)
     if kind is None or kind.check_threshold is None:
@@ -103,14 +109,14 @@ def threshold_problems(part: "Part", threshold: "Threshold") -> list[tuple[str, 
 
 # --- what the harness compares with (never sent to the kernel) ------------------------------
 
-def split_labels(assignment: "Assignment", part: "Part", data_paths: Mapping[str, Path]):
+def split_labels(assignment: Assignment, part: Part, data_paths: Mapping[str, Path]):
     """The labels of the part's split."""
-    from .data import split_labels as labels_of
+    from ..spec.data import split_labels as labels_of
 
     return labels_of(assignment, assignment.split(part.split), data_paths)
 
 
-def expected_array(assignment: "Assignment", part: "Part", _data_paths: Mapping[str, Path]):
+def expected_array(assignment: Assignment, part: Part, _data_paths: Mapping[str, Path]):
     """The expected array of an array part, from the .npy file its threshold names."""
     import numpy as np
 
@@ -133,20 +139,20 @@ def expected_array(assignment: "Assignment", part: "Part", _data_paths: Mapping[
 
 # --- small per-kind pieces ------------------------------------------------------------------------
 
-def _check_shapes_threshold(part: "Part", threshold: "Threshold") -> list[tuple[str, str]]:
+def _check_shapes_threshold(part: Part, threshold: Threshold) -> list[tuple[str, str]]:
     if len(threshold.expected) != len(part.objects):
         return [("expected", f"{len(threshold.expected)} accepted shapes for {len(part.objects)} "
                              f"objects ({', '.join(part.objects)})")]
     return []
 
 
-def _check_min_max(part: "Part", threshold: "Threshold") -> list[tuple[str, str]]:
+def _check_min_max(part: Part, threshold: Threshold) -> list[tuple[str, str]]:
     if threshold.min is None and threshold.max is None:
         return [("min", f"a {part.kind} threshold needs min or max")]
     return []
 
 
-def _check_array_threshold(part: "Part", threshold: "Threshold") -> list[tuple[str, str]]:
+def _check_array_threshold(part: Part, threshold: Threshold) -> list[tuple[str, str]]:
     problems = []
     if not threshold.expected_file:
         problems.append(("expected_file", "an array part needs the .npy file of the expected array"))
@@ -155,10 +161,10 @@ def _check_array_threshold(part: "Part", threshold: "Threshold") -> list[tuple[s
     return problems
 
 
-def _check_function(part: "Part") -> list[tuple[str, str]]:
-    if part.metric not in _extract.FUNCTION_METRICS:
+def _check_function(part: Part) -> list[tuple[str, str]]:
+    if part.metric not in measures.FUNCTION_METRICS:
         return [("metric", f"unknown metric {part.metric!r}; one of "
-                           f"{', '.join(_extract.FUNCTION_METRICS)}")]
+                           f"{', '.join(measures.FUNCTION_METRICS)}")]
     return []
 
 
@@ -173,7 +179,7 @@ def _summarise_array_claim(claimed: Any) -> Any:
     return f"array of shape ({', '.join(str(d) for d in shape)}{',' if len(shape) == 1 else ''})"
 
 
-def _function_what(part: "Part") -> str:
+def _function_what(part: Part) -> str:
     metric = "accuracy" if part.metric == "accuracy" else "loss (cross-entropy)"
     return f"{part.split} {metric}"
 
@@ -184,35 +190,35 @@ def register_builtin_kinds() -> None:
         return
     register_kind(PartKind(
         name="shapes", doc="static shapes of the objects named in `objects`",
-        requires=("objects",), extract=_extract.extract_shapes, judge=_score.judge_shapes,
-        threshold_text=_score.text_shapes, claim_mismatch=_score.claim_shapes,
+        requires=("objects",), extract=measures.extract_shapes, judge=rules.judge_shapes,
+        threshold_text=rules.text_shapes, claim_mismatch=rules.claim_shapes,
         what=lambda part: "shapes", check_threshold=_check_shapes_threshold))
     register_kind(PartKind(
         name="loss", doc="cross-entropy of the graph tensor `output` (probabilities) run on the "
                          "split's inputs fed to `input`",
-        requires=("output", "input"), extract=_extract.extract_graph_loss, judge=_score.judge_min_max,
-        threshold_text=_score.text_min_max, claim_mismatch=_score.claim_number,
+        requires=("output", "input"), extract=measures.extract_graph_loss, judge=rules.judge_min_max,
+        threshold_text=rules.text_min_max, claim_mismatch=rules.claim_number,
         what=lambda part: f"{part.split} loss", reference=split_labels, uses_split=True,
         check_threshold=_check_min_max))
     register_kind(PartKind(
         name="accuracy", doc="accuracy of the graph tensor `output` (classes) run on the split's "
                              "inputs fed to `input`",
-        requires=("output", "input"), extract=_extract.extract_graph_accuracy,
-        judge=_score.judge_min_max, threshold_text=_score.text_min_max,
-        claim_mismatch=_score.claim_number, what=lambda part: f"{part.split} accuracy",
+        requires=("output", "input"), extract=measures.extract_graph_accuracy,
+        judge=rules.judge_min_max, threshold_text=rules.text_min_max,
+        claim_mismatch=rules.claim_number, what=lambda part: f"{part.split} accuracy",
         reference=split_labels, uses_split=True, check_threshold=_check_min_max))
     register_kind(PartKind(
         name="array", doc="the learner's numeric array `object` against the reference's "
                           "expected_file, within max (largest absolute difference)",
-        requires=("object",), extract=_extract.extract_array, judge=_score.judge_array,
-        threshold_text=_score.text_array, claim_mismatch=_score.claim_array,
+        requires=("object",), extract=measures.extract_array, judge=rules.judge_array,
+        threshold_text=rules.text_array, claim_mismatch=rules.claim_array,
         what=lambda part: part.object, reference=expected_array,
         check_threshold=_check_array_threshold, summarise_claim=_summarise_array_claim))
     register_kind(PartKind(
         name="function", doc="the learner's function `object` called on the split's inputs; the "
                              "harness scores its outputs with `metric` against the split's labels",
-        requires=("object",), extract=_extract.extract_function, judge=_score.judge_min_max,
-        threshold_text=_score.text_min_max, claim_mismatch=_score.claim_number,
+        requires=("object",), extract=measures.extract_function, judge=rules.judge_min_max,
+        threshold_text=rules.text_min_max, claim_mismatch=rules.claim_number,
         what=_function_what, reference=split_labels, uses_split=True, check=_check_function,
         check_threshold=_check_min_max))
 

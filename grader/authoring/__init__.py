@@ -1,0 +1,7 @@
+"""Tools for assignment authors: is the assignment sound, and where do thresholds lie?
+
+* :mod:`grader.authoring.validate`: ``grader validate``, the checks an assignment
+  repository's CI runs (specs, helpers, data; the solution passes, the template fails).
+* :mod:`grader.authoring.calibrate`: ``grader calibrate``, the reference solution
+  graded over several seeds, each part's spread and margin to its threshold.
+"""

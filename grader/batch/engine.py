@@ -1,0 +1,205 @@
+"""The batch engine: what to grade, and where results go, whatever runs the gradings.
+
+One engine for every place gradings run.  It owns:
+
+* **resumption**: every result is written atomically to ``OUT/results/LEARNER.json``
+  the moment it is ready, stamped with a *grading key* (:func:`grading_key`: a
+  digest of the submission's bytes, the assignment and reference, the harness
+  version and the grading options); a learner whose result has the current key
+  is not graded again (``force`` regrades everything);
+* the **journal** (``OUT/journal.jsonl``): the batch's events, one JSON line each;
+* **retries**: a job whose worker process died is tried again, once; a second
+  death makes the submission the cause, and its row says so;
+* **faults**: whatever one grading raises is that learner's row
+  (``grader-error``: the grader could not run it, never a grade; the next run
+  of the same batch grades it again), and the batch goes on;
+* **progress**, and **recording**: results and executed notebooks written here,
+  in the process that started the batch, one learner at a time.
+
+Where gradings run is an executor's business (:mod:`grader.batch.executor`):
+the local process pool, or a Dask cluster (:mod:`grader.batch.dask`).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import datetime
+import hashlib
+import json
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+
+from ..version import __version__
+from ..orchestrate import GradeOptions, ungradable
+from ..results import GRADER_ERROR, SubmissionResult, write_atomic
+from ..spec.model import Assignment
+from ..textutil import safe_name
+from .executor import GradingExecutor
+from .inputs import Submission
+from .job import MAX_ATTEMPTS, BatchContext, Job, JobLost, Outcome, WorkerLost, grade_job
+from .progress import Progress
+
+_MAX_RESUBMITS = 3  # jobs an executor lost track of (a scheduler restarted): try again, then give up
+
+
+def grading_key(submission: Submission, assignment: Assignment, options: GradeOptions) -> str:
+    """Changes whenever the grade could change: submission bytes, assignment, harness, options."""
+    digest = hashlib.sha256()
+    for path in ([submission.notebook] if submission.notebook else []) + list(submission.files):
+        digest.update(path.name.encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(submission.problem.encode())
+    digest.update(assignment.digest.encode())
+    digest.update(__version__.encode())
+    relevant = {k: v for k, v in asdict(options).items() if k not in ("keep_workdir", "threads", "data")}
+    digest.update(json.dumps(relevant, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+class Journal:
+    """Append-only event log of a batch (``journal.jsonl``), flushed to disk on every line.
+
+    Executors report events from their own threads; a lock keeps lines whole.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, event: str, **fields) -> None:
+        line = json.dumps({"time": datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"), "event": event, **fields}, ensure_ascii=False)
+        with self._lock, open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def load_result(path: Path) -> SubmissionResult | None:
+    """A stored result, or None when it is missing or of another schema (grade again)."""
+    try:
+        return SubmissionResult.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def _died(times: int) -> str:
+    return "twice" if times == 2 else f"{times} times"
+
+
+class BatchEngine:
+    """Grades the submissions of one results folder ``out`` with one assignment and options."""
+
+    def __init__(self, *, assignment: Assignment, options: GradeOptions, data_paths: dict, out: Path,
+                 force: bool = False):
+        self.assignment, self.options, self.data_paths = assignment, options, data_paths
+        self.out, self.force = Path(out), force
+        self.results_dir, self.executed_dir = self.out / "results", self.out / "executed"
+        self.journal = Journal(self.out / "journal.jsonl")
+        self.finished: dict[str, SubmissionResult] = {}
+
+    def resume(self, submissions: list[Submission]) -> list[Job]:
+        """The jobs still to grade; results already stored with the current key count as done."""
+        todo = []
+        for submission in submissions:
+            key = grading_key(submission, self.assignment, self.options)
+            previous = None if self.force else load_result(self.result_path(submission.learner))
+            if previous is not None and previous.grading_key == key and previous.status != GRADER_ERROR:
+                self.finished[submission.learner] = previous
+            else:
+                todo.append(Job(submission, key))
+        return todo
+
+    def result_path(self, learner: str) -> Path:
+        return self.results_dir / f"{safe_name(learner)}.json"
+
+    def run(self, submissions: list[Submission], todo: list[Job], *, executor: GradingExecutor,
+            options: GradeOptions, progress: Progress) -> list[SubmissionResult]:
+        """Grade ``todo`` on ``executor``; returns every submission's result, in input order."""
+        self.progress = progress
+        context = BatchContext(assignment=self.assignment, options=options, data_paths=self.data_paths,
+                               executed_dir=self.executed_dir)
+        # Nothing to run (not a notebook, two notebooks, ...): the row is made here.
+        remote = []
+        for job in todo:
+            if job.submission.problem or job.submission.notebook is None:
+                self._started(job)
+                self._record(job, grade_job(context, job))
+            else:
+                remote.append(job)
+        if remote:
+            with executor:
+                executor.open(context, events=self.journal.write)
+                self._drain(deque(remote), executor)
+        self.progress.close()
+        self.journal.write("finished", graded=len(todo), total=len(self.finished))
+        return [self.finished[s.learner] for s in submissions if s.learner in self.finished]
+
+    def _started(self, job: Job) -> None:
+        self.journal.write("start", learner=job.learner, key=job.key)
+        self.progress.start(job.learner)
+
+    def _drain(self, queue: deque, executor: GradingExecutor) -> None:
+        deaths: dict[str, int] = {}
+        resubmits: dict[str, int] = {}
+        running: dict[concurrent.futures.Future, Job] = {}
+        while queue or running:
+            while queue and len(running) < executor.slots:
+                job = queue.popleft()
+                if job.learner not in deaths:
+                    deaths[job.learner] = 0
+                    self._started(job)
+                running[executor.submit(job)] = job
+            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                job = running.pop(future)
+                try:
+                    outcome = future.result()
+                except WorkerLost as lost:
+                    deaths[job.learner] += lost.deaths
+                    if deaths[job.learner] < MAX_ATTEMPTS:
+                        queue.appendleft(job)
+                        continue
+                    outcome = Outcome(self._row(job, f"the grading worker process died "
+                                                     f"{_died(deaths[job.learner])} while grading this "
+                                                     f"submission"))
+                except JobLost as lost:
+                    resubmits[job.learner] = resubmits.get(job.learner, 0) + 1
+                    if resubmits[job.learner] <= _MAX_RESUBMITS:
+                        self.journal.write("resubmit", learner=job.learner, reason=str(lost))
+                        queue.appendleft(job)
+                        continue
+                    outcome = Outcome(self._row(job, f"the grader lost this grading {resubmits[job.learner]} "
+                                                     f"times ({lost})", status=GRADER_ERROR))
+                except Exception as exc:  # a fault of the grader: this learner's row; the batch goes on
+                    outcome = Outcome(self._row(job, _fault(exc), status=GRADER_ERROR))
+                self._record(job, outcome)
+
+    def _row(self, job: Job, reason: str, *, status: str | None = None) -> SubmissionResult:
+        extra = {"status": status} if status else {}
+        result = ungradable(Path(job.submission.source or job.learner), self.assignment, reason,
+                            time.monotonic(), "", job.learner, **extra)
+        result.submission = job.submission.source
+        result.grading_key = job.key
+        return result
+
+    def _record(self, job: Job, outcome: Outcome) -> None:
+        if outcome.executed is not None:
+            write_atomic(self.executed_dir / f"{safe_name(job.learner)}.ipynb", outcome.executed)
+        result = outcome.result
+        write_atomic(self.result_path(job.learner), result.to_json())
+        self.journal.write("done", learner=job.learner, key=job.key, total=result.total,
+                           status=result.status)
+        self.finished[job.learner] = result
+        self.progress.finish(job.learner, result)
+
+
+def _fault(exc: BaseException) -> str:
+    """One line for a fault of the grader, for the learner's row."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"the grader could not run this notebook ({type(exc).__name__}{': ' + text if text else ''}); "
+            f"not a grade: run the same command again to grade it")

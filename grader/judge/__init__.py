@@ -1,0 +1,12 @@
+"""Stage 3, judging: turn what was measured into a verdict per part.
+
+* :mod:`grader.judge.kinds`: the one table of part kinds (shapes, loss, accuracy,
+  array, function): what each needs from the spec, and its handlers.
+* :mod:`grader.judge.measures`: per kind, the value the kernel or the evaluator
+  sent made a measurement, against labels the harness holds (accuracy, loss, ...).
+* :mod:`grader.judge.rules`: per kind, the pass rule in words, the verdict, and
+  what to say when the notebook claimed another value.
+* :mod:`grader.judge.extract` and :mod:`grader.judge.score`: the dispatchers the
+  pipeline calls (claimed + measured value of a part; its verdict).
+* :mod:`grader.judge.compare`: the notebook's saved outputs against the re-run's.
+"""
