@@ -30,3 +30,35 @@ def test_summary_counts_and_reasons():
     page = summary_page([_result("a"), _result("b", total=2)], assignment_title="Demo")
     assert "2 submissions" in page and "p2: too low N" in page
     assert page.count("data:image/png;base64,") == 2
+
+
+def test_learner_text_is_escaped_on_both_pages():
+    from html.parser import HTMLParser
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+
+    attack = "<script>alert(1)</script>"
+    result = _result(learner=attack)
+    result.parts[1].message = f"too low {attack}"
+    result.errors[0].source = f"print('{attack}')"
+    feedback, summary = feedback_page(result), summary_page([result], assignment_title="Demo")
+    for page in (feedback, summary):
+        tags = Tags()
+        tags.feed(page)
+        assert "script" not in tags.tags
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the learner id
+    assert "too low &lt;script&gt;alert(1)&lt;/script&gt;" in feedback
+    assert '<pre class="source">print(' in feedback and "&lt;script&gt;alert(1)&lt;/script&gt;" in feedback
+    assert "p2: too low &lt;script&gt;alert(N)&lt;/script&gt;" in summary  # reasons: digits become N
+
+
+def test_summary_links_survive_url_characters_in_learner_ids():
+    # The feedback file is named after the learner; '#', '?' and '%' must not cut the link short.
+    page = summary_page([_result("a#b?c%d é")], assignment_title="Demo")
+    assert 'href="feedback/a%23b%3Fc%25d%20%C3%A9.html"' in page
