@@ -19,7 +19,7 @@ from .assignments import find_assignment
 from .exceptions import GraderError
 from .orchestrate import GradeOptions, grade_notebook
 from .results import SubmissionResult
-from .spec.model import Assignment
+from .specs.model import Assignment
 
 if TYPE_CHECKING:  # pragma: no cover
     from .batch.progress import Progress
@@ -56,7 +56,7 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
     from .batch.progress import Progress
     from .report.html import write_reports
     from .report.table import write_gradebook
-    from .spec.data import resolve_all
+    from .specs.data import resolve_all
 
     directory, out = Path(directory), Path(out)
     if not directory.exists():

@@ -8,13 +8,13 @@ from typing import Iterable
 
 from .exceptions import AssignmentNotFoundError, GraderError
 from .judge.kinds import check_parts
-from .spec.model import ASSIGNMENT_FILE, Assignment, read_assignment
+from .specs.model import ASSIGNMENT_FILE, Assignment, read_assignment
 
 
 def load_assignment(folder: str | Path, *, reference_folder: str | Path | None = None) -> Assignment:
     """Read an assignment folder and its reference, and check every part against its kind.
 
-    :func:`grader.spec.read_assignment` reads and checks the files' structure;
+    :func:`grader.specs.read_assignment` reads and checks the files' structure;
     this also asks the kind table (:mod:`grader.judge.kinds`) whether each part
     names a known kind with the fields that kind needs.  Raises
     :class:`grader.exceptions.SpecError` naming the file and field to fix.

@@ -215,7 +215,7 @@ def _report(args) -> int:
 
 
 def _spec_fields(_args) -> int:
-    from . import spec
+    from . import specs as spec
 
     for cls, title in ((spec.Assignment, "assignment.toml (top level)"),
                        (spec.KernelSpec, "assignment.toml [kernel]"),

@@ -20,14 +20,14 @@ from pathlib import Path
 
 from .version import __version__
 from .judge.compare import saved_vs_rerun
-from .spec.data import resolve_all, split_labels
+from .specs.data import resolve_all, split_labels
 from .run.evaluation import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
 from .run.execute import RunOptions, find_graded_cells, run_notebook
 from .run.limits import Limits
 from .judge.extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
 from .judge.score import score_part
-from .spec.model import Assignment
+from .specs.model import Assignment
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ python3 -m venv "$VENV"
 cd "$SOURCE"
 "$VENV/bin/python" - <<'PY'
 from grader.assignments import available, find_assignment
-from grader.spec.data import resolve_all
+from grader.specs.data import resolve_all
 
 for name in available():
     resolve_all(find_assignment(name))

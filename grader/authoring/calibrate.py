@@ -13,10 +13,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
-from ..spec.data import resolve_all
+from ..specs.data import resolve_all
 from ..orchestrate import GradeOptions, grade_notebook
 from ..results import SubmissionResult, write_atomic
-from ..spec.model import Assignment
+from ..specs.model import Assignment
 
 
 def _numeric(value):

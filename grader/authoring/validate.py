@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:  # pragma: no cover
     from ..orchestrate import GradeOptions
     from ..results import SubmissionResult
-    from ..spec.model import Assignment
+    from ..specs.model import Assignment
 
 HELPER_IMPORT_TIMEOUT_S = 300.0
 NOT_ASKED = "not asked to run notebooks"  # the skip of --no-run, which does not fail validation
@@ -187,7 +187,7 @@ def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptio
 # --- the checks ---------------------------------------------------------------------------------
 
 def _load(report: ValidationReport, load_assignment, reference_dir) -> list[Problem]:
-    from ..spec.model import ASSIGNMENT_FILE
+    from ..specs.model import ASSIGNMENT_FILE
 
     folder = report.folder
     if not (folder / ASSIGNMENT_FILE).is_file():
@@ -288,7 +288,7 @@ def _module_file(folder: Path, name: str) -> Path:
 
 
 def _data(assignment: "Assignment", options: "GradeOptions") -> list[Problem]:
-    from ..spec.data import load_arrays, resolve
+    from ..specs.data import load_arrays, resolve
     from ..exceptions import DataError
 
     spec_file = _rel(assignment.folder / "assignment.toml")
@@ -334,7 +334,7 @@ def _notebooks(assignment: "Assignment") -> list[Problem]:
 
 def _solution(report: ValidationReport, options: "GradeOptions", progress) -> list[Problem]:
     from .calibrate import run_seeds, summarise
-    from ..spec.data import resolve_all
+    from ..specs.data import resolve_all
 
     assignment = report.assignment
     data_paths = resolve_all(assignment, explicit=options.data)
@@ -366,7 +366,7 @@ def _solution(report: ValidationReport, options: "GradeOptions", progress) -> li
 
 
 def _template(report: ValidationReport, options: "GradeOptions") -> list[Problem]:
-    from ..spec.data import resolve_all
+    from ..specs.data import resolve_all
     from ..exceptions import GraderError
     from ..orchestrate import grade_notebook
 

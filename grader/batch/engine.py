@@ -35,7 +35,7 @@ from pathlib import Path
 from ..version import __version__
 from ..orchestrate import GradeOptions, ungradable
 from ..results import GRADER_ERROR, SubmissionResult, write_atomic
-from ..spec.model import Assignment
+from ..specs.model import Assignment
 from ..textutil import safe_name
 from .executor import GradingExecutor
 from .inputs import Submission

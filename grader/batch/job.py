@@ -19,7 +19,7 @@ from ..textutil import safe_name
 if TYPE_CHECKING:  # pragma: no cover
     from ..orchestrate import GradeOptions
     from ..results import SubmissionResult
-    from ..spec.model import Assignment
+    from ..specs.model import Assignment
     from .inputs import Submission
 
 

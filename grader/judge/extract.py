@@ -8,7 +8,7 @@ the kernel: the part's kind (:mod:`grader.judge.kinds`) names the handler
 """
 from __future__ import annotations
 
-from ..spec.model import Part
+from ..specs.model import Part
 from .kinds import get_kind
 from .measures import Extracted, decode_array, extract_reports, shapes_string
 

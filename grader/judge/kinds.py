@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping
 
 from . import measures, rules
 from ..exceptions import SpecError
-from ..spec.model import Assignment, Part, Threshold
+from ..specs.model import Assignment, Part, Threshold
 
 @dataclass(frozen=True)
 class PartKind:
@@ -111,7 +111,7 @@ def threshold_problems(part: Part, threshold: Threshold) -> list[tuple[str, str]
 
 def split_labels(assignment: Assignment, part: Part, data_paths: Mapping[str, Path]):
     """The labels of the part's split."""
-    from ..spec.data import split_labels as labels_of
+    from ..specs.data import split_labels as labels_of
 
     return labels_of(assignment, assignment.split(part.split), data_paths)
 

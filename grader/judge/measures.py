@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from ..spec.model import Part
+from ..specs.model import Part
 from ..kernel.integrity import sample_order
 
 

@@ -7,7 +7,7 @@ dispatcher is :func:`grader.judge.score.score_part`.
 """
 from __future__ import annotations
 
-from ..spec.model import Part, Threshold
+from ..specs.model import Part, Threshold
 from ..textutil import fmt_value
 from .measures import Extracted
 

@@ -7,7 +7,7 @@ the message, never trusted.
 from __future__ import annotations
 
 from ..results import ERROR, FAILED, MISSING, PASSED, CellError, PartResult
-from ..spec.model import Part, Threshold
+from ..specs.model import Part, Threshold
 from .kinds import get_kind
 from .measures import Extracted
 

@@ -62,7 +62,7 @@ def build_plan(assignment, data_paths) -> Plan:
     every grading, so no notebook can prepare for them, and they never leave
     the harness and the evaluator.
     """
-    from ..spec.data import split_inputs
+    from ..specs.data import split_inputs
 
     plan = Plan()
     draws: dict[str, dict] = {}

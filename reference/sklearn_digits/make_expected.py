@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.data import load_arrays, resolve_all
-from grader.spec import load_assignment
+from grader.assignments import load_assignment
 
 HERE = Path(__file__).resolve().parent
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader.spec.data import env_var, load_arrays, resolve
+from grader.specs.data import env_var, load_arrays, resolve
 from grader.exceptions import DataError
-from grader.spec import DataFile
+from grader.specs import DataFile
 
 SCRIPT = """
 import sys

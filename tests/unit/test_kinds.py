@@ -11,7 +11,7 @@ from grader.kernel.agent import _encode
 from grader.judge.kinds import PartKind, kind_names, register_kind
 from grader.judge.score import score_part
 from grader.assignments import load_assignment
-from grader.spec import Part, Threshold
+from grader.specs import Part, Threshold
 
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = ROOT / "assignments" / "sklearn_digits"

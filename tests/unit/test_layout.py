@@ -2,7 +2,7 @@
 
 Every import counts, including those inside functions (a lazy import is still a dependency:
 it only hides a cycle from the interpreter).  Two graphs are checked: modules, and stages
-(``grader.spec``, ``grader.judge``, ``grader.run``, ``grader.batch``, ``grader.report``,
+(``grader.specs``, ``grader.judge``, ``grader.run``, ``grader.batch``, ``grader.report``,
 ``grader.post``, ``grader.authoring``, ``grader.kernel`` and each top-level module), so that
 a stage never imports one that imports it back.  Run ``python tests/unit/test_layout.py`` to
 print both graphs.

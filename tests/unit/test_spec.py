@@ -5,7 +5,7 @@ import pytest
 
 from grader.exceptions import AssignmentNotFoundError, SpecError, UnknownKeyError
 from grader.assignments import load_assignment
-from grader.spec import Assignment, Part, describe
+from grader.specs import Assignment, Part, describe
 from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR
 
 

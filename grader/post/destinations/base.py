@@ -30,7 +30,7 @@ class PostContext:
     base: Path                                   # the results folder (home of the outbox)
     redactor: Redactor
     policy: RetryPolicy
-    assignment: Callable[[str], Any]             # assignment id -> grader.spec.Assignment
+    assignment: Callable[[str], Any]             # assignment id -> grader.specs.Assignment
     _session: Any = field(default=None, repr=False)
 
     def http(self):

@@ -1,8 +1,8 @@
 """Stage 1, the specification: what an assignment is, read from its TOML files and data.
 
-* :mod:`grader.spec.model`: ``assignment.toml`` and ``thresholds.toml`` read into
+* :mod:`grader.specs.model`: ``assignment.toml`` and ``thresholds.toml`` read into
   frozen dataclasses (:class:`Assignment`, :class:`Part`, :class:`Threshold`, ...).
-* :mod:`grader.spec.data`: the data files an assignment declares, found, fetched,
+* :mod:`grader.specs.data`: the data files an assignment declares, found, fetched,
   built and verified; the splits' inputs and labels.
 
 Nothing here knows how a part is graded: the spec names a part's kind, and the
