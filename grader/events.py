@@ -131,6 +131,28 @@ class Finished(Event):
 
 Listener = Callable[[Event], None]
 
+EVENTS = {cls.name: cls for cls in (Started, KernelStarting, KernelReady, CellStarted, CellFinished,
+                                    PartJudged, Finished)}
+
+
+def event_from_dict(data: dict) -> Event:
+    """An event back from its JSON form (:meth:`Event.to_dict`); ValueError for anything else."""
+    from .results import PartResult, SubmissionResult
+
+    try:
+        cls = EVENTS[data["event"]]
+        names = {item.name for item in dataclasses.fields(cls)}
+        fields_ = {key: value for key, value in data.items() if key in names}
+        if cls is PartJudged:
+            fields_["part"] = PartResult(**fields_["part"])
+        elif cls is Finished:
+            fields_["result"] = SubmissionResult.from_dict(fields_["result"])
+        elif cls in (Started, CellStarted):
+            fields_ = {key: tuple(value) if isinstance(value, list) else value for key, value in fields_.items()}
+        return cls(**fields_)
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"not a grading event: {str(data)[:120]} ({exc})") from None
+
 
 class Emitter:
     """Calls a listener with events; a listener that raises is stopped, never the grading.

@@ -37,7 +37,7 @@ def part_line(part) -> str:
             f"{part.points:g}/{part.max_points:g}{where}: {message}")
 
 
-def _started_line(event: Started) -> str:
+def started_line(event: Started) -> str:
     graded = ", ".join(f"{part} (cell {cell})" for part, cell in event.graded.items())
     missing = [part for part in event.parts if part not in event.graded]
     text = (f"checking {event.notebook} for {event.assignment}: {event.cells} code cells, "
@@ -71,7 +71,7 @@ class PlainProgress:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, Started):
-            self._line(event, _started_line(event))
+            self._line(event, started_line(event))
         elif isinstance(event, KernelStarting):
             self._line(event, "starting a fresh kernel" + (f" ({event.sandbox})" if event.sandbox else ""))
         elif isinstance(event, KernelReady):
@@ -138,16 +138,17 @@ class LiveProgress:
         if self.closed:
             return
         if isinstance(event, Started):
-            self._print((_started_line(event), "bold"))
+            self._print((started_line(event), "bold"))
             self.progress.update(self.task, total=max(1, event.cells), completed=0)
         elif isinstance(event, KernelStarting):
             self.progress.update(self.task, stage="starting a fresh kernel")
         elif isinstance(event, KernelReady):
             self._print((f"kernel ready in {event.seconds:.1f} s", "dim"))
         elif isinstance(event, CellStarted):
+            # Drawn now, not at the next tick: a quick cell still shows on the terminal.
             self.progress.update(self.task, completed=event.number - 1,
                                  stage=f"cell {event.number}/{event.total}",
-                                 line=escape(event.first_line))
+                                 line=escape(event.first_line), refresh=True)
         elif isinstance(event, CellFinished):
             self.progress.update(self.task, completed=event.number)
             if event.status != "ok":
