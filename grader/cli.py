@@ -166,10 +166,10 @@ def _check(args) -> int:
     from .report.live import check_progress
 
     notebook, page = _check_inputs(args)  # a missing notebook, a folder as output: exit 2, nothing run
-    options = _options(args)
     # The display starts before the grading machinery is imported: the first line comes at once.
+    # (It is transient: an error before the grading starts leaves only the error's line.)
     with check_progress("none" if args.quiet else args.progress, announce=f"checking {notebook}") as listener:
-        result = _check_run(args, notebook, page, options, listener)
+        result = _check_run(args, notebook, page, _options(args), listener)
     from .report.table import format_table
 
     if args.json:

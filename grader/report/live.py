@@ -116,13 +116,18 @@ class LiveProgress:
     def __init__(self, stream: TextIO, announce: str = ""):
         from rich.console import Console
         from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.table import Column
 
         self.console = Console(file=stream, force_terminal=True)
         # The elapsed time ticks on by itself between events: rich redraws the line ten times a second.
+        # The cell's first line takes what width is left and is cut with an ellipsis, so that a long
+        # line never squeezes the counter, the bar or the clock.
         self.progress = Progress(
-            SpinnerColumn(), TextColumn("{task.fields[stage]}"), BarColumn(bar_width=20),
-            TimeElapsedColumn(), TextColumn("[dim]{task.fields[line]}", markup=True),
-            console=self.console, transient=True, redirect_stdout=False, redirect_stderr=False)
+            SpinnerColumn(), TextColumn("{task.fields[stage]}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=20), TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7)),
+            TextColumn("[dim]{task.fields[line]}", markup=True,
+                       table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis")),
+            console=self.console, transient=True, expand=True, redirect_stdout=False, redirect_stderr=False)
         self.task = self.progress.add_task("", total=None, stage=announce or "reading the notebook", line="")
         self.progress.start()
         self.closed = False

@@ -170,3 +170,16 @@ def test_the_saved_version_is_named_with_a_reminder(tmp_path):
     assert "save the notebook" in text
     assert "(4 s ago)" in saved_text(tmp_path / "x.ipynb", now - 4, now, verb="Checked")
     assert os.path.basename(str(tmp_path / "x.ipynb")) == "x.ipynb"
+
+
+def test_a_long_first_line_is_cut_not_the_clock():
+    import re
+
+    stream = io.StringIO()
+    long_line = "# write the code here to get a new `step` operation and then run the cell with training " * 3
+    with check_progress("live", stream) as view:
+        view(CellStarted(elapsed=1.0, number=16, total=19, first_line=long_line))
+    frames = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", frame) for frame in stream.getvalue().split("\r")]
+    frame = next(f for f in frames if "cell 16/19" in f)
+    assert re.search(r"cell 16/19 \S+\s+0:00:0\d # write the code", frame), frame
+    assert frame.rstrip().endswith("…") and len(frame.rstrip()) <= 80
