@@ -128,3 +128,12 @@ def test_the_command_exits_2_without_a_traceback(tmp_path):
     assert run.returncode == 2 and run.stdout == ""
     assert run.stderr == f"grader: error: the output folder {tmp_path / 'f'} is a file: give a folder " \
                          f"(it is created if missing)\n"
+
+
+def test_the_progress_choices_are_the_displays():
+    from grader.cli import build_parser
+    from grader.report.live import MODES
+
+    check = build_parser()._subparsers._group_actions[0].choices["check"]
+    progress = next(action for action in check._actions if action.dest == "progress")
+    assert tuple(progress.choices) == MODES
