@@ -442,26 +442,26 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
     """Ask the agent for this cell's parts; exported models go to the evaluator in the background."""
     expression = ("__import__('grader.kernel.agent', fromlist=['after_cell']).after_cell("
                   + repr(list(part_ids)) + ")")
+    emit = options.events or Emitter(None)
+
+    def failed(error: str) -> None:
+        for part_id in part_ids:
+            execution.measurements[part_id] = {"cell": cell_number, "ok": False, "error": error}
+            emit(PartMeasured, part=part_id, measurement=execution.measurements[part_id], execution=execution)
+
     try:
         content = await _request(client, expression, options.measure_timeout)
     except TimeoutError:
         await client.km.interrupt_kernel()
-        for part_id in part_ids:
-            execution.measurements[part_id] = {
-                "cell": cell_number, "ok": False,
-                "error": f"measuring took longer than {options.measure_timeout:.0f} s"}
+        failed(f"measuring took longer than {options.measure_timeout:.0f} s")
         return
     except ConnectionError:
         return
     payload = _parse_payload(content)
     if payload is None:
-        for part_id in part_ids:
-            execution.measurements[part_id] = {
-                "cell": cell_number, "ok": False,
-                "error": "the grading agent gave no answer (was it replaced by the notebook?)"}
+        failed("the grading agent gave no answer (was it replaced by the notebook?)")
         return
     _take_claims(payload, execution)
-    emit = options.events or Emitter(None)
     for part_id in part_ids:
         measurement = payload.get("measurements", {}).get(part_id)
         if not isinstance(measurement, dict):
