@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from .assignments import find_assignment
-from .exceptions import GraderError
+from .events import Listener
+from .exceptions import UsageError
 from .orchestrate import GradeOptions, grade_notebook
+from .paths import notebook_file, output_folder
 from .results import SubmissionResult
 from .specs.model import Assignment
 
@@ -32,10 +34,42 @@ def _assignment(assignment: Assignment | str | Path | None, notebooks=()) -> Ass
 
 
 def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = None,
-          options: GradeOptions = GradeOptions()) -> SubmissionResult:
-    """Grade one notebook (a learner's self-check) and return its result."""
-    assignment = _assignment(assignment, [Path(notebook)])
-    return grade_notebook(notebook, assignment=assignment, options=options)
+          options: GradeOptions = GradeOptions(), on_event: Listener | None = None,
+          executed_path: str | Path | None = None) -> SubmissionResult:
+    """Grade one notebook (a learner's self-check) and return its result.
+
+    ``on_event`` receives the grading's progress as it happens (:mod:`grader.events`: each
+    cell as it starts, each part's verdict as soon as it is measured, the result);
+    :func:`grader.report.live.check_progress` shows it on a terminal.  ``executed_path``:
+    where to write the re-run notebook with its outputs (its plots feed the HTML page).
+    Raises :class:`grader.exceptions.UsageError` for a notebook path that is missing or a
+    folder, before anything runs.
+    """
+    path = notebook_file(notebook)
+    assignment = _assignment(assignment, [path])
+    return grade_notebook(path, assignment=assignment, options=options, on_event=on_event,
+                          executed_path=Path(executed_path) if executed_path else None)
+
+
+def check_grade_inputs(directory: Path, out: Path, workers: int | None) -> None:
+    """Refuse a batch that cannot be what was meant, before anything is written."""
+    from .batch.inputs import count_notebooks
+
+    if workers is not None and not (isinstance(workers, int) and workers >= 1):
+        raise UsageError(f"workers must be a whole number of 1 or more, got {workers!r}",
+                         argument="workers", value=workers)
+    output_folder(out)
+    if not directory.exists():
+        raise UsageError(f"{directory} does not exist: give a folder of submissions or a .zip",
+                         argument="directory", value=str(directory))
+    if directory.is_file() and directory.suffix.lower() != ".zip":
+        raise UsageError(f"{directory} is a file, not a folder of submissions or a .zip"
+                         + ("; to check one notebook, use grader check" if directory.suffix == ".ipynb" else ""),
+                         argument="directory", value=str(directory))
+    if count_notebooks(directory) == 0:
+        what = "archive" if directory.is_file() else "folder"
+        raise UsageError(f"the {what} {directory} holds no notebook (.ipynb): give the folder or .zip "
+                         f"of the submissions", argument="directory", value=str(directory))
 
 
 def grade(directory: str | Path = "submissions", *, assignment: Assignment | str | Path | None = None,
@@ -59,8 +93,7 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
     from .specs.data import resolve_all
 
     directory, out = Path(directory), Path(out)
-    if not directory.exists():
-        raise GraderError(f"{directory} does not exist: give a folder of submissions or a .zip")
+    check_grade_inputs(directory, out, workers)
     submissions = collect(directory, mapping=read_mapping(Path(mapping) if mapping else None),
                           unpack_to=out / ".inputs")
     assignment = _assignment(assignment, [s.notebook for s in submissions if s.notebook])

@@ -15,6 +15,36 @@ import sys
 EXIT_OK, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
 
 
+# --- usage errors in one line, numbers that make sense ------------------------------------------
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line that says what to fix (the usage is in --help)."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind, what: str, minimum, *, above: bool = False, below=None):
+    """An argparse type: ``kind`` (int or float) at least ``minimum`` (above it if ``above``)."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if (above and not value > minimum) or value < minimum or (below is not None and value >= below) \
+                or (kind is float and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text}")
+        return value
+    return parse
+
+
+_SECONDS = _number(float, "a number of seconds above 0", 0, above=True)
+_COUNT = _number(int, "a whole number of 1 or more", 1)
+_SEED = _number(int, "a whole number from 0 to 4294967295", 0, below=2**32)
+
+
 def _data_option(values: list[str]) -> dict:
     data = {}
     for value in values or []:
@@ -32,15 +62,15 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", action="append", metavar="NAME=PATH", default=[],
                         help="use this local copy of a data file, e.g. --data mnist=~/mnist.npz "
                              "(also: environment variable GRADER_DATA_<NAME>)")
-    parser.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+    parser.add_argument("--cell-timeout", type=_SECONDS, metavar="SECONDS",
                         help="per-cell time limit (default: from assignment.toml)")
-    parser.add_argument("--budget", type=float, metavar="SECONDS",
+    parser.add_argument("--budget", type=_SECONDS, metavar="SECONDS",
                         help="whole-notebook time limit (default: from assignment.toml)")
-    parser.add_argument("--seed", type=int, help="seed for Python, NumPy and TensorFlow "
-                                                 "(default: from assignment.toml)")
-    parser.add_argument("--memory-limit", type=int, metavar="MB",
+    parser.add_argument("--seed", type=_SEED, help="seed for Python, NumPy and TensorFlow "
+                                                   "(default: from assignment.toml)")
+    parser.add_argument("--memory-limit", type=_COUNT, metavar="MB",
                         help="memory cap of each kernel and its children (default: from assignment.toml)")
-    parser.add_argument("--max-processes", type=int, metavar="N",
+    parser.add_argument("--max-processes", type=_COUNT, metavar="N",
                         help="cap on each kernel's processes and threads (default: from assignment.toml)")
     parser.add_argument("--sandbox", choices=("required", "auto", "off"), default="auto",
                         help="run kernels in a bubblewrap sandbox: required (error when it cannot "
@@ -57,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .report.ci import add_junit_option
     from .authoring.validate import add_validate_parser
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="grader",
         description="Grade notebook assignments by running them and measuring the results.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -70,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(check)
     add_junit_option(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_check_display_options(check)
 
     grade = commands.add_parser("grade", help="grade every notebook in a folder",
                                 description="Grade every submission in DIR, write one result JSON "
@@ -79,9 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", "-o", default="results", metavar="DIR",
                        help="output folder (default: results/)")
     grade.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    grade.add_argument("--workers", "-j", type=int, metavar="N",
+    grade.add_argument("--workers", "-j", type=_COUNT, metavar="N",
                        help="notebooks graded in parallel (default: the number of cores)")
-    grade.add_argument("--threads", type=int, metavar="N",
+    grade.add_argument("--threads", type=_COUNT, metavar="N",
                        help="CPU threads per kernel (default: cores / workers)")
     grade.add_argument("--force", action="store_true",
                        help="regrade every submission, even those already graded in OUT")
@@ -132,10 +163,15 @@ def _options(args):
 
 
 def _check(args) -> int:
-    from .api import check
+    from .report.live import check_progress
+
+    notebook, page = _check_inputs(args)  # a missing notebook, a folder as output: exit 2, nothing run
+    # The display starts before the grading machinery is imported: the first line comes at once.
+    # (It is transient: an error before the grading starts leaves only the error's line.)
+    with check_progress("none" if args.quiet else args.progress, announce=f"checking {notebook}") as listener:
+        result = _check_run(args, notebook, page, _options(args), listener)
     from .report.table import format_table
 
-    result = check(args.notebook, assignment=args.assignment, options=_options(args))
     if args.json:
         print(result.to_json())
     else:
@@ -143,7 +179,69 @@ def _check(args) -> int:
     from .report.ci import write_ci_outputs
 
     write_ci_outputs(result, args)
+    if page is not None:
+        _open_page(page, args.open)
     return EXIT_OK if result.passed else EXIT_FAILED
+
+
+# --- grader check: progress, --html, --open ------------------------------------------------------
+
+def _add_check_display_options(check) -> None:
+    check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
+    check.add_argument("--progress", choices=("auto", "live", "plain", "jsonl", "none"), default="auto",
+                       help="how progress shows on stderr: auto (default: live on a terminal, plain "
+                            "lines otherwise), live, plain, jsonl (one JSON event per line), none")
+    check.add_argument("--html", metavar="FILE",
+                       help="also write the feedback page (as grader grade writes it) to FILE")
+    check.add_argument("--open", action="store_true",
+                       help="open the feedback page in a browser (written to a temporary file "
+                            "unless --html is given)")
+
+
+def _check_inputs(args):
+    """What ``grader check`` was given, checked before anything runs: (notebook, page or None)."""
+    import tempfile
+    from pathlib import Path
+
+    from .paths import notebook_file, output_file
+
+    notebook = notebook_file(args.notebook)
+    output_file(getattr(args, "junit", None), "--junit")
+    page = output_file(args.html, "--html")
+    if page is None and args.open:
+        page = Path(tempfile.gettempdir()) / f"grader-feedback-{notebook.stem}.html"
+    return notebook, page
+
+
+def _check_run(args, notebook, page, options, listener):
+    """Grade ``notebook``, telling ``listener``; write the feedback page when asked."""
+    import tempfile
+    from pathlib import Path
+
+    from .api import check
+    from .assignments import find_assignment
+
+    assignment = find_assignment(args.assignment, notebooks=[notebook])
+    with tempfile.TemporaryDirectory(prefix="grader-check-") as scratch:
+        executed = Path(scratch) / "executed.ipynb" if page is not None else None
+        result = check(notebook, assignment=assignment, options=options, on_event=listener,
+                       executed_path=executed)
+        if page is not None:
+            from .report.html import feedback_page, notebook_images
+            from .results import write_atomic
+
+            write_atomic(page, feedback_page(result, assignment_title=assignment.title,
+                                             images=notebook_images(executed)))
+    return result
+
+
+def _open_page(page, open_it: bool) -> None:
+    print(f"feedback page: {page}", file=sys.stderr)
+    if open_it:
+        import webbrowser
+
+        if not webbrowser.open(page.resolve().as_uri()):
+            print(f"grader: no browser could be started: open {page} yourself", file=sys.stderr)
 
 
 def _grade(args) -> int:

@@ -5,6 +5,9 @@ exception: it is a :class:`grader.results.SubmissionResult` with a reason.
 Only the harness's own problems raise, and always from this tree::
 
     GraderError                      base class; the CLI maps it to exit status 2
+    ├── UsageError                   a call's own input is wrong: a notebook that does not exist,
+    │                                a folder with no notebooks, --workers 0, a negative time
+    │                                limit, an output path that is a file (nothing is written)
     ├── SpecError                    assignment.toml / thresholds.toml is invalid
     │   └── UnknownKeyError          a key that the spec does not define
     ├── AssignmentNotFoundError      --assignment names no assignment folder
@@ -26,6 +29,20 @@ from __future__ import annotations
 
 class GraderError(Exception):
     """Base class of every error the harness raises about itself."""
+
+
+class UsageError(GraderError):
+    """What the caller asked for cannot be done as asked; the message says what to fix.
+
+    ``argument`` names the input concerned (``notebook``, ``out``, ``workers``,
+    ``cell_timeout``, ...) and ``value`` is what was given.  Raised before
+    anything is written.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None, value=None):
+        self.argument = argument
+        self.value = value
+        super().__init__(message)
 
 
 class SpecError(GraderError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import secrets
 import datetime
 import hashlib
@@ -19,10 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .version import __version__
+from .exceptions import UsageError
+from .events import Emitter, Finished, KernelStarting, Listener, PartJudged, PartMeasured, Started
 from .judge.compare import saved_vs_rerun
 from .specs.data import resolve_all, split_labels
 from .run.evaluation import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
-from .run.execute import RunOptions, find_graded_cells, run_notebook
+from .run.execute import RunOptions, code_cell_numbers, find_graded_cells, run_notebook
 from .run.limits import Limits
 from .judge.extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
@@ -44,6 +47,25 @@ class GradeOptions:
     threads: int | None = None              # CPU threads per kernel (TensorFlow, BLAS, OpenMP)
     sandbox: str = "auto"                   # required | auto | off (see grader.run.sandbox)
     keep_workdir: bool = False
+
+    def __post_init__(self):
+        # A limit of 0 s or less would grade nothing: refuse it before anything runs or is written.
+        for name in ("cell_timeout", "notebook_budget"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, (int, float)) and value > 0):
+                raise UsageError(f"{name} must be a number of seconds above 0, got {value!r}",
+                                 argument=name, value=value)
+        for name in ("memory_mb", "max_processes", "threads"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and value >= 1):
+                raise UsageError(f"{name} must be a whole number of 1 or more, got {value!r}",
+                                 argument=name, value=value)
+        if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < 2**32):
+            raise UsageError(f"seed must be a whole number from 0 to 2**32 - 1, got {self.seed!r}",
+                             argument="seed", value=self.seed)
+        if self.sandbox not in ("required", "auto", "off"):
+            raise UsageError(f"sandbox must be required, auto or off, got {self.sandbox!r}",
+                             argument="sandbox", value=self.sandbox)
 
 
 def learner_id(path: Path) -> str:
@@ -165,22 +187,42 @@ def read_notebook(path: Path):
 def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOptions = GradeOptions(),
                    learner: str | None = None, data_paths: dict | None = None,
                    executed_path: Path | None = None, files: list[Path] = (),
-                   files_root: Path | None = None) -> SubmissionResult:
+                   files_root: Path | None = None, on_event: Listener | None = None) -> SubmissionResult:
     """Grade one notebook; see the module docstring.
 
     ``files`` are other files the learner submitted with it; they are copied
     into the kernel's working folder, keeping their paths relative to
-    ``files_root``.
+    ``files_root``.  ``on_event`` is called with the grading's progress
+    (:mod:`grader.events`): cells as they run, each part's verdict as soon as it
+    is measured, the result at the end.
     """
     started = time.monotonic()
-    path = Path(path)
+    emit = Emitter(on_event, started=started)
+    result = _grade(Path(path), assignment=assignment, options=options, learner=learner,
+                    data_paths=data_paths, executed_path=executed_path, files=files,
+                    files_root=files_root, emit=emit, started=started)
+    emit(Finished, result=result)
+    return result
+
+
+def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner: str | None,
+           data_paths: dict | None, executed_path: Path | None, files, files_root: Path | None,
+           emit: Emitter, started: float) -> SubmissionResult:
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         digest = ""
-    # Data first: a missing data file is the harness's problem, whatever the notebook is.
-    data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
     notebook, problem = read_notebook(path)
+    part_ids = [p.id for p in assignment.parts]
+    numbers = code_cell_numbers(notebook) if notebook is not None else {}
+    graded = find_graded_cells(notebook, part_ids) if notebook is not None else {}
+    # Part id -> the code cell after which it is measured.
+    graded_cell_of = {part_id: numbers[index] for index, ids in graded.items() for part_id in ids}
+    emit(Started, notebook=path.name, assignment=assignment.id, cells=len(numbers),
+         parts=tuple(part_ids), graded=dict(graded_cell_of))
+    # Data before the verdict on the file: a missing data file is the harness's problem, whatever
+    # the notebook is.
+    data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
     if notebook is None:
         return ungradable(path, assignment, problem, started, digest, learner)
 
@@ -213,8 +255,6 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
             if not target.exists():
                 os.symlink(data_paths[data.name], target)
             kernel_data[data.name] = str(target)
-        part_ids = [p.id for p in assignment.parts]
-        graded = find_graded_cells(notebook, part_ids)
         # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
         # and integrity draws that never enter the kernel (grader.run.evaluation).
         # Built in a thread while the kernel starts (loading and checking the data takes a while).
@@ -224,6 +264,8 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         integrity = function_integrity(assignment)
         agent_config = kernel_agent_config(assignment, seed=seed, tf1=tf1, data=kernel_data,
                                            integrity=integrity, threads=options.threads)
+        judge = functools.partial(_judge, assignment=assignment, data_paths=data_paths,
+                                  integrity=integrity, graded_cell_of=graded_cell_of)
         run_options = RunOptions(
             cell_timeout=options.cell_timeout or kernel.cell_timeout,
             notebook_budget=options.notebook_budget or kernel.notebook_budget,
@@ -241,8 +283,10 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                 sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,),
                 limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
                               processes=options.max_processes or kernel.max_processes),
-                threads=options.threads, timeout=kernel.measure_timeout))
+                threads=options.threads, timeout=kernel.measure_timeout),
+            events=Emitter(_stream_verdicts(emit, judge, assignment), started=started) if emit else None)
         saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
+        emit(KernelStarting, sandbox=sandbox_text)
         execution = run_notebook(notebook, workdir=workdir, cwd=home, options=run_options, graded=graded)
     finally:
         if not options.keep_workdir:
@@ -255,33 +299,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
 
         write_atomic(executed_path, nbformat.writes(execution.notebook))
 
-    graded_cell_of = {}
-    for index, ids in graded.items():
-        number = next(c.number for c in execution.cells if c.index == index)
-        for part_id in ids:
-            graded_cell_of[part_id] = number
-    from .judge.kinds import get_kind
-
-    parts = []
-    for part in assignment.parts:
-        kind = get_kind(part.kind)
-        # What the measurement is compared with (labels, expected array) stays in the harness.
-        reference = kind.reference(assignment, part, data_paths) if kind.reference else None
-        measurement = execution.measurements.get(part.id)
-        if part.id in integrity and measurement and isinstance(measurement.get("value"), dict) \
-                and "values" in measurement["value"]:
-            measurement["value"]["integrity"] = integrity[part.id]  # the harness's copy, not the kernel's
-        extracted = extract(part, measurement, execution.answers.get(part.id), reference)
-        if part.report_on and measurement and measurement.get("ok"):
-            extract_reports(extracted, part, measurement.get("value"), {
-                name: split_labels(assignment, assignment.split(name), data_paths) for name in part.report_on})
-        hidden = kind.uses_split and assignment.split(part.split).hidden
-        scored = score_part(part, assignment.threshold(part.id), extracted,
-                            graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
-                            failure=execution.failure, failed_at=execution.failed_at, hidden=hidden)
-        scored.reported = {split: {"value": value, "hidden": assignment.split(split).hidden}
-                           for split, value in (extracted.reported or {}).items()}
-        parts.append(scored)
+    parts = [judge(part, execution.measurements.get(part.id), execution) for part in assignment.parts]
     result = SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,
@@ -303,3 +321,47 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         result.notes.append(f"grader.submit was called {len(execution.submits)} time(s); "
                             f"nothing was posted during grading")
     return result
+
+
+def _judge(part, measurement: dict | None, execution, *, assignment: Assignment, data_paths: dict,
+           integrity: dict, graded_cell_of: dict) -> PartResult:
+    """One part's verdict from its measurement and the run so far (the final result's, and the
+    one streamed while the notebook still runs: one code for both)."""
+    from .judge.kinds import get_kind
+
+    kind = get_kind(part.kind)
+    # What the measurement is compared with (labels, expected array) stays in the harness.
+    reference = kind.reference(assignment, part, data_paths) if kind.reference else None
+    if part.id in integrity and measurement and isinstance(measurement.get("value"), dict) \
+            and "values" in measurement["value"]:
+        measurement["value"]["integrity"] = integrity[part.id]  # the harness's copy, not the kernel's
+    extracted = extract(part, measurement, execution.answers.get(part.id), reference)
+    if part.report_on and measurement and measurement.get("ok"):
+        extract_reports(extracted, part, measurement.get("value"), {
+            name: split_labels(assignment, assignment.split(name), data_paths) for name in part.report_on})
+    hidden = kind.uses_split and assignment.split(part.split).hidden
+    scored = score_part(part, assignment.threshold(part.id), extracted,
+                        graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
+                        failure=execution.failure, failed_at=execution.failed_at, hidden=hidden)
+    scored.reported = {split: {"value": value, "hidden": assignment.split(split).hidden}
+                       for split, value in (extracted.reported or {}).items()}
+    return scored
+
+
+def _stream_verdicts(emit: Emitter, judge, assignment: Assignment):
+    """The run's listener: its events go on as they are; a measurement goes on as its part's verdict.
+
+    The verdict is judged with the run so far (the cells' errors and the claims up to the graded
+    cell, which is all the final verdict uses of them), by the code that judges the final result.
+    """
+    parts = {part.id: part for part in assignment.parts}
+
+    def relay(event):
+        if isinstance(event, PartMeasured):
+            if event.part in parts:
+                measurement = copy.copy(event.measurement)  # judging may add to it; the run keeps its own
+                emit.emit(PartJudged(elapsed=event.elapsed,
+                                     part=judge(parts[event.part], measurement, event.execution)))
+            return
+        emit.emit(event)
+    return relay

@@ -51,14 +51,22 @@ class CellError:
                    traceback=strip_ansi("\n".join(content.get("traceback", []))),
                    source=source)
 
-    def summary(self) -> str:
+    def headline(self) -> str:
+        """``ename: message`` in one line; for TensorFlow, the line that names the cause."""
+        from .kernel.errortext import error_cause, is_tensorflow_message
+
         evalue = self.evalue.strip()
+        if is_tensorflow_message(evalue):
+            # "Graph execution error: ..." says nothing: quote the cause and the operation.
+            evalue = error_cause(evalue)
         lines = evalue.splitlines()
         if len(lines) > 2 or len(evalue) > 300:  # protobuf dumps and the like: keep the gist
             evalue = " ".join(lines[:2])[:300] + " …"
         evalue = evalue.rstrip(".")
-        text = f"{self.ename}: {evalue}" if evalue else self.ename
-        return f"cell {self.cell} raised {text}"
+        return f"{self.ename}: {evalue}" if evalue else self.ename
+
+    def summary(self) -> str:
+        return f"cell {self.cell} raised {self.headline()}"
 
 
 @dataclass

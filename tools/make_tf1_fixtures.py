@@ -524,6 +524,17 @@ print("validation accuracy: %.4f" % accuracy_score(y_val, s.run(classes, {input_
         "pass (error) with a message that names the graph problem.",
         replace={"mlp": mlp(placeholders="# input_X and input_y: the placeholders defined above")})
 
+    fx["tf1_mlp_never_initialised"] = tf1_notebook(
+        "tf1_mlp_never_initialised",
+        "the MLP is defined in a new graph (`reset_tf_session()`) but its variables are never "
+        "initialised: the notebook has no training cell after it (the learner re-ran the linear "
+        "training cell above in Jupyter, which initialised and trained it in their session). In "
+        "a clean re-run the MLP's graded cell raises FailedPreconditionError and its variables "
+        "cannot be read. Expected: the linear parts pass; the MLP parts cannot be measured "
+        "(error), and both the message and the cell's error quote TensorFlow's cause line, "
+        "\"Attempting to use uninitialized value dense...\", not its generic header.",
+        drop=["train-mlp"])
+
     return fx
 
 

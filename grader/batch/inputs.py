@@ -72,6 +72,24 @@ def extract_zip(archive: Path, target: Path) -> Path:
     return target
 
 
+def count_notebooks(source: Path) -> int:
+    """How many notebooks (.ipynb) a folder (at any depth) or a .zip holds, without unpacking it."""
+    if source.is_file():
+        if source.suffix.lower() != ".zip":
+            return 0
+        try:
+            with zipfile.ZipFile(source) as zf:
+                names = [PurePosixPath(info.filename) for info in zf.infolist() if not info.is_dir()]
+        except zipfile.BadZipFile:
+            raise GraderError(f"{source} is not a readable zip archive") from None
+        return sum(1 for name in names if name.suffix.lower() == ".ipynb"
+                   and not any(part in _IGNORED or part.startswith(".") for part in name.parts))
+    if not source.is_dir():
+        return 0
+    return sum(1 for path in source.rglob("*.ipynb") if path.is_file() and all(
+        _visible(Path(part)) for part in path.relative_to(source).parts))
+
+
 def _visible(path: Path) -> bool:
     return not path.name.startswith(".") and path.name not in _IGNORED
 

@@ -102,10 +102,18 @@ def after_cell(part_ids) -> _Payload:
         except Exception as exc:  # the learner's objects can fail in any way
             measurements[part_id] = {
                 "ok": False,
-                "error": f"{type(exc).__name__}: {exc}".strip(),
+                "error": f"{type(exc).__name__}: {_cause(exc)}".strip(),
                 "traceback": "".join(traceback.format_exception(exc)[-3:]),
             }
     return _Payload({**_claims(), "measurements": measurements})
+
+
+def _cause(exc: BaseException) -> str:
+    """The exception's message; for TensorFlow's, the line that names the cause."""
+    from .errortext import error_cause, is_tensorflow_message
+
+    text = str(exc)
+    return error_cause(text) if is_tensorflow_message(text) else text
 
 
 def report() -> _Payload:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .errortext import error_cause
 from .frames import FrameError, array_from, array_meta, encode_frame, read_frame
 
 # Operations a graded model never needs and that would reach outside the computation: Python
@@ -135,7 +136,7 @@ def evaluate(graph_bytes: bytes, *, input_name: str, output_name: str, runs: dic
         placeholder = graph.get_tensor_by_name(input_name)
         output = graph.get_tensor_by_name(output_name)
     except (ValueError, KeyError, TypeError) as exc:
-        raise Unmeasurable(f"the exported model cannot be loaded: {_first_line(str(exc))}") from None
+        raise Unmeasurable(f"the exported model cannot be loaded: {error_cause(str(exc))}") from None
     config = tf.ConfigProto(intra_op_parallelism_threads=threads,
                             inter_op_parallelism_threads=min(2, threads) if threads else 0)
     results = {}
@@ -148,7 +149,7 @@ def evaluate(graph_bytes: bytes, *, input_name: str, output_name: str, runs: dic
                 try:
                     chunk = np.asarray(session.run(output, {placeholder: x[start:start + _BATCH]}))
                 except tf.errors.OpError as exc:
-                    raise Unmeasurable(f"running the model failed: {_first_line(exc.message)}") from None
+                    raise Unmeasurable(f"running the model failed: {error_cause(exc.message)}") from None
                 if chunk.shape[:1] != (rows,):
                     raise Unmeasurable(f"the model does not give one row per input image (got shape "
                                        f"{list(chunk.shape)} for {rows} images)")
@@ -157,11 +158,6 @@ def evaluate(graph_bytes: bytes, *, input_name: str, output_name: str, runs: dic
                 raise Unmeasurable("the split has no rows")
             results[name] = np.concatenate(chunks)
     return results
-
-
-def _first_line(text: str) -> str:
-    text = (text or "").strip()
-    return text.splitlines()[0][:300] if text else ""
 
 
 def _serve(read_exactly, write) -> None:

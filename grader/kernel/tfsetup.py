@@ -5,6 +5,8 @@ Only imported in a kernel whose assignment declares ``framework =
 """
 from __future__ import annotations
 
+from .errortext import error_cause
+
 
 _PREPARED: dict = {}
 
@@ -108,15 +110,17 @@ def export_graph(*, output_name, output, input_name, placeholder, session, sessi
             finally:
                 tf.logging.set_verbosity(verbosity)
     except tf.errors.FailedPreconditionError as exc:
-        raise unmeasurable(f"reading the model's variables failed: {_first_line(exc.message)} "
+        cause = error_cause(exc.message)
+        if "uninitiali" in cause:
+            raise unmeasurable(f"reading the model's variables failed: {cause.rstrip('.')}. Run "
+                               f"tf.global_variables_initializer() in {origin} after the model is "
+                               f"defined, then train the model") from None
+        raise unmeasurable(f"reading the model's variables failed: {cause} "
                            f"(were the variables initialised and trained in {origin}?)") from None
     except (tf.errors.OpError, ValueError, TypeError, KeyError, AssertionError) as exc:
         message = exc.message if isinstance(exc, tf.errors.OpError) else str(exc)
         raise unmeasurable(f"{output_name} cannot be exported for grading: "
-                           f"{_first_line(message)}") from None
+                           f"{error_cause(message)}") from None
     return {"graph": frozen.SerializeToString(), "input": placeholder.name,
             "output": output_tensor.name}
 
-
-def _first_line(text: str) -> str:
-    return (text or "").strip().splitlines()[0] if (text or "").strip() else ""

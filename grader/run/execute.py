@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..events import CellFinished, CellStarted, Emitter, KernelReady, PartMeasured
 from ..exceptions import KernelSetupError
 from .limits import KernelCgroup, Limits
 from ..results import CellError
@@ -179,6 +180,7 @@ class RunOptions:
     plan: object = None                   # grader.run.evaluation.Plan (or a future of one): their inputs
     graph_parts: tuple = ()               # ids of the parts the evaluator runs
     evaluator: object = None              # grader.run.evaluation.EvaluatorOptions
+    events: Emitter | None = None         # progress: cells started and finished, parts measured
 
 
 def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]],
@@ -199,7 +201,8 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     started = time.monotonic()
     deadline = started + options.notebook_budget
     execution = Execution(notebook=notebook)
-    numbers = _code_cell_numbers(notebook)
+    emit = options.events or Emitter(None)
+    numbers = code_cell_numbers(notebook)
     execution.cells = [CellRun(index=i, number=n) for i, n in numbers.items()]
     runs = {run.index: run for run in execution.cells}
 
@@ -249,6 +252,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
             phase = time.monotonic()
             await _install_agent(client, options)
             execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
+            emit(KernelReady, seconds=round(time.monotonic() - started, 3))
             execution.timings["measure"] = 0.0
             for index, cell in enumerate(notebook.cells):
                 if cell.get("cell_type") != "code":
@@ -259,13 +263,17 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
                                          f"ran out before cell {run.number}")
                     execution.failed_at = run.number
                     break
+                emit(CellStarted, number=run.number, total=len(numbers),
+                     first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
                 ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
+                if not ok and cgroup.out_of_memory() and run.error is not None:
+                    run.error.evalue = execution.failure = (
+                        f"the kernel was killed while running cell {run.number}: it used more than "
+                        f"the memory cap of {options.limits.memory_mb} MB")
+                    run.error.ename = "MemoryLimit"
+                emit(CellFinished, number=run.number, total=len(numbers), status=run.status,
+                     duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "")
                 if not ok:
-                    if cgroup.out_of_memory() and run.error is not None:
-                        run.error.evalue = execution.failure = (
-                            f"the kernel was killed while running cell {run.number}: it used more than "
-                            f"the memory cap of {options.limits.memory_mb} MB")
-                        run.error.ename = "MemoryLimit"
                     break
                 if index in graded:
                     phase = time.monotonic()
@@ -311,7 +319,8 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     return execution
 
 
-def _code_cell_numbers(notebook) -> dict[int, int]:
+def code_cell_numbers(notebook) -> dict[int, int]:
+    """Cell index -> 1-based number among code cells (the numbers learners and results use)."""
     numbers, count = {}, 0
     for index, cell in enumerate(notebook.cells):
         if cell.get("cell_type") == "code":
@@ -433,23 +442,24 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
     """Ask the agent for this cell's parts; exported models go to the evaluator in the background."""
     expression = ("__import__('grader.kernel.agent', fromlist=['after_cell']).after_cell("
                   + repr(list(part_ids)) + ")")
+    emit = options.events or Emitter(None)
+
+    def failed(error: str) -> None:
+        for part_id in part_ids:
+            execution.measurements[part_id] = {"cell": cell_number, "ok": False, "error": error}
+            emit(PartMeasured, part=part_id, measurement=execution.measurements[part_id], execution=execution)
+
     try:
         content = await _request(client, expression, options.measure_timeout)
     except TimeoutError:
         await client.km.interrupt_kernel()
-        for part_id in part_ids:
-            execution.measurements[part_id] = {
-                "cell": cell_number, "ok": False,
-                "error": f"measuring took longer than {options.measure_timeout:.0f} s"}
+        failed(f"measuring took longer than {options.measure_timeout:.0f} s")
         return
     except ConnectionError:
         return
     payload = _parse_payload(content)
     if payload is None:
-        for part_id in part_ids:
-            execution.measurements[part_id] = {
-                "cell": cell_number, "ok": False,
-                "error": "the grading agent gave no answer (was it replaced by the notebook?)"}
+        failed("the grading agent gave no answer (was it replaced by the notebook?)")
         return
     _take_claims(payload, execution)
     for part_id in part_ids:
@@ -463,10 +473,22 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
                 measurement = {"ok": False, "error": "the grading agent sent no model to run (was it "
                                                      "replaced by the notebook?)"}
             else:
-                pending[part_id] = (cell_number, asyncio.ensure_future(
-                    evaluations.evaluate(part_id, exported)))
+                task = asyncio.ensure_future(evaluations.evaluate(part_id, exported))
+                pending[part_id] = (cell_number, task)
+                if emit:
+                    # Its verdict is streamed the moment the evaluator answers, while later cells run.
+                    task.add_done_callback(functools.partial(
+                        _evaluated, emit=emit, part_id=part_id, cell_number=cell_number, execution=execution))
                 continue
         execution.measurements[part_id] = {"cell": cell_number, **measurement}
+        emit(PartMeasured, part=part_id, measurement=execution.measurements[part_id], execution=execution)
+
+
+def _evaluated(task, *, emit: Emitter, part_id: str, cell_number: int, execution: Execution) -> None:
+    """An evaluator's answer arrived: report the part's measurement (its verdict is judged upstream)."""
+    if task.cancelled() or task.exception() is not None:
+        return  # the run's end awaits the task again and records what went wrong
+    emit(PartMeasured, part=part_id, measurement={"cell": cell_number, **task.result()}, execution=execution)
 
 
 async def _collect_answers(client, execution: Execution, options: RunOptions) -> None:

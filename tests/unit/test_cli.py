@@ -32,9 +32,11 @@ def test_console_entry_points_print_help():
     assert time.perf_counter() - start < 5  # generous: a loaded CI machine; the real figure is in the README
 
 
-def test_usage_errors_exit_2(capsys):
+def test_usage_errors_exit_2(capsys, tmp_path):
     assert main(["check"]) == 2
-    assert main(["check", "x.ipynb", "--assignment", "no_such_assignment"]) == 2
+    notebook = tmp_path / "x.ipynb"
+    notebook.write_text("{}")
+    assert main(["check", str(notebook), "--assignment", "no_such_assignment"]) == 2
     assert "no assignment 'no_such_assignment'" in capsys.readouterr().err
     assert main([]) == 2
 
