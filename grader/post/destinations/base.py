@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
 from ...exceptions import DestinationConfigError
+from ...ledger import Grade
 from ...results import SubmissionResult
 from ..config import Identity, Setting
 from ..delivery import Attempt, RetryPolicy, from_exception, from_response
@@ -51,11 +52,16 @@ class PostContext:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One score to post: its outbox row, the result, who the learner is."""
+    """One score to post: its outbox row, the result, who the learner is.
+
+    ``result`` is the grade that counts (corrections applied); ``grade`` holds the
+    result file and its overrides and rescores, for destinations that show them.
+    """
 
     row: Row
     result: SubmissionResult
     identity: Identity
+    grade: Grade | None = None
 
 
 def shown_url(url: str) -> str:
