@@ -70,7 +70,7 @@ class Override:
 
 @dataclass(frozen=True)
 class Rescored:
-    """A part whose verdict differs from the result file's after a rescore."""
+    """A part whose grade (status or points) differs from the result file's after a rescore."""
 
     part: str
     before: dict           # the verdict in the result file (VERDICT_FIELDS)
@@ -158,8 +158,10 @@ class Corrections:
                 judged_with = event.detail.get("thresholds_digest", judged_with)
             elif event.action in (OVERRIDE, CLEAR) and event.part:
                 latest[event.part] = event
-        # A rescore that brought a verdict back to the file's is no correction any more.
-        rescored = {p: r for p, r in rescored.items() if verdict(judged[p]) != r.before}
+        # Listed as corrections: rescores that changed a part's grade (status or points). One that
+        # changed only the wording (the rule's text) is applied to the part all the same.
+        rescored = {p: r for p, r in rescored.items()
+                    if (judged[p].status, judged[p].points) != (r.before["status"], r.before["points"])}
 
         overrides: dict[str, Override] = {}
         counted = dict(judged)
