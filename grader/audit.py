@@ -147,8 +147,8 @@ def _posts(row: Row) -> list[Entry]:
               "key": row.key, "status": row.status, "attempts": row.attempts,
               "http_status": row.http_status, "message": row.message}
     entries = [Entry(at=row.recorded_at, learner=row.learner, kind="post",
-                     text=f"post v{row.version} to {where}: recorded {row.score:g}/"
-                          f"{row.max_score:g} ({row.change or 'as graded'}), key {row.key[:12]}",
+                     text=f"post v{row.version} to {where}: recorded "
+                          f"{row.change or f'{row.score:g}/{row.max_score:g}'}, key {row.key[:12]}",
                      detail=detail)]
     tries = f"{row.attempts} tr{'y' if row.attempts == 1 else 'ies'}"
     if row.status == SENT:

@@ -174,7 +174,7 @@ class Corrections:
                 at=event.at, under=event.detail.get("under", {}),
                 changed=_changed(event.detail.get("under", {}), now,
                                  same_measurement=event.result_id == rid))
-            counted[part_id] = dataclasses.replace(now, points=float(event.new_points))
+            counted[part_id] = dataclasses.replace(now, points=_as_graded(event.new_points, now))
         parts = [counted[part.id] for part in result.parts]
         effective = dataclasses.replace(result, parts=parts, total=sum(p.points for p in parts))
         return Grade(result=effective, measured=result, judged=judged, overrides=overrides,
@@ -182,6 +182,17 @@ class Corrections:
 
     def grades(self, results: Iterable[SubmissionResult]) -> list[Grade]:
         return [self.grade(result) for result in results]
+
+
+def _as_graded(points: float, part: PartResult) -> float:
+    """Points written as the grader writes them: full marks as ``max_points``, none as 0.0.
+
+    Equal grades then serialise alike, so posting (which compares digests of the JSON)
+    does not see a new version where nothing changed (``1`` and ``1.0``).
+    """
+    if points == part.max_points:
+        return part.max_points
+    return 0.0 if points == 0 else float(points)
 
 
 def under(part: PartResult) -> dict:

@@ -123,6 +123,8 @@ def post_results(results_dir: str | Path, *, to: str, config: str | Path | Confi
                     learner=item.result.learner, result_file=item.relative, digest=item.digest,
                     score=item.result.total, max_score=item.result.max_total,
                     change=item.grade.summary() if item.grade else "")
+            if not cls.CARRIES_POINTS:
+                notes += _points_not_carried(to, found, current)
             sent_now: dict[str, Outcome] = {}
             for row in outbox.due(destination=to, target=target, retry_failed=retry_failed):
                 sent_now[row.learner] = _post_one(row, outbox=outbox, destination=destination,
@@ -136,6 +138,18 @@ def post_results(results_dir: str | Path, *, to: str, config: str | Path | Confi
         destination.close()
         context.close()
     return report
+
+
+def _points_not_carried(to: str, found: list, current: dict[str, Row]) -> list[str]:
+    """A note when corrected grades go to a destination that grades measured values itself."""
+    corrected = sorted(item.result.learner for item in found
+                       if item.grade is not None and item.grade.corrected
+                       and current[item.result.learner].status == PENDING)
+    if not corrected:
+        return []
+    return [f"{to} grades the measured values itself: the corrections of {', '.join(corrected)} "
+            f"(overrides, rescores) are sent as a new submission of the same values and do not "
+            f"change the grade there; change it in the platform's gradebook too"]
 
 
 def _untouched(row: Row) -> Outcome:

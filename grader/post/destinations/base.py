@@ -114,6 +114,9 @@ class Destination:
 
     SETTINGS: ClassVar[tuple[Setting, ...]] = ()
     SUMMARY: ClassVar[str] = ""
+    # False for a destination that receives measured values and grades them itself
+    # (coursera): corrections of points cannot reach it, and `grader post` says so.
+    CARRIES_POINTS: ClassVar[bool] = True
 
     def __init__(self, *, name: str, settings: dict, context: PostContext):
         self.name = name
