@@ -76,7 +76,7 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
         options = replace(options, threads=max(1, cores // workers))
     engine.journal.write("batch", submissions=len(submissions), to_grade=len(todo),
                          resumed=len(engine.finished), workers=workers, threads=options.threads,
-                         assignment=assignment.id)
+                         assignment=assignment.id, assignment_folder=str(assignment.folder))
     if not isinstance(progress, Progress):
         progress = Progress(total=len(submissions), already=len(engine.finished), workers=workers,
                             stream=sys.stderr, quiet=not progress,

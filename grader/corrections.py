@@ -14,10 +14,11 @@ next ``grader post`` run (it sends only the grades that changed).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable
 
-from .assignments import find_assignment
+from .assignments import find_assignment, load_assignment
 from .exceptions import CorrectionError, GraderError
 from .ledger.log import Event
 from .ledger.overrides import (Listed, clear_override, load_results, overrides_in_force,
@@ -59,8 +60,9 @@ def rescore(out: str | Path, *, assignment: Assignment | str | Path | None = Non
             reports: bool = True) -> RescoreReport:
     """Judge the stored measurements of ``out`` again under the current thresholds.toml.
 
-    No notebook runs.  ``assignment``: by default the one the results name, found
-    like ``grader grade`` finds it.  Results already judged with the current
+    No notebook runs.  ``assignment``: by default the folder the latest ``grader grade``
+    into ``out`` used (its journal), else the one the results name, found like
+    ``grader grade`` finds it.  Results already judged with the current
     thresholds are left alone unless ``force``.  Every change is recorded
     (:mod:`grader.ledger.rescore`); the reports are rewritten when a verdict changed.
     """
@@ -70,7 +72,7 @@ def rescore(out: str | Path, *, assignment: Assignment | str | Path | None = Non
     if not results:
         raise CorrectionError(f"{out}/results/ holds no result files: run grader grade first",
                               path=str(out))
-    assignment = _assignment(assignment, results)
+    assignment = _assignment(assignment, results, out)
     report = rescore_results(out, assignment=assignment, results=results, by=by, reason=reason,
                              force=force)
     if reports and report.judged:
@@ -90,11 +92,13 @@ def refresh_reports(out: str | Path, *, learners: Iterable[str] | None = None,
     if not results:
         return
     write_gradebook(results, out)
-    write_reports(results, out, assignment_title=title or _title(results[0].assignment),
+    write_reports(results, out, assignment_title=title or _title(out, results[0].assignment),
                   learners=learners)
 
 
-def _assignment(assignment: Assignment | str | Path | None, results: list) -> Assignment:
+def _assignment(assignment: Assignment | str | Path | None, results: list,
+                out: str | Path) -> Assignment:
+    """The given assignment; else the folder the batch was graded with; else the results' id."""
     if isinstance(assignment, Assignment):
         return assignment
     if assignment is not None:
@@ -103,12 +107,30 @@ def _assignment(assignment: Assignment | str | Path | None, results: list) -> As
     if len(ids) > 1:
         raise CorrectionError(f"the results are of several assignments ({', '.join(ids)}): "
                               f"choose one with --assignment")
-    return find_assignment(ids[0])
+    folder = _graded_with(Path(out), ids[0])
+    return load_assignment(folder) if folder is not None else find_assignment(ids[0])
 
 
-def _title(assignment_id: str) -> str:
+def _graded_with(out: Path, assignment_id: str) -> Path | None:
+    """The assignment folder of the latest `grader grade` into ``out`` (its journal), if it exists."""
+    journal = out / "journal.jsonl"
+    folder = None
+    for line in journal.read_text(encoding="utf-8").splitlines() if journal.is_file() else []:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("event") == "batch" and event.get("assignment") == assignment_id and \
+                event.get("assignment_folder"):
+            folder = Path(event["assignment_folder"])
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _title(out: Path, assignment_id: str) -> str:
     """The title ``grader grade`` gave the pages; the id when the assignment is not here."""
     try:
-        return find_assignment(assignment_id).title or assignment_id
+        folder = _graded_with(out, assignment_id)
+        found = load_assignment(folder) if folder is not None else find_assignment(assignment_id)
+        return found.title or assignment_id
     except GraderError:
         return assignment_id
