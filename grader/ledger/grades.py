@@ -84,8 +84,9 @@ class Grade:
     """One learner's grade: the result as measured and as it counts now."""
 
     result: SubmissionResult          # as it counts: rescored verdicts, overridden points, total
-    measured: SubmissionResult        # the result file, as the grader wrote it
-    judged: dict[str, PartResult]     # part id -> the grader's verdict now (after rescores)
+    measured: SubmissionResult = field(repr=False)     # the result file, as the grader wrote it
+    judged: dict[str, PartResult] = field(repr=False)  # part id -> the grader's verdict now
+                                                       # (after rescores, before overrides)
     overrides: dict[str, Override] = field(default_factory=dict)
     rescored: dict[str, Rescored] = field(default_factory=dict)
     judged_with: str = ""             # digest of the thresholds.toml the verdicts stand on

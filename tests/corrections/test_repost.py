@@ -173,3 +173,37 @@ def test_status_shows_versions(out, receiver, clean_env):
         ("ada", "1", "sent"), ("bea", "1", "sent"), ("bea", "2", "sent"), ("cem", "1", "sent")]
     assert "5/5: RMv95 overridden to 1 by lee | HTTP 200" in run.stdout
     assert "4/5 as graded | HTTP 200" in run.stdout
+
+
+def test_an_outbox_of_the_previous_schema_gains_versions(out, receiver, clean_env):
+    """An outbox written before versions existed is migrated in place (a column is added)."""
+    import sqlite3
+
+    from grader.post.outbox import _SCHEMA, Outbox
+
+    old_schema = _SCHEMA.replace(
+        "    change TEXT NOT NULL DEFAULT '',   -- what this version is: the grade and its corrections\n",
+        "")
+    assert "change" not in old_schema
+    db = sqlite3.connect(out / "outbox.sqlite")
+    db.executescript(old_schema)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    db.execute("INSERT INTO deliveries (key, destination, target, target_id, learner, seq, "
+               "result_file, result_digest, score, max_score, status, recorded_at) VALUES "
+               "('k1', 'webhook', 'x', 't', 'ada', 0, 'results/ada.json', 'd', 5, 5, 'sent', "
+               "'2026-01-01T00:00:00.000+00:00')")
+    db.commit()
+    db.close()
+    with Outbox.open(out) as outbox:
+        (row,) = outbox.rows()
+    assert (row.learner, row.version, row.change) == ("ada", 1, "")
+
+
+def test_results_with_evidence_follow_the_schema(mnist_copy):
+    import jsonschema
+
+    from grader.results import load_schema
+
+    result = mnist_result(mnist_copy.load(), "ada")
+    jsonschema.validate(json.loads(result.to_json()), load_schema())
+    assert result.part("9XaAS").evidence["shapes"][2] == [None, 784]
