@@ -5,8 +5,9 @@ config file), the learner map and the result files with their corrections
 (:mod:`grader.ledger`); let the destination check its settings; *record* every
 grade in the outbox (pending) - a grade already recorded as it is adds nothing,
 a changed one is a new version - only then send each pending score, retrying
-transient failures, and mark it sent, failed or still pending.  See :mod:`grader.post.outbox` for why a score is
-never posted twice and :mod:`grader.post.delivery` for what is retried.
+transient failures, and mark it sent, failed or still pending.  See
+:mod:`grader.post.outbox` for why a score is never posted twice and
+:mod:`grader.post.delivery` for what is retried.
 """
 from __future__ import annotations
 
