@@ -68,6 +68,9 @@ def test_rescore_changes_exactly_the_learners_the_new_rule_concerns(class_of_40,
         assert rows[name]["RMv95"] == "1" and "RMv95 rescored" in rows[name]["corrections"]
     for name in losses:
         assert rows[name]["i8bgs"] == "0" and "i8bgs rescored" in rows[name]["corrections"]
+    page = (out / "feedback" / f"{sorted(gains)[0]}.html").read_text()
+    assert "Judged again on" in page and "with updated pass rules, without re-running your " \
+        "notebook (it was failed, 0 point(s))." in page and "&gt;= 0.915" in page
     untouched = set(rows) - gains - losses
     assert all(rows[n]["corrections"] == "" for n in untouched)
     assert all(rows[n]["total"] == f"{r.total:g}" for r in results for n in [r.learner]
