@@ -109,7 +109,7 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
         options = replace(options, threads=max(1, cores // workers))
     engine.journal.write("batch", submissions=len(submissions), to_grade=len(todo),
                          resumed=len(engine.finished), workers=workers, threads=options.threads,
-                         assignment=assignment.id)
+                         assignment=assignment.id, assignment_folder=str(assignment.folder))
     if not isinstance(progress, Progress):
         progress = Progress(total=len(submissions), already=len(engine.finished), workers=workers,
                             stream=sys.stderr, quiet=not progress,
@@ -124,6 +124,28 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
         executor = LocalPoolExecutor(workers)
 
     results = engine.run(submissions, todo, executor=executor, options=options, progress=progress)
+    _rescore_resumed(out, assignment, results, engine.journal, progress)
     write_gradebook(results, out)
     write_reports(results, out, assignment_title=assignment.title)
     return results
+
+
+def _rescore_resumed(out: Path, assignment: Assignment, results: list[SubmissionResult], journal,
+                     progress) -> None:
+    """Results kept from an earlier run but judged with other thresholds: a recorded rescore.
+
+    A change of thresholds.toml alone does not run notebooks again (it is not in the
+    grading key); their stored measurements are judged again and the rescore is
+    appended to the corrections log, so the gradebook, the pages and posting use it.
+    """
+    from .ledger.rescore import rescore
+
+    report = rescore(out, assignment=assignment, results=results,
+                     reason="thresholds.toml changed since these results were graded "
+                            "(recorded by grader grade)")
+    if report.judged:
+        journal.write("rescore", run=report.run, judged=report.judged,
+                      changed=report.learners_changed, thresholds=assignment.thresholds_digest)
+        progress.note(f"rescored {report.judged} result(s) graded under earlier thresholds, "
+                      f"without running them: {len(report.changed)} grade(s) changed "
+                      f"(grader audit {out} LEARNER shows each)")

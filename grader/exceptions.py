@@ -15,6 +15,8 @@ Only the harness's own problems raise, and always from this tree::
     ├── KernelSetupError             the kernel or its agent cannot be started at all
     ├── ClusterError                 a Dask cluster cannot be reached or cannot grade (no workers,
     │                                the grader missing or of another version on a worker)
+    ├── CorrectionError              an override, clear or rescore cannot be recorded (unknown
+    │                                learner or part, points out of range, no reason, no log)
     └── PostError                    scores cannot be posted at all (results folder, outbox, lock,
         │                            a platform refusing the tool's own credentials)
         └── DestinationConfigError   a destination's settings, secrets or learner map are missing
@@ -81,6 +83,19 @@ class KernelSetupError(GraderError):
 
 class ClusterError(GraderError):
     """A batch cannot run on the Dask cluster it was given (see :mod:`grader.batch.dask`)."""
+
+
+class CorrectionError(GraderError):
+    """A correction of grades cannot be made; nothing was written.
+
+    ``learner``, ``part`` and ``path`` name what to fix, when known
+    (:mod:`grader.ledger`).
+    """
+
+    def __init__(self, message: str, *, learner: str | None = None, part: str | None = None,
+                 path: str | None = None):
+        self.learner, self.part, self.path = learner, part, path
+        super().__init__(message)
 
 
 class PostError(GraderError):

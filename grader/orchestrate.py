@@ -145,6 +145,8 @@ def ungradable(path: Path, assignment: Assignment, reason: str, started: float, 
     return SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,
+        measurement_digest=assignment.measurement_digest,
+        thresholds_digest=assignment.thresholds_digest,
         harness_version=__version__, submission=path.name, submission_sha256=digest,
         status=status, reason=reason, max_total=assignment.max_points,
         started_at=_now(), duration_s=round(time.monotonic() - started, 3),
@@ -303,6 +305,8 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     result = SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,
+        measurement_digest=assignment.measurement_digest,
+        thresholds_digest=assignment.thresholds_digest,
         harness_version=__version__, submission=path.name, submission_sha256=digest,
         status=GRADED, reason=execution.failure, total=sum(p.points for p in parts),
         max_total=assignment.max_points, started_at=started_at,

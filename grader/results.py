@@ -89,6 +89,10 @@ class PartResult:
     hidden: bool = False        # measured on hidden data: not shown to learners
     integrity: str = ""         # for instructors: did the predictions follow the inputs?
     reported: dict = field(default_factory=dict)  # split -> {"value", "hidden"}: measured, not graded
+    # What the pass rule judged besides `measured` and `claimed` (shapes per object, an array's
+    # worst index), so that `grader rescore` judges again without running the notebook; None when
+    # no pass rule applied (not measured, missing, unusable output). Never labels.
+    evidence: dict | None = None
 
 
 @dataclass
@@ -115,6 +119,8 @@ class SubmissionResult:
     evaluator_peak_memory_mb: float | None = None  # the process that ran the exported models
     seed: int = 0
     grading_key: str = ""            # digest of submission, assignment, harness and options
+    measurement_digest: str = ""     # Assignment.measurement_digest the notebook was measured with
+    thresholds_digest: str = ""      # Assignment.thresholds_digest its parts were judged with
     parts: list[PartResult] = field(default_factory=list)
     errors: list[CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)

@@ -4,9 +4,10 @@ One engine for every place gradings run.  It owns:
 
 * **resumption**: every result is written atomically to ``OUT/results/LEARNER.json``
   the moment it is ready, stamped with a *grading key* (:func:`grading_key`: a
-  digest of the submission's bytes, the assignment and reference, the harness
-  version and the grading options); a learner whose result has the current key
-  is not graded again (``force`` regrades everything);
+  digest of the submission's bytes, what the measurement depends on in the
+  assignment and reference, the harness version and the grading options); a
+  learner whose result has the current key is not graded again (``force``
+  regrades everything); new thresholds alone are a recorded rescore, not a re-run;
 * the **journal** (``OUT/journal.jsonl``): the batch's events, one JSON line each;
 * **retries**: a job whose worker process died is tried again, once; a second
   death makes the submission the cause, and its row says so;
@@ -46,13 +47,18 @@ _MAX_RESUBMITS = 3  # jobs an executor lost track of (a scheduler restarted): tr
 
 
 def grading_key(submission: Submission, assignment: Assignment, options: GradeOptions) -> str:
-    """Changes whenever the grade could change: submission bytes, assignment, harness, options."""
+    """Changes whenever the measurement could change: submission bytes, assignment, harness, options.
+
+    The thresholds are not in it: a change of thresholds.toml alone does not run notebooks
+    again; the stored measurements are judged again and the rescore is recorded in the
+    corrections log (:mod:`grader.ledger.rescore`, called by :func:`grader.api.grade`).
+    """
     digest = hashlib.sha256()
     for path in ([submission.notebook] if submission.notebook else []) + list(submission.files):
         digest.update(path.name.encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     digest.update(submission.problem.encode())
-    digest.update(assignment.digest.encode())
+    digest.update(assignment.measurement_digest.encode())
     digest.update(__version__.encode())
     relevant = {k: v for k, v in asdict(options).items() if k not in ("keep_workdir", "threads", "data")}
     digest.update(json.dumps(relevant, sort_keys=True).encode())

@@ -26,6 +26,7 @@ class Progress:
         self.running: dict[str, float] = {}
         self.durations: list[float] = []
         self.started = time.monotonic()
+        self._closed = False
         if already:
             self._line(f"resuming: {already} of {total} already graded")
 
@@ -36,7 +37,8 @@ class Progress:
             self.printer(text)
         elif self.tty:
             self.stream.write("\r\x1b[K" + text + "\n")
-            self._status()
+            if not self._closed:
+                self._status()
         else:
             self.stream.write(text + "\n")
             self.stream.flush()
@@ -56,6 +58,10 @@ class Progress:
         self.stream.write("\r\x1b[K" + text[:200])
         self.stream.flush()
 
+    def note(self, text: str) -> None:
+        """One line of news about the batch (a recorded rescore, ...)."""
+        self._line(text)
+
     def start(self, learner: str) -> None:
         self.running[learner] = time.monotonic()
         if self.tty:
@@ -72,6 +78,7 @@ class Progress:
                    f"in {result.duration_s:.0f}s{detail} | {self._eta()}")
 
     def close(self) -> None:
+        self._closed = True
         if not self.quiet:
             if self.tty:
                 self.stream.write("\r\x1b[K")

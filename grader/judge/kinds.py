@@ -4,7 +4,8 @@
 :class:`PartKind` holds, for its kind, the spec fields it needs, what the
 harness compares the measurement with (labels of a split, an expected array),
 and the handlers of the stages: measure (:mod:`grader.judge.measures`), judge,
-threshold text and claim check (:mod:`grader.judge.rules`).  The stages'
+threshold text, claim check and the evidence a result keeps to be judged again
+(:mod:`grader.judge.rules`).  The stages'
 dispatchers (:mod:`grader.judge.extract`, :mod:`grader.judge.score`) look the
 kind up here; the spec only names it, so imports run one way: spec <- kinds
 <- extract, score.  :func:`register_kind`
@@ -48,6 +49,8 @@ class PartKind:
     check: Callable | None = None              # (Part) -> [(field, message)]: extra spec checks
     check_threshold: Callable | None = None    # (Part, Threshold) -> [(field, message)]
     summarise_claim: Callable | None = None    # (claimed JSON) -> short text kept in the result
+    evidence: Callable | None = None           # (Part, Extracted) -> JSON kept in the result, enough
+                                               # with measured and claimed to judge again (rescore)
 
 
 _KINDS: dict[str, PartKind] = {}
@@ -192,7 +195,8 @@ def register_builtin_kinds() -> None:
         name="shapes", doc="static shapes of the objects named in `objects`",
         requires=("objects",), extract=measures.extract_shapes, judge=rules.judge_shapes,
         threshold_text=rules.text_shapes, claim_mismatch=rules.claim_shapes,
-        what=lambda part: "shapes", check_threshold=_check_shapes_threshold))
+        what=lambda part: "shapes", check_threshold=_check_shapes_threshold,
+        evidence=rules.evidence_shapes))
     register_kind(PartKind(
         name="loss", doc="cross-entropy of the graph tensor `output` (probabilities) run on the "
                          "split's inputs fed to `input`",
@@ -213,7 +217,8 @@ def register_builtin_kinds() -> None:
         requires=("object",), extract=measures.extract_array, judge=rules.judge_array,
         threshold_text=rules.text_array, claim_mismatch=rules.claim_array,
         what=lambda part: part.object, reference=expected_array,
-        check_threshold=_check_array_threshold, summarise_claim=_summarise_array_claim))
+        check_threshold=_check_array_threshold, summarise_claim=_summarise_array_claim,
+        evidence=rules.evidence_array))
     register_kind(PartKind(
         name="function", doc="the learner's function `object` called on the split's inputs; the "
                              "harness scores its outputs with `metric` against the split's labels",

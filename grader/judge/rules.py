@@ -2,8 +2,11 @@
 
 Three handlers per kind, named by the kind table (:mod:`grader.judge.kinds`):
 ``text_*`` (the rule as text), ``judge_*`` (passed or not, and why) and
-``claim_*`` (what to say when the notebook reported another value).  The
-dispatcher is :func:`grader.judge.score.score_part`.
+``claim_*`` (what to say when the notebook reported another value); and, for
+kinds whose rule reads more than the measured number, ``evidence_*``: what a
+result keeps so that the rule can be applied again without the notebook
+(``grader rescore``).  The dispatchers are :func:`grader.judge.score.score_part`
+and :func:`grader.judge.score.rejudge_part`.
 """
 from __future__ import annotations
 
@@ -104,25 +107,62 @@ def claim_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> str:
     return f"Reported \"{' '.join(text)}\", but the objects' shapes are \"{' '.join(measured)}\"."
 
 
-def claim_array(part: Part, threshold: Threshold, extracted: Extracted) -> str:
-    """A message when the reported array is not the learner's own object."""
+def array_claim_facts(part: Part, extracted: Extracted) -> dict:
+    """How the reported array compares with the learner's own, whatever the tolerance.
+
+    ``{}`` (nothing to compare), ``{"problem": text}`` (not comparable) or
+    ``{"difference": largest |difference|}`` (None when not finite).  Kept in the
+    result (``evidence``), so that a new claim_tolerance can be applied without the arrays.
+    """
     import numpy as np
 
     claimed = extracted.claimed_value if extracted.claimed_value is not None else extracted.claimed
     values = (extracted.detail or {}).get("values")
     if claimed is None or values is None:
-        return ""
+        return {}
     try:
         reported = np.asarray(claimed, dtype=np.float64)
     except (TypeError, ValueError):
-        return f"Reported something that is not an array of numbers; the grade uses {part.object} itself."
+        return {"problem": f"Reported something that is not an array of numbers; the grade uses "
+                           f"{part.object} itself."}
     if reported.shape != values.shape:
-        return (f"Reported an array of shape {list(reported.shape)}, but {part.object} has shape "
-                f"{list(values.shape)}: the grade uses {part.object} itself.")
+        return {"problem": f"Reported an array of shape {list(reported.shape)}, but {part.object} "
+                           f"has shape {list(values.shape)}: the grade uses {part.object} itself."}
     if reported.size == 0:
-        return ""
+        return {}
     difference = float(np.nanmax(np.abs(reported - values.astype(np.float64))))
-    if not difference <= threshold.claim_tolerance + 1e-12:
-        return (f"Reported an array that differs from {part.object} by up to {difference:.3g}: the "
+    return {"difference": difference if np.isfinite(difference) else None}
+
+
+def claim_array(part: Part, threshold: Threshold, extracted: Extracted) -> str:
+    """A message when the reported array is not the learner's own object."""
+    facts = (extracted.detail or {}).get("claim")
+    if facts is None:  # a fresh measurement; a stored one carries its facts (grader rescore)
+        facts = array_claim_facts(part, extracted)
+    if "problem" in facts:
+        return facts["problem"]
+    if "difference" not in facts:
+        return ""
+    difference = facts["difference"]
+    if difference is None or not difference <= threshold.claim_tolerance + 1e-12:
+        shown = "nan" if difference is None else f"{difference:.3g}"
+        return (f"Reported an array that differs from {part.object} by up to {shown}: the "
                 f"grade uses {part.object} itself.")
     return ""
+
+
+# --- what a verdict keeps so that it can be judged again (grader rescore) -----------------------
+
+def evidence_shapes(part: Part, extracted: Extracted) -> dict:
+    """Per-object shapes, and the claimed text when the notebook sent one."""
+    detail = extracted.detail or {}
+    kept = {"shapes": detail.get("shapes"), "extra": detail.get("extra") or []}
+    if extracted.claimed_text is not None:
+        kept["claimed_text"] = extracted.claimed_text
+    return kept
+
+
+def evidence_array(part: Part, extracted: Extracted) -> dict:
+    """Where the largest difference is, and how the claim compares (not the arrays)."""
+    return {"worst_index": (extracted.detail or {}).get("worst_index"),
+            "claim": array_claim_facts(part, extracted)}

@@ -2,9 +2,13 @@
 
 This is where a validation accuracy meets its threshold.  The grade always
 comes from the measured value; a claimed value that disagrees is flagged in
-the message, never trusted.
+the message, never trusted.  :func:`score_part` judges a fresh measurement;
+:func:`rejudge_part` applies the (possibly changed) thresholds again to the
+measurement a result kept, with the same rules, without running anything.
 """
 from __future__ import annotations
+
+import dataclasses
 
 from ..results import ERROR, FAILED, MISSING, PASSED, CellError, PartResult
 from ..specs.model import Part, Threshold
@@ -49,6 +53,35 @@ def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
         result.status = FAILED
         result.message = _join(f"Measured after cell {extracted.cell}: {extracted.invalid}.", context)
         return result
+    # From here on the verdict depends on the threshold only: keep what judging it again needs.
+    result.evidence = kind.evidence(part, extracted) if kind.evidence else {}
+    return _judge(part, threshold, extracted, result, context)
+
+
+def rejudge_part(part: Part, threshold: Threshold | None, stored: PartResult,
+                 errors: list[CellError]) -> PartResult:
+    """The verdict on a stored measurement under ``threshold``, as :func:`score_part` gives it.
+
+    ``stored`` is a part of a result file; its ``evidence`` (with ``measured`` and
+    ``claimed``) is what the pass rule reads.  A part without evidence was not
+    judged by a threshold (not measured, missing, unusable output): it is returned
+    unchanged.  ``errors`` are the result's cell errors, quoted as when it was graded.
+    """
+    if stored.evidence is None:
+        return dataclasses.replace(stored)
+    evidence = dict(stored.evidence)
+    extracted = Extracted(part=part.id, claimed=stored.claimed,
+                          claimed_text=evidence.get("claimed_text"), measured=stored.measured,
+                          detail=evidence, cell=stored.cell, integrity=stored.integrity)
+    result = dataclasses.replace(stored, max_points=part.points, points=0.0, message="",
+                                 claim_mismatch=False, threshold=threshold_text(part, threshold))
+    return _judge(part, threshold, extracted, result, _context(stored.cell, stored.cell, errors))
+
+
+def _judge(part: Part, threshold: Threshold | None, extracted: Extracted, result: PartResult,
+           context: str) -> PartResult:
+    """Apply the kind's pass rule and claim check; fills status, points and message."""
+    kind = get_kind(part.kind)
     if threshold is None:
         result.status = ERROR
         result.message = f"The reference has no threshold for part {part.id} (a fault of the assignment)."

@@ -41,7 +41,8 @@ def add_post_parser(subparsers) -> argparse.ArgumentParser:
                       help="results folder (default: results/)")
     post.add_argument("--to", metavar="NAME", help=f"destination: {DESTINATIONS_HELP}")
     post.add_argument("--status", action="store_true",
-                      help="show what is pending, sent and failed; send nothing")
+                      help="show every version of every score: pending, sent, failed or "
+                           "superseded; send nothing")
     post.add_argument("--retry-failed", action="store_true",
                       help="also re-send scores a destination refused (after fixing the cause)")
     _add_common(post)
@@ -144,16 +145,17 @@ def format_status(rows) -> str:
     if not rows:
         return "nothing recorded yet: the outbox is empty"
     width = max([7] + [len(r.learner) for r in rows])
-    lines = [f"{'destination':<11} {'learner':<{width}}  {'status':<10} {'tries':>5}  "
-             f"{'recorded':<29} {'sent':<29} message"]
+    lines = [f"{'destination':<11} {'learner':<{width}}  {'version':>7}  {'status':<10} "
+             f"{'tries':>5}  {'recorded':<29} {'sent':<29} grade | message"]
     target = None
     for row in rows:
         if (row.destination, row.target) != target:
             target = (row.destination, row.target)
             lines.append(f"# {row.destination} -> {row.target}")
-        lines.append(f"{row.destination:<11} {row.learner:<{width}}  {row.status:<10} "
-                     f"{row.attempts:>5}  {row.recorded_at:<29} {row.sent_at or '-':<29} "
-                     f"{row.message}")
+        grade = f"{row.change} | " if row.change else ""
+        lines.append(f"{row.destination:<11} {row.learner:<{width}}  {row.version:>7}  "
+                     f"{row.status:<10} {row.attempts:>5}  {row.recorded_at:<29} "
+                     f"{row.sent_at or '-':<29} {grade}{row.message}")
     counts: dict[str, int] = {}
     for row in rows:
         counts[row.status] = counts.get(row.status, 0) + 1

@@ -15,6 +15,12 @@ what makes a learner's grade going A -> B -> A post A a second time (it is a
 new score event), while re-running ``grader post`` on an unchanged result
 never creates a new key.
 
+Versions.  Each row is one *version* of a learner's score at one destination
+(``version`` = ``seq + 1``): a regrade, a rescore or an override that changes
+the grade that counts (:mod:`grader.ledger`) records a new version with a new
+key; retries of one version reuse its key.  ``change`` says what the version
+is (``4/5: RMv95 overridden to 1 by lee``).
+
 No secret is ever written here: targets are stored without query string or
 credentials (the full target only as a hash), and messages are redacted by
 the caller.  The file is created readable by its owner only (it holds learner
@@ -35,7 +41,7 @@ from typing import Iterator
 from ..exceptions import PostError
 
 OUTBOX_FILE = "outbox.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: the change column (what a version of a score is)
 
 PENDING, SENT, FAILED, SUPERSEDED = "pending", "sent", "failed", "superseded"
 STATUSES = (PENDING, SENT, FAILED, SUPERSEDED)
@@ -60,6 +66,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     recorded_at TEXT NOT NULL,         -- ISO 8601; also the score's timestamp in payloads
     last_attempt_at TEXT,
     sent_at TEXT,
+    change TEXT NOT NULL DEFAULT '',   -- what this version is: the grade and its corrections
     UNIQUE (destination, target_id, learner, seq)
 );
 """
@@ -86,6 +93,12 @@ class Row:
     recorded_at: str
     last_attempt_at: str | None
     sent_at: str | None
+    change: str = ""
+
+    @property
+    def version(self) -> int:
+        """1 for a learner's first score at this destination and target, then 2, 3, ..."""
+        return self.seq + 1
 
 
 _COLUMNS = ", ".join(f.name for f in fields(Row))
@@ -121,6 +134,7 @@ class Outbox:
             # find every row it committed).
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            _migrate(self._db)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
@@ -160,7 +174,8 @@ class Outbox:
     # --- recording ------------------------------------------------------------------------
 
     def record(self, *, destination: str, target: str, target_shown: str, learner: str,
-               result_file: str, digest: str, score: float, max_score: float) -> Row:
+               result_file: str, digest: str, score: float, max_score: float,
+               change: str = "") -> Row:
         """Record a score as pending unless this very result is already the latest one.
 
         Returns the row that stands for the result (new, or the existing one in
@@ -186,10 +201,10 @@ class Outbox:
                                digest=digest, seq=seq)
             self._db.execute(
                 "INSERT INTO deliveries (key, destination, target, target_id, learner, seq, "
-                "result_file, result_digest, score, max_score, status, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "result_file, result_digest, score, max_score, status, recorded_at, change) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (key, destination, target_shown, tid, learner, seq, result_file, digest,
-                 score, max_score, PENDING, now_iso()))
+                 score, max_score, PENDING, now_iso(), change))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
@@ -238,13 +253,15 @@ class Outbox:
             f"status IN ({marks}) ORDER BY learner, seq", (destination, target_id(target), *statuses))
         return [_row(r) for r in found]
 
-    def rows(self, *, destination: str | None = None) -> list[Row]:
-        """Every row (of one destination), by destination, target, learner, newest last."""
+    def rows(self, *, destination: str | None = None, learner: str | None = None) -> list[Row]:
+        """Every row (of one destination, of one learner), by destination, target, learner,
+        newest last."""
         query = f"SELECT {_COLUMNS} FROM deliveries"
-        params: tuple = ()
-        if destination:
-            query += " WHERE destination=?"
-            params = (destination,)
+        conditions = [(name, value) for name, value in (("destination", destination),
+                                                        ("learner", learner)) if value]
+        params: tuple = tuple(value for _, value in conditions)
+        if conditions:
+            query += " WHERE " + " AND ".join(f"{name}=?" for name, _ in conditions)
         found = self._db.execute(query + " ORDER BY destination, target, learner, seq", params)
         return [_row(r) for r in found]
 
@@ -254,6 +271,14 @@ class Outbox:
         for row in self.rows(destination=destination):
             counts[row.status] = counts.get(row.status, 0) + 1
         return counts
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an outbox written by an older grader to this schema (columns are only added)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(deliveries)")}
+    if "change" not in columns:
+        db.execute("ALTER TABLE deliveries ADD COLUMN change TEXT NOT NULL DEFAULT ''")
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
 def _row(found: sqlite3.Row) -> Row:

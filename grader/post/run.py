@@ -1,11 +1,13 @@
 """Post a results folder to one destination, through the outbox, exactly once per score.
 
 The steps, in order: read the settings (command line, environment, owner-only
-config file), the learner map and the result files; let the destination
-check its settings; *record* every result in the outbox (pending) - only then
-send each pending score, retrying transient failures, and mark it sent,
-failed or still pending.  See :mod:`grader.post.outbox` for why a score is
-never posted twice and :mod:`grader.post.delivery` for what is retried.
+config file), the learner map and the result files with their corrections
+(:mod:`grader.ledger`); let the destination check its settings; *record* every
+grade in the outbox (pending) - a grade already recorded as it is adds nothing,
+a changed one is a new version - only then send each pending score, retrying
+transient failures, and mark it sent, failed or still pending.  See
+:mod:`grader.post.outbox` for why a score is never posted twice and
+:mod:`grader.post.delivery` for what is retried.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..exceptions import DestinationConfigError, PostError
+from ..ledger import Corrections
 from .config import ConfigFile, Identity, load_config, load_learners, resolve
 from .delivery import REFUSED, RETRY_SETTINGS, SENT, RetryPolicy, deliver
 from .destinations.base import Delivery, PostContext
@@ -113,17 +116,22 @@ def post_results(results_dir: str | Path, *, to: str, config: str | Path | Confi
         report = PostReport(destination=to, target=shown, outbox=base / OUTBOX_FILE, notes=notes)
         with Outbox.open(base) as outbox:
             # Record first: a score is in the outbox before a byte of it is sent.
+            corrections = Corrections.load(base)
             current = {}
             for item in found:
                 current[item.result.learner] = outbox.record(
                     destination=to, target=target, target_shown=shown,
                     learner=item.result.learner, result_file=item.relative, digest=item.digest,
-                    score=item.result.total, max_score=item.result.max_total)
+                    score=item.result.total, max_score=item.result.max_total,
+                    change=item.grade.summary() if item.grade else "")
+            if not cls.CARRIES_POINTS:
+                notes += _points_not_carried(to, found, current)
             sent_now: dict[str, Outcome] = {}
             for row in outbox.due(destination=to, target=target, retry_failed=retry_failed):
                 sent_now[row.learner] = _post_one(row, outbox=outbox, destination=destination,
                                                   base=base, identities=identities,
-                                                  redactor=redactor, progress=progress)
+                                                  redactor=redactor, progress=progress,
+                                                  corrections=corrections)
             for learner, row in sorted(current.items()):
                 report.outcomes.append(sent_now.pop(learner, None) or _untouched(outbox.get(row.key)))
             report.outcomes += sent_now.values()  # rows of results no longer in the folder
@@ -133,22 +141,35 @@ def post_results(results_dir: str | Path, *, to: str, config: str | Path | Confi
     return report
 
 
+def _points_not_carried(to: str, found: list, current: dict[str, Row]) -> list[str]:
+    """A note when corrected grades go to a destination that grades measured values itself."""
+    corrected = sorted(item.result.learner for item in found
+                       if item.grade is not None and item.grade.corrected
+                       and current[item.result.learner].status == PENDING)
+    if not corrected:
+        return []
+    return [f"{to} grades the measured values itself: the corrections of {', '.join(corrected)} "
+            f"(overrides, rescores) are sent as a new submission of the same values and do not "
+            f"change the grade there; change it in the platform's gradebook too"]
+
+
 def _untouched(row: Row) -> Outcome:
     return Outcome(learner=row.learner, status=row.status, message=row.message, attempts=0,
                    http_status=row.http_status, already_sent=row.status == SENT)
 
 
 def _post_one(row: Row, *, outbox: Outbox, destination, base: Path, identities: dict,
-              redactor: Redactor, progress) -> Outcome:
+              redactor: Redactor, progress, corrections: Corrections | None = None) -> Outcome:
     """Send one due row and record the outcome."""
-    found = read_result(base, row.result_file)
+    found = read_result(base, row.result_file, corrections)
     if found is None:
         message = f"result file {row.result_file} is gone; nothing sent"
         outbox.mark_failed(row.key, http_status=None, message=message)
         return Outcome(row.learner, FAILED, message, 0)
     if found.digest != row.result_digest:
-        # Regraded after it was recorded (by another process): the newer result gets its own row.
-        message = "the result file changed since it was recorded; not sent"
+        # Regraded or corrected after it was recorded (by another process): the newer grade gets
+        # its own row.
+        message = "the grade changed since it was recorded (a regrade or a correction); not sent"
         outbox.mark_superseded(row.key, message=message)
         return Outcome(row.learner, SUPERSEDED, message, 0)
     identity = identities.get(row.learner) or Identity(learner=row.learner)
@@ -161,7 +182,7 @@ def _post_one(row: Row, *, outbox: Outbox, destination, base: Path, identities: 
         if progress:
             progress(f"{destination.name}: {row.learner}: {redactor.redact(text)}")
 
-    delivery = Delivery(row=row, result=found.result, identity=identity)
+    delivery = Delivery(row=row, result=found.result, identity=identity, grade=found.grade)
     try:
         attempt, tries = deliver(lambda: destination.send(delivery), policy=destination.context.policy,
                                  before_try=lambda: outbox.mark_attempt(row.key), notify=notify)
@@ -185,10 +206,12 @@ def _post_one(row: Row, *, outbox: Outbox, destination, base: Path, identities: 
     return Outcome(row.learner, status, message, tries, attempt.http_status)
 
 
-def outbox_status(results_dir: str | Path, *, to: str | None = None) -> list[Row]:
-    """Every score in the outbox of ``results_dir`` (of destination ``to``); [] if none."""
+def outbox_status(results_dir: str | Path, *, to: str | None = None,
+                  learner: str | None = None) -> list[Row]:
+    """Every score in the outbox of ``results_dir`` (of destination ``to``, of ``learner``);
+    [] if none."""
     base, _ = locate(results_dir)
     if not (base / OUTBOX_FILE).exists():
         return []
     with Outbox.open(base, lock=False) as outbox:
-        return outbox.rows(destination=to)
+        return outbox.rows(destination=to, learner=learner)

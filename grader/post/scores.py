@@ -3,6 +3,11 @@
 ``grader grade --out OUT`` writes ``OUT/results/LEARNER.json``; ``grader post``
 accepts ``OUT`` (the outbox is ``OUT/outbox.sqlite``), ``OUT/results`` (same
 outbox), or any folder of result JSON files (the outbox goes in that folder).
+
+What is posted is the grade that counts: the result with the corrections log
+of the base folder applied (:mod:`grader.ledger`: rescores, overrides).  Its
+digest is what the outbox compares, so a correction that changes a learner's
+points is a new version of their score, and nothing else is sent again.
 """
 from __future__ import annotations
 
@@ -12,17 +17,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import PostError
+from ..ledger import Corrections, Grade
 from ..results import SubmissionResult
 
 
 @dataclass(frozen=True)
 class ResultFile:
-    """One learner's result, with where it was read from and its digest."""
+    """One learner's grade to post, with where its result was read from and its digest."""
 
     path: Path
     relative: str              # relative to the base folder (stored in the outbox)
-    result: SubmissionResult
-    digest: str
+    result: SubmissionResult   # the grade that counts (corrections applied)
+    digest: str                # result_digest of it: a new digest is a new version
+    grade: Grade | None = None # the result file and its corrections
+
+
+def _graded(path: Path, relative: str, result: SubmissionResult,
+            corrections: Corrections) -> ResultFile:
+    grade = corrections.grade(result)
+    return ResultFile(path=path, relative=relative, result=grade.result,
+                      digest=result_digest(grade.result), grade=grade)
 
 
 def locate(results_dir: str | Path) -> tuple[Path, Path]:
@@ -74,6 +88,7 @@ def find_results(results_dir: str | Path) -> tuple[Path, list[ResultFile], list[
     since posting around it would hide a broken batch.
     """
     base, folder = locate(results_dir)
+    corrections = Corrections.load(base)
     found: list[ResultFile] = []
     skipped: list[str] = []
     learners: dict[str, Path] = {}
@@ -95,19 +110,20 @@ def find_results(results_dir: str | Path) -> tuple[Path, list[ResultFile], list[
             raise PostError(f"learner {result.learner!r} has two results: "
                             f"{learners[result.learner].name} and {path.name}")
         learners[result.learner] = path
-        found.append(ResultFile(path=path, relative=str(path.relative_to(base)), result=result,
-                                digest=result_digest(result)))
+        found.append(_graded(path, str(path.relative_to(base)), result, corrections))
     return base, found, skipped
 
 
-def read_result(base: Path, relative: str) -> ResultFile | None:
-    """Re-read one result file named in the outbox (None when it is gone)."""
+def read_result(base: Path, relative: str,
+                corrections: Corrections | None = None) -> ResultFile | None:
+    """Re-read one result file named in the outbox, corrections applied (None when it is gone)."""
     path = base / relative
     try:
         result = SubmissionResult.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    return ResultFile(path=path, relative=relative, result=result, digest=result_digest(result))
+    return _graded(path, relative, result,
+                   Corrections.load(base) if corrections is None else corrections)
 
 
 def course_output(value) -> str | None:
@@ -134,11 +150,12 @@ def _measured_text(value) -> str:
     return str(value)
 
 
-def part_summary(result: SubmissionResult) -> str:
+def part_summary(result: SubmissionResult, grade: Grade | None = None) -> str:
     """One line per submission a learner may read: total and each part's verdict.
 
     Values measured on hidden data are left out (the line ends up in an LMS
-    comment that the learner sees).
+    comment that the learner sees).  With ``grade``, overridden parts say so,
+    with the instructor's reason.
     """
     head = f"{result.assignment}: {result.total:g}/{result.max_total:g}"
     if result.status != "graded":
@@ -148,5 +165,8 @@ def part_summary(result: SubmissionResult) -> str:
         text = f"{part.id} {part.status} {part.points:g}/{part.max_points:g}"
         if part.measured is not None and not part.hidden:
             text += f" (measured {_measured_text(part.measured)})"
+        override = grade.overrides.get(part.id) if grade is not None else None
+        if override is not None:
+            text += f" [set by your instructor: {override.reason}]"
         items.append(text)
     return head + (". " + "; ".join(items) if items else "")

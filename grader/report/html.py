@@ -3,6 +3,9 @@
 Pages carry their pictures inline (base64 PNG) and their style inline, so a
 page can be mailed, uploaded to an LMS or opened from a zip.  Values measured
 on data the assignment marks as hidden are never shown on learner pages.
+Points are those that count: the corrections log of the results folder
+(:mod:`grader.ledger`) is applied, and a corrected part says so, with the
+instructor's reason.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
+from ..ledger import Corrections, Grade
 from ..results import PASSED, PartResult, SubmissionResult, write_atomic
 from ..textutil import safe_name
 
@@ -72,11 +76,14 @@ def notebook_images(executed: Path, limit: int = 6) -> list[tuple[int, str]]:
 
 
 def feedback_page(result: SubmissionResult, *, assignment_title: str = "",
-                  images: list[tuple[int, str]] = ()) -> str:
+                  images: list[tuple[int, str]] = (), corrections: Corrections | None = None) -> str:
     """The learner's feedback page.
 
     ``images`` are (code cell number, base64 PNG) pairs, as :func:`notebook_images` returns.
+    ``corrections``: the results folder's log; its overrides and rescores are applied and shown.
     """
+    grade = (corrections or Corrections()).grade(result)
+    result = grade.result
     status = result.status if result.status != "graded" else ("passed" if result.passed else "failed")
     # The template gets named fields, not the result, so it cannot reach a hidden value.
     return _render("feedback.html.j2",
@@ -84,7 +91,8 @@ def feedback_page(result: SubmissionResult, *, assignment_title: str = "",
                    submission=result.submission, started_at=result.started_at,
                    harness_version=result.harness_version, total=result.total,
                    max_total=result.max_total, status=status, reason=result.reason,
-                   parts=[_learner_view(part) for part in result.parts], errors=result.errors,
+                   parts=[{**_learner_view(part), "correction": _correction_note(grade, part.id)}
+                          for part in result.parts], errors=result.errors,
                    images=images, notes=result.notes, duration_s=result.duration_s)
 
 
@@ -95,6 +103,23 @@ def _learner_view(part: PartResult) -> dict:
             "measured": None if part.hidden else part.measured, "claimed": part.claimed,
             "threshold": "" if part.hidden else part.threshold,
             "message": "This part was measured on hidden data." if part.hidden else part.message}
+
+
+def _correction_note(grade: Grade, part_id: str) -> str:
+    """What the learner is told about a corrected part (no hidden value, no staff-only note)."""
+    notes = []
+    rescored = grade.rescored.get(part_id)
+    if rescored is not None:
+        before = rescored.before
+        notes.append(f"Judged again on {rescored.at[:10]} with updated pass rules, without "
+                     f"re-running your notebook (it was {before['status']}, "
+                     f"{before['points']:g} point(s)).")
+    override = grade.overrides.get(part_id)
+    if override is not None:
+        notes.append(f"Your instructor set this part to {override.points:g} point(s) on "
+                     f"{override.at[:10]} (the grader gave {grade.judged[part_id].points:g}): "
+                     f"{override.reason}")
+    return " ".join(notes)
 
 
 def _figure(draw) -> str:
@@ -117,8 +142,14 @@ def _reason_key(message: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?", "N", first)[:160]
 
 
-def summary_page(results: list[SubmissionResult], *, assignment_title: str = "") -> str:
-    """The class summary: pass rate per part, score histogram, common failures, slowest notebooks."""
+def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
+                 corrections: Corrections | None = None) -> str:
+    """The class summary: pass rate per part, score histogram, common failures, slowest notebooks.
+
+    Scores are those that count (``corrections`` applied); pass rates are the grader's verdicts.
+    """
+    grades = (corrections or Corrections()).grades(results)
+    results = [grade.result for grade in grades]
     parts: list[str] = []
     for result in results:
         for part in result.parts:
@@ -139,7 +170,9 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "")
     counts = {"submissions": len(results), "graded": sum(r.status == "graded" for r in results),
               "ungradable": sum(r.status != "graded" for r in results),
               "passed": sum(r.passed for r in results),
-              "mean": sum(totals) / len(totals) if totals else 0, "max_total": max_total}
+              "mean": sum(totals) / len(totals) if totals else 0, "max_total": max_total,
+              "overridden": sum(bool(g.overrides) for g in grades),
+              "rescored": sum(bool(g.rescored) for g in grades)}
     return _render("summary.html.j2", heading=assignment_title, counts=counts,
                    charts=_summary_charts(percents, totals, max_total) if results else None,
                    rates=list(percents.items()), reasons=reasons.most_common(10),
@@ -167,15 +200,27 @@ def _summary_charts(percents: dict[str, float], totals: list[float], max_total: 
     return {"pass_rate": _figure(pass_rate), "histogram": _figure(histogram)}
 
 
-def write_reports(results: Iterable[SubmissionResult], out: Path, *, assignment_title: str = "") -> Path:
-    """Write ``feedback/LEARNER.html`` for each result and ``summary.html``; returns the summary."""
+def write_reports(results: Iterable[SubmissionResult], out: Path, *, assignment_title: str = "",
+                  corrections: Corrections | None = None,
+                  learners: Iterable[str] | None = None) -> Path:
+    """Write ``feedback/LEARNER.html`` for each result and ``summary.html``; returns the summary.
+
+    The corrections log of ``out`` is applied unless ``corrections`` is given;
+    ``learners`` limits the feedback pages rewritten (after a correction of a few).
+    """
     results = list(results)
+    corrections = Corrections.load(out) if corrections is None else corrections
+    only = set(learners) if learners is not None else None
     for result in results:
+        if only is not None and result.learner not in only:
+            continue
         images = notebook_images(out / "executed" / f"{safe_name(result.learner)}.ipynb")
         write_atomic(out / "feedback" / f"{safe_name(result.learner)}.html",
-                     feedback_page(result, assignment_title=assignment_title, images=images))
+                     feedback_page(result, assignment_title=assignment_title, images=images,
+                                   corrections=corrections))
     summary = out / "summary.html"
-    write_atomic(summary, summary_page(results, assignment_title=assignment_title))
+    write_atomic(summary, summary_page(results, assignment_title=assignment_title,
+                                       corrections=corrections))
     return summary
 
 

@@ -1,4 +1,10 @@
-"""Present results: the per-part table of ``grader check`` and the gradebook files."""
+"""Present results: the per-part table of ``grader check`` and the gradebook files.
+
+The gradebook is computed from the result files and the corrections log
+(:mod:`grader.ledger`): totals and part points are the ones that count, and
+three columns at the end say how they came to differ from the grader's own
+verdict (``grader_total``, ``overridden``, ``corrections``).
+"""
 from __future__ import annotations
 
 import csv
@@ -8,6 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Iterable
 
+from ..ledger import Corrections, Grade
 from ..results import PASSED, SubmissionResult, write_atomic
 from ..textutil import fmt_value
 
@@ -60,9 +67,15 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
     return "\n".join(lines)
 
 
-def gradebook_rows(results: Iterable[SubmissionResult]) -> tuple[list[str], list[dict]]:
-    """Columns and one row per learner: total, per-part points, status and reason."""
-    results = list(results)
+def gradebook_rows(results: Iterable[SubmissionResult], *,
+                   corrections: Corrections | None = None) -> tuple[list[str], list[dict]]:
+    """Columns and one row per learner: total, per-part points, status and reason.
+
+    With ``corrections``, points and totals are those that count (rescores and
+    overrides applied; the result files are left as measured).
+    """
+    grades = (corrections or Corrections()).grades(results)
+    results = [grade.result for grade in grades]
     part_ids: list[str] = []
     reported: list[str] = []
     for result in results:
@@ -74,9 +87,10 @@ def gradebook_rows(results: Iterable[SubmissionResult]) -> tuple[list[str], list
                     reported.append(f"{part.id}@{split}")
     # Instructors' view: also the values measured on other splits (hidden from learners).
     columns = ["learner", "submission", "status", "total", "max_total"] + part_ids + [
-        "failed_parts", "reason", "duration_s"] + reported
+        "failed_parts", "reason", "duration_s"] + reported + CORRECTION_COLUMNS
     rows = []
-    for result in sorted(results, key=lambda r: (r.learner, r.submission)):
+    for grade in sorted(grades, key=lambda g: (g.result.learner, g.result.submission)):
+        result = grade.result
         row = {"learner": result.learner, "submission": result.submission, "status": result.status,
                "total": f"{result.total:g}", "max_total": f"{result.max_total:g}",
                "duration_s": f"{result.duration_s:.1f}"}
@@ -90,13 +104,16 @@ def gradebook_rows(results: Iterable[SubmissionResult]) -> tuple[list[str], list
         reasons = [result.reason] if result.reason else []
         reasons += [f"{p.id}: {p.message}" for p in failing if p.message]
         row["reason"] = " | ".join(reasons)
+        row.update(correction_cells(grade))
         rows.append(row)
     return columns, rows
 
 
-def write_gradebook(results: Iterable[SubmissionResult], out: Path) -> tuple[Path, Path]:
-    """Write gradebook.csv and gradebook.json into ``out``."""
-    columns, rows = gradebook_rows(results)
+def write_gradebook(results: Iterable[SubmissionResult], out: Path, *,
+                    corrections: Corrections | None = None) -> tuple[Path, Path]:
+    """Write gradebook.csv and gradebook.json into ``out``, corrections of ``out`` applied."""
+    corrections = Corrections.load(out) if corrections is None else corrections
+    columns, rows = gradebook_rows(results, corrections=corrections)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
@@ -107,11 +124,13 @@ def write_gradebook(results: Iterable[SubmissionResult], out: Path) -> tuple[Pat
     return csv_path, json_path
 
 
-def format_gradebook(results: Iterable[SubmissionResult]) -> str:
-    """The gradebook as a plain-text table for the terminal."""
-    columns, rows = gradebook_rows(results)
+def format_gradebook(results: Iterable[SubmissionResult], *,
+                     corrections: Corrections | None = None) -> str:
+    """The gradebook as a plain-text table for the terminal (overridden points marked ``*``)."""
+    columns, rows = gradebook_rows(results, corrections=corrections)
     shown = [c for c in columns if c not in ("submission", "reason", "max_total", "failed_parts")
-             and "@" not in c]
+             and "@" not in c and c not in CORRECTION_COLUMNS]
+    rows = [_marked(row) for row in rows]
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in shown}
     lines = ["  ".join(c.ljust(widths[c]) for c in shown)]
     lines.append("  ".join("-" * widths[c] for c in shown))
@@ -119,4 +138,43 @@ def format_gradebook(results: Iterable[SubmissionResult]) -> str:
         lines.append("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in shown))
         if row["failed_parts"]:
             lines.append("    " + textwrap.shorten(row["reason"] or row["failed_parts"], 160))
+    if any(row["overridden"] for row in rows):
+        lines.append("* overridden by course staff (grader override OUT --list; gradebook.csv: "
+                     "corrections)")
     return "\n".join(lines)
+
+
+# --- corrections (grader.ledger) in the gradebook --------------------------------------------
+
+CORRECTION_COLUMNS = ["grader_total", "overridden", "corrections"]
+
+
+def correction_cells(grade: Grade) -> dict:
+    """The gradebook's correction columns for one learner.
+
+    ``grader_total``: the grader's own total (rescores included, overrides not);
+    ``overridden``: the overridden part ids; ``corrections``: each override (points,
+    who, when, why, and whether the measurement under it changed since) and rescore.
+    """
+    notes = []
+    for part, override in grade.overrides.items():
+        text = (f"{part} overridden to {override.points:g} (grader: "
+                f"{grade.judged[part].points:g}) by {override.by} on {override.at[:10]}: "
+                f"{override.reason}")
+        if override.changed:
+            text += f" [CHECK: {override.changed}]"
+        notes.append(text)
+    for part, rescored in grade.rescored.items():
+        now = grade.judged[part]
+        notes.append(f"{part} rescored on {rescored.at[:10]}: {rescored.before['status']} "
+                     f"{rescored.before['points']:g} -> {now.status} {now.points:g} "
+                     f"(rule {now.threshold})")
+    return {"grader_total": f"{grade.grader_total:g}", "overridden": " ".join(grade.overrides),
+            "corrections": " | ".join(notes)}
+
+
+def _marked(row: dict) -> dict:
+    marked = dict(row)
+    for part in row["overridden"].split():
+        marked[part] = f"{row[part]}*"
+    return marked

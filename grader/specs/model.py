@@ -132,6 +132,11 @@ class Assignment:
     folder: Path = _doc("the assignment folder", Path("."))
     reference_folder: Path | None = _doc("the reference folder, when there is one", None)
     digest: str = _doc("sha256 over the spec files and helpers: changes when grading may change", "")
+    measurement_digest: str = _doc("sha256 over what a measurement depends on (assignment.toml, "
+                                   "helpers, expected arrays): a change means notebooks must run "
+                                   "again", "")
+    thresholds_digest: str = _doc("sha256 of thresholds.toml, the pass rules: a change alone is a "
+                                  "rescore of stored measurements (grader rescore), not a re-run", "")
 
     def part(self, part_id: str) -> Part:
         for part in self.parts:
@@ -256,6 +261,8 @@ def read_assignment(folder: str | Path, *, reference_folder: str | Path | None =
     reference_folder = Path(reference_folder).resolve() if reference_folder else None
     thresholds: tuple = ()
     digest_paths = [path]
+    expected_arrays: list[Path] = []
+    thresholds_digest = ""
     if reference_folder is not None:
         thresholds_path = reference_folder / THRESHOLDS_FILE
         raw = _load_toml(thresholds_path).get("parts", {})
@@ -264,18 +271,25 @@ def read_assignment(folder: str | Path, *, reference_folder: str | Path | None =
                    extra={"part": part_id})
             for part_id, value in raw.items())
         digest_paths.append(thresholds_path)
-        # Expected arrays are part of the pass rule: a new one may change grades.
-        digest_paths += [reference_folder / t.expected_file for t in thresholds
-                         if t.expected_file and (reference_folder / t.expected_file).is_file()]
+        thresholds_digest = _folder_digest([thresholds_path])
+        # Expected arrays are part of the pass rule: a new one may change grades.  They are
+        # also what an array part's measurement (its largest difference) is taken against.
+        expected_arrays = [reference_folder / t.expected_file for t in thresholds
+                           if t.expected_file and (reference_folder / t.expected_file).is_file()]
+        digest_paths += expected_arrays
     assignment = _build(Assignment, table, path=path, where="", extra={
         "id": str(table.pop("id", folder.name)), "kernel": kernel, "data": data,
         "splits": splits, "parts": parts, "thresholds": thresholds, "folder": folder,
-        "reference_folder": reference_folder, "digest": ""})
+        "reference_folder": reference_folder, "digest": "", "measurement_digest": "",
+        "thresholds_digest": ""})
     _check(assignment, path)
     helpers = assignment.helpers_path
     if helpers.exists():
         digest_paths.append(helpers)
-    return dataclasses.replace(assignment, digest=_folder_digest(digest_paths))
+    measured = [path, *expected_arrays] + ([helpers] if helpers.exists() else [])
+    return dataclasses.replace(assignment, digest=_folder_digest(digest_paths),
+                               measurement_digest=_folder_digest(measured),
+                               thresholds_digest=thresholds_digest)
 
 
 def _check(assignment: Assignment, path: Path) -> None:

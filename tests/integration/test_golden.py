@@ -55,3 +55,17 @@ def test_golden(notebook, assignment, regen_goldens):
         for fragment in want.get("message_contains", []):
             assert fragment in part.message, f"{part_id}: {part.message!r} lacks {fragment!r}"
     assert result.total == sum(p.points for p in result.parts)
+    _judged_again_alike(result, assignment)
+
+
+def _judged_again_alike(result, assignment):
+    """A stored result judged again under the same thresholds (grader rescore) gives its own
+    verdicts, word for word: what the result keeps is enough to judge it again."""
+    from grader.judge.score import rejudge_part
+    from grader.results import SubmissionResult
+
+    stored = SubmissionResult.from_json(result.to_json())  # as read back from results/
+    for part in assignment.parts:
+        again = rejudge_part(part, assignment.threshold(part.id), stored.part(part.id),
+                             stored.errors)
+        assert again == stored.part(part.id), part.id

@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
 from ...exceptions import DestinationConfigError
+from ...ledger import Grade
 from ...results import SubmissionResult
 from ..config import Identity, Setting
 from ..delivery import Attempt, RetryPolicy, from_exception, from_response
@@ -51,11 +52,16 @@ class PostContext:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One score to post: its outbox row, the result, who the learner is."""
+    """One score to post: its outbox row, the result, who the learner is.
+
+    ``result`` is the grade that counts (corrections applied); ``grade`` holds the
+    result file and its overrides and rescores, for destinations that show them.
+    """
 
     row: Row
     result: SubmissionResult
     identity: Identity
+    grade: Grade | None = None
 
 
 def shown_url(url: str) -> str:
@@ -108,6 +114,9 @@ class Destination:
 
     SETTINGS: ClassVar[tuple[Setting, ...]] = ()
     SUMMARY: ClassVar[str] = ""
+    # False for a destination that receives measured values and grades them itself
+    # (coursera): corrections of points cannot reach it, and `grader post` says so.
+    CARRIES_POINTS: ClassVar[bool] = True
 
     def __init__(self, *, name: str, settings: dict, context: PostContext):
         self.name = name

@@ -66,6 +66,7 @@ class CourseraDestination(Destination):
     """Post each learner's measured answers to the course platform."""
 
     SUMMARY = "the course platform's assignment endpoint (assignmentKey, email, token, parts)"
+    CARRIES_POINTS = False  # the platform grades the measured values with its own grader
     SETTINGS = (
         Setting("url", "submission endpoint", DEFAULT_URL, env="GRADER_COURSERA_URL"),
         Setting("course_key", "assignment key on the platform (default: course_key in "

@@ -23,11 +23,15 @@ from .base import Delivery, Destination
 AUTOGRADER_RESULTS = Path("/autograder/results")
 
 
-def results_json(result) -> dict:
-    """The Gradescope document for one result."""
+def results_json(result, grade=None) -> dict:
+    """The Gradescope document for one result (``grade``: its corrections, shown per test)."""
     tests = []
     for part in result.parts:
         lines = [f"Measured: {fmt_value(part.measured)}"]
+        override = grade.overrides.get(part.id) if grade is not None else None
+        if override is not None:
+            lines.append(f"Points set by your instructor ({grade.judged[part.id].points:g} from "
+                         f"the grader): {override.reason}")
         if part.claimed is not None:
             lines.append(f"Reported by the notebook: {fmt_value(part.claimed)}")
         if part.threshold:
@@ -39,7 +43,8 @@ def results_json(result) -> dict:
             "number": part.id,
             "score": part.points,
             "max_score": part.max_points,
-            "status": "passed" if part.status == PASSED else "failed",
+            "status": "passed" if (part.status == PASSED if override is None
+                                   else part.points >= part.max_points) else "failed",
             "output": "\n".join(lines),
             # hidden: only instructors see the test, whatever the assignment's settings.
             "visibility": "hidden" if part.hidden else "visible",
@@ -88,7 +93,7 @@ class GradescopeDestination(Destination):
     def send(self, delivery: Delivery) -> Attempt:
         path = Path(self._template().replace("{learner}", delivery.result.learner))
         try:
-            write_atomic(path, json.dumps(results_json(delivery.result), indent=2,
+            write_atomic(path, json.dumps(results_json(delivery.result, delivery.grade), indent=2,
                                           ensure_ascii=False))
         except OSError as exc:
             return Attempt(REFUSED, f"cannot write {path}: {exc.strerror or exc}")

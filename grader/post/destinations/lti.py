@@ -59,7 +59,7 @@ def score_document(delivery: Delivery) -> dict:
         "gradingProgress": "FullyGraded",
         # When the score was recorded, not sent: a re-send is the same score event.
         "timestamp": delivery.row.recorded_at,
-        "comment": part_summary(result)[:COMMENT_CHARS],
+        "comment": part_summary(result, delivery.grade)[:COMMENT_CHARS],
     }
 
 

@@ -8,6 +8,10 @@ Headers:
 - ``Idempotency-Key``: the outbox key of this score event.  A re-send (after
   a timeout, or after the harness was killed between sending and recording)
   carries the same key, so the receiver applies it once.
+- ``version`` in the body: 1 for a learner's first score at this URL, then 2,
+  3, ... for each changed grade (a regrade, a rescore, an override).  Each
+  version has its own key; a receiver keeps the highest version per learner
+  and assignment, so a late retry of an older version never wins.
 
 The body is the same bytes on every re-send: its ``timestamp`` is when the
 score was recorded in the outbox, not when it was sent.
@@ -34,6 +38,7 @@ def document(delivery: Delivery) -> dict:
     doc = {
         "event": EVENT,
         "idempotency_key": row.key,
+        "version": row.version,
         "assignment": result.assignment,
         "assignment_version": result.assignment_version,
         "learner": result.learner,
@@ -50,11 +55,28 @@ def document(delivery: Delivery) -> dict:
         "graded_at": result.started_at,
         "timestamp": row.recorded_at,
     }
+    doc.update(_corrections(delivery))
     if identity.email:
         doc["email"] = identity.email
     if identity.lms_user_id:
         doc["lms_user_id"] = identity.lms_user_id
     return doc
+
+
+def _corrections(delivery: Delivery) -> dict:
+    """``grader_total`` and, per corrected part, how (added only when a grade was corrected)."""
+    grade = delivery.grade
+    if grade is None or not grade.corrected:
+        return {}
+    notes = {}
+    for part, override in grade.overrides.items():
+        notes[part] = {"overridden": True, "grader_points": grade.judged[part].points,
+                       "reason": override.reason, "by": override.by, "at": override.at}
+    for part, rescored in grade.rescored.items():
+        notes.setdefault(part, {}).update({"rescored_at": rescored.at,
+                                           "graded_status": rescored.before["status"],
+                                           "graded_points": rescored.before["points"]})
+    return {"grader_total": grade.grader_total, "corrections": notes}
 
 
 def encode(doc: dict) -> bytes:
