@@ -281,6 +281,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                             failure=execution.failure, failed_at=execution.failed_at, hidden=hidden)
         scored.reported = {split: {"value": value, "hidden": assignment.split(split).hidden}
                            for split, value in (extracted.reported or {}).items()}
+        scored.fingerprint = extracted.fingerprint  # instructors only (grader.similarity)
         parts.append(scored)
     result = SubmissionResult(
         learner=learner or learner_id(path), assignment=assignment.id,
@@ -291,6 +292,8 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
         errors=execution.errors)
     result.sandbox = sandbox_text
+    # Unset, the kernel's TensorFlow takes one thread per core.
+    result.threads = options.threads or os.cpu_count()
     result.limits = execution.limits
     result.timings = {**execution.timings, "total": round(time.monotonic() - started, 3)}
     result.peak_memory_mb = execution.peak_memory_mb

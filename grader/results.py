@@ -81,6 +81,8 @@ class PartResult:
     hidden: bool = False        # measured on hidden data: not shown to learners
     integrity: str = ""         # for instructors: did the predictions follow the inputs?
     reported: dict = field(default_factory=dict)  # split -> {"value", "hidden"}: measured, not graded
+    fingerprint: dict | None = None  # instructors only: the model's outputs summarised
+                                     # (grader.judge.fingerprint), for the similarity report
 
 
 @dataclass
@@ -106,6 +108,8 @@ class SubmissionResult:
     peak_memory_mb: float | None = None
     evaluator_peak_memory_mb: float | None = None  # the process that ran the exported models
     seed: int = 0
+    threads: int | None = None       # CPU threads of the kernel (TensorFlow, BLAS): model outputs are
+                                     # bit-identical only under the same count
     grading_key: str = ""            # digest of submission, assignment, harness and options
     parts: list[PartResult] = field(default_factory=list)
     errors: list[CellError] = field(default_factory=list)

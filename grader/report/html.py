@@ -19,6 +19,7 @@ from ..results import PASSED, PartResult, SubmissionResult, write_atomic
 from ..textutil import safe_name
 
 TEMPLATES = Path(__file__).parent / "templates"
+SIMILARITY_FILE = "similarity.html"  # written by grader.similarity into the same folder
 
 
 @functools.cache
@@ -42,6 +43,12 @@ def _environment():
 
 def _render(template: str, **context) -> str:
     return _environment().get_template(template).render(**context)
+
+
+def render_page(template: str, **context) -> str:
+    """Render one of ``templates/`` with the package's environment (autoescaped): for other stages'
+    instructor pages, such as the similarity report (:mod:`grader.similarity`)."""
+    return _render(template, **context)
 
 
 def _shown(value) -> str:
@@ -117,8 +124,12 @@ def _reason_key(message: str) -> str:
     return re.sub(r"-?\d+(\.\d+)?", "N", first)[:160]
 
 
-def summary_page(results: list[SubmissionResult], *, assignment_title: str = "") -> str:
-    """The class summary: pass rate per part, score histogram, common failures, slowest notebooks."""
+def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
+                 similarity: str = "") -> str:
+    """The class summary: pass rate per part, score histogram, common failures, slowest notebooks.
+
+    ``similarity``: the similarity report's file name, linked when it exists (instructors only).
+    """
     parts: list[str] = []
     for result in results:
         for part in result.parts:
@@ -140,7 +151,7 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "")
               "ungradable": sum(r.status != "graded" for r in results),
               "passed": sum(r.passed for r in results),
               "mean": sum(totals) / len(totals) if totals else 0, "max_total": max_total}
-    return _render("summary.html.j2", heading=assignment_title, counts=counts,
+    return _render("summary.html.j2", heading=assignment_title, counts=counts, similarity=similarity,
                    charts=_summary_charts(percents, totals, max_total) if results else None,
                    rates=list(percents.items()), reasons=reasons.most_common(10),
                    slowest=[{"learner": r.learner, "page": safe_name(r.learner),
@@ -175,7 +186,9 @@ def write_reports(results: Iterable[SubmissionResult], out: Path, *, assignment_
         write_atomic(out / "feedback" / f"{safe_name(result.learner)}.html",
                      feedback_page(result, assignment_title=assignment_title, images=images))
     summary = out / "summary.html"
-    write_atomic(summary, summary_page(results, assignment_title=assignment_title))
+    # The similarity report (grader similarity) is linked from here only: never from feedback pages.
+    similarity = SIMILARITY_FILE if (out / SIMILARITY_FILE).is_file() else ""
+    write_atomic(summary, summary_page(results, assignment_title=assignment_title, similarity=similarity))
     return summary
 
 

@@ -1,0 +1,119 @@
+"""Combined evidence: which pairs are reported, in which order, and the groups they form.
+
+A pair of learners (or a learner and a corpus file) is reported when
+
+* its **code score** (the larger share of either's own code found in the
+  other, :class:`grader.similarity.code.CodeMatch`) reaches ``code``; or
+* its code score reaches ``code_with_model`` *and* the two share a model whose
+  weight (rarity x diversity, :class:`grader.similarity.models.ModelGroup`)
+  reaches ``model_weight``: a heavily disguised copy keeps its model.
+
+A shared model alone never reports a pair: honest learners who build the
+obvious model get identical models (the groups are listed, with their size,
+in the report's own section).  Pairs are ranked by their *evidence*: the code
+score plus the weight of every model they share.  Learners joined by reported
+pairs form clusters; a cluster of three or more, or learners matched to one
+corpus file, is shown as a group.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .code import CodeMatch
+from .documents import CORPUS
+from .models import ModelGroup
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a pair is reported (``grader similarity`` options; calibration: README, "Similarity")."""
+
+    code: float = 0.6              # code score that reports a pair on its own
+    code_with_model: float = 0.3   # code score that reports a pair sharing a rare model
+    model_weight: float = 0.25     # weight (rarity x diversity) of a model that counts as rare
+    corpus: float = 0.5            # code score that reports a learner against a corpus file
+
+
+@dataclass
+class Pair:
+    """Two learners, or a learner and a corpus file, and what they share."""
+
+    first: str
+    second: str
+    second_kind: str               # learner | corpus
+    code: CodeMatch | None
+    models: list[ModelGroup] = field(default_factory=list)
+    cluster: int | None = None
+
+    @property
+    def code_score(self) -> float:
+        return self.code.score if self.code else 0.0
+
+    @property
+    def evidence(self) -> float:
+        return self.code_score + sum(group.weight for group in self.models)
+
+    @property
+    def reasons(self) -> list[str]:
+        reasons = [f"{self.code_score:.0%} of the code"] if self.code_score else []
+        reasons += [f"identical {g.model} model ({g.size} of {g.among} learners)" for g in self.models]
+        return reasons
+
+
+def reported(pair: Pair, thresholds: Thresholds) -> bool:
+    """Whether the pair's evidence passes the thresholds (see the module docstring)."""
+    if pair.second_kind == CORPUS:
+        return pair.code_score >= thresholds.corpus
+    if pair.code_score >= thresholds.code:
+        return True
+    rare = any(group.weight >= thresholds.model_weight for group in pair.models)
+    return rare and pair.code_score >= thresholds.code_with_model
+
+
+@dataclass
+class Cluster:
+    """Learners joined by reported pairs (and corpus files matched by any of them)."""
+
+    number: int
+    learners: list[str]
+    corpus: list[str] = field(default_factory=list)
+
+
+def clusters(pairs: list[Pair]) -> list[Cluster]:
+    """Connected groups of the reported pairs with three members or more, or around a corpus file.
+
+    Sets ``pair.cluster`` for the pairs of each group.
+    """
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def key(pair: Pair) -> tuple[str, str]:
+        second = ("corpus:" if pair.second_kind == CORPUS else "learner:") + pair.second
+        return "learner:" + pair.first, second
+
+    for pair in pairs:
+        first, second = key(pair)
+        parent[root(first)] = root(second)
+    members: dict[str, list[str]] = {}
+    for node in list(parent):
+        members.setdefault(root(node), []).append(node)
+    groups = []
+    for nodes in members.values():
+        learners = sorted(n.split(":", 1)[1] for n in nodes if n.startswith("learner:"))
+        corpus = sorted(n.split(":", 1)[1] for n in nodes if n.startswith("corpus:"))
+        if len(learners) >= 3 or (corpus and len(learners) >= 2):
+            groups.append(Cluster(number=0, learners=learners, corpus=corpus))
+    groups.sort(key=lambda c: (-len(c.learners), c.learners))
+    for number, group in enumerate(groups, start=1):
+        group.number = number
+        names = set(group.learners)
+        for pair in pairs:
+            if pair.first in names:
+                pair.cluster = number
+    return groups
