@@ -12,6 +12,8 @@ Only the harness's own problems raise, and always from this tree::
     ├── KernelSetupError             the kernel or its agent cannot be started at all
     ├── ClusterError                 a Dask cluster cannot be reached or cannot grade (no workers,
     │                                the grader missing or of another version on a worker)
+    ├── SimilarityError              the similarity report cannot be made (no results, a corpus that
+    │                                is not a folder, a setting out of range)
     └── PostError                    scores cannot be posted at all (results folder, outbox, lock,
         │                            a platform refusing the tool's own credentials)
         └── DestinationConfigError   a destination's settings, secrets or learner map are missing
@@ -64,6 +66,14 @@ class KernelSetupError(GraderError):
 
 class ClusterError(GraderError):
     """A batch cannot run on the Dask cluster it was given (see :mod:`grader.batch.dask`)."""
+
+
+class SimilarityError(GraderError):
+    """``grader similarity`` cannot compare: ``option`` names the option or folder to fix."""
+
+    def __init__(self, message: str, *, option: str | None = None):
+        self.option = option
+        super().__init__(f"{option}: {message}" if option else message)
 
 
 class PostError(GraderError):

@@ -185,6 +185,11 @@ def write_reports(results: Iterable[SubmissionResult], out: Path, *, assignment_
         images = notebook_images(out / "executed" / f"{safe_name(result.learner)}.ipynb")
         write_atomic(out / "feedback" / f"{safe_name(result.learner)}.html",
                      feedback_page(result, assignment_title=assignment_title, images=images))
+    return write_summary(results, out, assignment_title=assignment_title)
+
+
+def write_summary(results: list[SubmissionResult], out: Path, *, assignment_title: str = "") -> Path:
+    """Write ``summary.html``; it links the similarity report when ``out`` has one."""
     summary = out / "summary.html"
     # The similarity report (grader similarity) is linked from here only: never from feedback pages.
     similarity = SIMILARITY_FILE if (out / SIMILARITY_FILE).is_file() else ""

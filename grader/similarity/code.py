@@ -24,11 +24,11 @@ What this module adds is what a class needs:
 from __future__ import annotations
 
 import bisect
-import io
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from .defaults import CODE_DEFAULTS
 from .documents import CORPUS, LEARNER, Document
 
 
@@ -36,12 +36,34 @@ from .documents import CORPUS, LEARNER, Document
 class CodeSettings:
     """How code is fingerprinted and what counts as common (``grader similarity`` options)."""
 
-    noise: int = 25            # shortest match that counts, in filtered characters (copydetect's noise_t)
-    guarantee: int = 30        # matches this long are always found (copydetect's guarantee_t)
-    common_share: float = 0.1  # a fragment in more than this share of the learners is common ...
-    common_min: int = 5        # ... when that is also more than this many learners (MOSS -m)
-    min_shared: int = 3        # fingerprints two documents must share to be compared at all
+    # Defaults and meanings: grader.similarity.defaults (shared with the command line).
+    noise: int = CODE_DEFAULTS["noise"][0]                 # copydetect's noise threshold
+    guarantee: int = CODE_DEFAULTS["guarantee"][0]         # copydetect's guarantee threshold
+    common_share: float = CODE_DEFAULTS["common_share"][0]  # common: in more than this share ...
+    common_min: int = CODE_DEFAULTS["common_min"][0]       # ... and more than this many learners
+    min_shared: int = CODE_DEFAULTS["min_shared"][0]       # fingerprints shared to be compared
+    rare_share: float = CODE_DEFAULTS["rare_share"][0]     # rare: in at most this share ...
+    rare_min: int = CODE_DEFAULTS["rare_min"][0]           # ... or this many learners
     workers: int | None = None  # processes that tokenise (default: every core)
+
+    def __post_init__(self):
+        from ..exceptions import SimilarityError
+
+        if self.noise < 5:
+            raise SimilarityError(f"must be at least 5 (got {self.noise})", option="--noise")
+        if self.guarantee < self.noise:
+            raise SimilarityError(f"must be at least --noise ({self.noise}), got {self.guarantee}",
+                                  option="--guarantee")
+        if not 0 < self.rare_share <= 1:
+            raise SimilarityError(f"must be in (0, 1], got {self.rare_share}", option="--rare-share")
+        if self.rare_min < 2:
+            raise SimilarityError(f"must be at least 2, got {self.rare_min}", option="--rare-min")
+        if not 0 < self.common_share <= 1:
+            raise SimilarityError(f"must be in (0, 1], got {self.common_share}", option="--common-share")
+        if self.common_min < 2:
+            raise SimilarityError(f"must be at least 2, got {self.common_min}", option="--common-min")
+        if self.workers is not None and self.workers < 1:
+            raise SimilarityError(f"must be at least 1, got {self.workers}", option="--workers")
 
     @property
     def window(self) -> int:
@@ -50,6 +72,10 @@ class CodeSettings:
     def common_above(self, learners: int) -> int:
         """A fingerprint found in more learners than this is common (the assignment, not a copy)."""
         return max(self.common_min, int(self.common_share * learners))
+
+    def rare_up_to(self, learners: int) -> int:
+        """A fingerprint found in at most this many learners weighs fully; more weigh less."""
+        return max(self.rare_min, int(self.rare_share * learners))
 
 
 @dataclass
@@ -79,48 +105,86 @@ class CodeMatch:
     second: int
     shared: int                      # fingerprints in common
     score_first: float = 0.0         # share of the first document's own code found in the second
-    score_second: float = 0.0        # and the other way round
-    exclusive: float = 0.0           # share of the common fingerprints found in no other learner
+    score_second: float = 0.0        # and the other way round (copydetect's similarities)
+    rarity: float = 1.0              # how few other learners have the shared fingerprints (1: none)
     fragments: list[Fragment] = field(default_factory=list)
 
     @property
-    def score(self) -> float:
+    def overlap(self) -> float:
         """The larger share: a learner who copied half of their notebook is still seen."""
         return max(self.score_first, self.score_second)
 
+    @property
+    def score(self) -> float:
+        """The code evidence: the overlap, weighed by the rarity of what is shared."""
+        return self.overlap * self.rarity
 
-def _tokenise(text: str):
-    """copydetect's filter: (filtered text, offsets mapping filtered positions back to the text)."""
-    from copydetect.utils import filter_code
+
+@dataclass
+class Fingerprint:
+    """One document's winnowed fingerprints, with what copydetect's comparison reads
+    (``compare_files`` takes any object with these attributes)."""
+
+    filtered_code: str
+    offsets: object                  # copydetect's map from filtered to original positions
+    raw_code: str
+    k: int
+    hashes: set = field(default_factory=set)
+    hash_idx: dict = field(default_factory=dict)  # hash -> positions in the filtered code
+    token_coverage: float = 0.0
+
+
+def _kgram_hashes(filtered: str, k: int):
+    """A hash of every k-gram of the filtered code: a polynomial over its characters.
+
+    copydetect hashes k-grams with Python's ``hash()``, which differs between processes
+    (PYTHONHASHSEED): the winnowed fingerprints, hence the scores, would change from one run of
+    the report to the next.  This hash is the same everywhere; winnowing is copydetect's.
+    """
+    import numpy as np
+
+    codes = np.frombuffer(filtered.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    if len(codes) < k:
+        return np.zeros(0, dtype=np.int64)
+    powers = np.power(np.uint64(1_000_003), np.arange(k - 1, -1, -1, dtype=np.uint64))
+    windows = np.lib.stride_tricks.sliding_window_view(codes, k)
+    return (windows * powers).sum(axis=1, dtype=np.uint64).view(np.int64)  # wraps modulo 2**64
+
+
+def _winnowed(text: str, k: int, window: int):
+    """copydetect's filter and winnowing of one text: (filtered, offsets, hashes, positions)."""
+    from copydetect.utils import filter_code, winnow
 
     filtered, offsets = filter_code(text, "notebook.py", "python")
-    return filtered, offsets
+    hashes, positions = winnow(_kgram_hashes(filtered, k), window, remove_duplicates=False)
+    return filtered, offsets, hashes, positions
 
 
-def _tokenise_all(texts: list[str], workers: int | None):
+def _winnow_all(texts: list[str], k: int, window: int, workers: int | None):
     workers = max(1, workers or os.cpu_count() or 1)
     if workers == 1 or len(texts) < 64:
-        return [_tokenise(text) for text in texts]
+        return [_winnowed(text, k, window) for text in texts]
     import concurrent.futures
-    import multiprocessing
+    import functools
 
-    # Tokens (not hashes) cross the process boundary: copydetect hashes with Python's hash(),
-    # which differs between processes, so every hash is computed here, in one process.
-    context = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() \
-        else None
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(_tokenise, texts, chunksize=max(1, len(texts) // (workers * 8))))
+    with concurrent.futures.ProcessPoolExecutor(workers) as pool:
+        return list(pool.map(functools.partial(_winnowed, k=k, window=window), texts,
+                             chunksize=max(1, len(texts) // (workers * 8))))
 
 
-def _fingerprint(document: Document, tokens, settings: CodeSettings, boilerplate):
-    from copydetect import CodeFingerprint
+def _fingerprint(document: Document, winnowed, k: int, boilerplate) -> Fingerprint:
+    import numpy as np
     from copydetect.utils import get_token_coverage
 
-    filtered, offsets = tokens
-    fingerprint = CodeFingerprint(document.name, settings.noise, settings.window, boilerplate=boilerplate,
-                                  filter=False, fp=io.StringIO(filtered))
-    fingerprint.raw_code, fingerprint.offsets = document.text, offsets
-    fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, settings.noise, len(filtered))
+    filtered, offsets, hashes, positions = winnowed
+    if len(boilerplate):  # as copydetect's get_document_fingerprints drops boilerplate
+        keep = ~np.isin(hashes, boilerplate)
+        hashes, positions = hashes[keep], positions[keep]
+    fingerprint = Fingerprint(filtered_code=filtered, offsets=offsets, raw_code=document.text, k=k)
+    for value, position in zip(hashes.tolist(), positions.tolist()):
+        fingerprint.hash_idx.setdefault(value, []).append(position)
+    fingerprint.hashes = set(fingerprint.hash_idx)
+    fingerprint.token_coverage = get_token_coverage(fingerprint.hash_idx, k, len(filtered))
     return fingerprint
 
 
@@ -130,19 +194,17 @@ class CodeIndex:
     def __init__(self, documents: list[Document], *, template_text: str = "",
                  settings: CodeSettings = CodeSettings()):
         import numpy as np
-        from copydetect import CodeFingerprint
 
         self.documents = documents
         self.settings = settings
-        template_tokens = _tokenise(template_text)[0] if template_text.strip() else ""
+        k = settings.noise
         # Every k-gram of the template, as copydetect builds boilerplate (window 1).
-        boilerplate = np.array(sorted(CodeFingerprint(
-            "template.py", settings.noise, 1, filter=False, fp=io.StringIO(template_tokens)).hashes)) \
-            if template_tokens else np.array([])
+        boilerplate = np.unique(_winnowed(template_text, k, 1)[2]) if template_text.strip() \
+            else np.zeros(0, dtype=np.int64)
         present = [i for i, d in enumerate(documents) if not d.empty]
-        tokens = _tokenise_all([documents[i].text for i in present], settings.workers)
-        self.fingerprints = {i: _fingerprint(documents[i], t, settings, boilerplate)
-                             for i, t in zip(present, tokens)}
+        winnowed = _winnow_all([documents[i].text for i in present], k, settings.window, settings.workers)
+        self.fingerprints = {i: _fingerprint(documents[i], w, k, boilerplate)
+                             for i, w in zip(present, winnowed)}
         self.learners = sum(1 for d in documents if d.kind == LEARNER)
         learner_df = Counter()
         for i, fingerprint in self.fingerprints.items():
@@ -150,6 +212,7 @@ class CodeIndex:
                 learner_df.update(fingerprint.hashes)
         self.common_above = settings.common_above(self.learners)
         self.common = {h for h, count in learner_df.items() if count > self.common_above}
+        self.rare_up_to = settings.rare_up_to(self.learners)
         self.learner_df = learner_df
         if self.common:
             from copydetect.utils import get_token_coverage
@@ -161,38 +224,54 @@ class CodeIndex:
                 fingerprint.token_coverage = get_token_coverage(
                     fingerprint.hash_idx, settings.noise, len(fingerprint.filtered_code))
 
-    def candidates(self) -> Counter:
-        """(i, j) -> fingerprints shared, for every learner-learner and learner-corpus pair sharing
-        at least ``min_shared`` (an inverted index: only documents that share something meet)."""
+    def weight(self, value: int) -> float:
+        """What one shared fingerprint weighs: 1 when at most ``rare_up_to`` learners have it,
+        less the more learners have it (``rare_up_to / learners``)."""
+        count = self.learner_df.get(value, 0)
+        return 1.0 if count <= self.rare_up_to else self.rare_up_to / count
+
+    def candidates(self, *, at_least: float = 0.0) -> dict[tuple[int, int], tuple[int, float]]:
+        """(i, j) -> (fingerprints shared, their weight), for the learner-learner and learner-corpus
+        pairs that share at least ``min_shared`` fingerprints and whose code score can reach
+        ``at_least``: an inverted index, so that only documents that share something meet."""
         postings: dict[int, list[int]] = defaultdict(list)
         for i, fingerprint in self.fingerprints.items():
             for value in fingerprint.hashes:
                 postings[value].append(i)
         shared: Counter = Counter()
-        kinds = [d.kind for d in self.documents]
-        for members in postings.values():
+        weighted: Counter = Counter()
+        corpus = {i for i, d in enumerate(self.documents) if d.kind == CORPUS}
+        for value, members in postings.items():
             if len(members) < 2:
                 continue
+            weight = self.weight(value)
             for position, i in enumerate(members):
                 for j in members[position + 1:]:
-                    if kinds[i] == CORPUS and kinds[j] == CORPUS:
+                    if i in corpus and j in corpus:
                         continue
-                    shared[(i, j) if i < j else (j, i)] += 1
-        return Counter({pair: n for pair, n in shared.items() if n >= self.settings.min_shared})
+                    pair = (i, j) if i < j else (j, i)
+                    shared[pair] += 1
+                    weighted[pair] += 1.0 if i in corpus or j in corpus else weight
+        sizes = {i: len(f.hashes) for i, f in self.fingerprints.items()}
+        found = {}
+        for (i, j), count in shared.items():
+            # Shared fingerprints over the smaller document's bound the overlap copydetect finds.
+            if count >= self.settings.min_shared and \
+                    weighted[(i, j)] / max(1, min(sizes[i], sizes[j])) >= at_least:
+                found[(i, j)] = (count, weighted[(i, j)])
+        return found
 
-    def compare(self, i: int, j: int, *, shared: int = 0, fragments: bool = True) -> CodeMatch:
+    def compare(self, i: int, j: int, *, fragments: bool = True) -> CodeMatch:
         """copydetect's comparison of two documents, and their shared fragments side by side."""
         from copydetect import compare_files
 
         first, second = self.fingerprints[i], self.fingerprints[j]
         _, (score_first, score_second), _ = compare_files(first, second)
         common = first.hashes & second.hashes
-        # Shared with nobody else in the class: a corpus document does not count as a learner.
-        learners_in_pair = sum(1 for k in (i, j) if self.documents[k].kind == LEARNER)
-        exclusive = sum(1 for h in common if self.learner_df[h] <= learners_in_pair)
-        match = CodeMatch(first=i, second=j, shared=shared or len(common),
-                          score_first=float(score_first), score_second=float(score_second),
-                          exclusive=exclusive / len(common) if common else 0.0)
+        corpus = CORPUS in (self.documents[i].kind, self.documents[j].kind)
+        rarity = 1.0 if corpus or not common else sum(self.weight(h) for h in common) / len(common)
+        match = CodeMatch(first=i, second=j, shared=len(common), score_first=float(score_first),
+                          score_second=float(score_second), rarity=rarity)
         if fragments:
             match.fragments = self._fragments(i, j, common)
         return match

@@ -75,6 +75,8 @@ def line_key(line: str) -> str:
 
 def _strip_comment(line: str) -> str:
     """The line up to a ``#`` that is not inside a string literal."""
+    if "#" not in line:
+        return line
     quote = ""
     index = 0
     while index < len(line):

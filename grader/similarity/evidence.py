@@ -3,10 +3,16 @@
 A pair of learners (or a learner and a corpus file) is reported when
 
 * its **code score** (the larger share of either's own code found in the
-  other, :class:`grader.similarity.code.CodeMatch`) reaches ``code``; or
-* its code score reaches ``code_with_model`` *and* the two share a model whose
-  weight (rarity x diversity, :class:`grader.similarity.models.ModelGroup`)
-  reaches ``model_weight``: a heavily disguised copy keeps its model.
+  other, times the rarity of what they share:
+  :class:`grader.similarity.code.CodeMatch`) reaches ``code``, and what they
+  share weighs at least ``min_weight`` fingerprints (a handful of lines is not
+  evidence, whatever its share); or
+* the share of code in common reaches ``code_with_model`` *and* the two share
+  a model whose weight (rarity x diversity,
+  :class:`grader.similarity.models.ModelGroup`) reaches ``model_weight``: a
+  copy of common-looking code keeps its model, which honest learners who
+  vary that model rarely share; or
+* for a corpus file, the share of code in common reaches ``corpus_code``.
 
 A shared model alone never reports a pair: honest learners who build the
 obvious model get identical models (the groups are listed, with their size,
@@ -20,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .code import CodeMatch
+from .defaults import THRESHOLD_DEFAULTS
 from .documents import CORPUS
 from .models import ModelGroup
 
@@ -28,10 +35,23 @@ from .models import ModelGroup
 class Thresholds:
     """When a pair is reported (``grader similarity`` options; calibration: README, "Similarity")."""
 
-    code: float = 0.6              # code score that reports a pair on its own
-    code_with_model: float = 0.3   # code score that reports a pair sharing a rare model
-    model_weight: float = 0.25     # weight (rarity x diversity) of a model that counts as rare
-    corpus: float = 0.5            # code score that reports a learner against a corpus file
+    # Defaults and meanings: grader.similarity.defaults (shared with the command line).
+    code: float = THRESHOLD_DEFAULTS["code"][0]                        # reports a pair on its own
+    code_with_model: float = THRESHOLD_DEFAULTS["code_with_model"][0]  # ... with a rare model
+    model_weight: float = THRESHOLD_DEFAULTS["model_weight"][0]        # a shared model is rare
+    corpus_code: float = THRESHOLD_DEFAULTS["corpus_code"][0]          # learner vs corpus file
+    min_weight: float = THRESHOLD_DEFAULTS["min_weight"][0]            # shared code that counts
+
+    def __post_init__(self):
+        from ..exceptions import SimilarityError
+
+        if self.min_weight < 0:
+            raise SimilarityError(f"must be 0 or more, got {self.min_weight}", option="--min-weight")
+        for name in ("code", "code_with_model", "model_weight", "corpus_code"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise SimilarityError(f"must be between 0 and 1, got {value}",
+                                      option="--" + name.replace("_", "-"))
 
 
 @dataclass
@@ -55,19 +75,23 @@ class Pair:
 
     @property
     def reasons(self) -> list[str]:
-        reasons = [f"{self.code_score:.0%} of the code"] if self.code_score else []
+        reasons = [f"code {self.code_score:.2f} ({self.code.overlap:.0%} in common, rarity "
+                   f"{self.code.rarity:.2f})"] if self.code_score else []
         reasons += [f"identical {g.model} model ({g.size} of {g.among} learners)" for g in self.models]
         return reasons
 
 
 def reported(pair: Pair, thresholds: Thresholds) -> bool:
     """Whether the pair's evidence passes the thresholds (see the module docstring)."""
+    code = pair.code
+    if code is None:
+        return False
     if pair.second_kind == CORPUS:
-        return pair.code_score >= thresholds.corpus
-    if pair.code_score >= thresholds.code:
+        return code.overlap >= thresholds.corpus_code
+    if code.score >= thresholds.code and code.shared * code.rarity >= thresholds.min_weight:
         return True
     rare = any(group.weight >= thresholds.model_weight for group in pair.models)
-    return rare and pair.code_score >= thresholds.code_with_model
+    return rare and code.overlap >= thresholds.code_with_model
 
 
 @dataclass

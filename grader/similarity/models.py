@@ -8,9 +8,10 @@ stores a fingerprint of the model's outputs on the validation split
 that absorbs the last-bit noise of another thread count.
 
 Identical is not copied: the obvious linear model is the same for many honest
-learners.  So every group says how many learners share it (its *rarity*), and
-a model weighs in proportion to how much learners vary it: its *diversity*,
-distinct models over learners with one.  A model everybody builds alike
+learners.  So every group says how many learners share it (its *rarity*: 1 up
+to the class's "rare" size, as for code fragments, then falling), and a model
+weighs in proportion to how much learners vary it: its *diversity*, distinct
+models over learners with one.  A model everybody builds alike
 (diversity near 0) is no evidence; one where learners choose layers, sizes and
 optimisers (diversity near 1) is.
 """
@@ -30,6 +31,7 @@ class ModelGroup:
     learners: list[str]
     among: int                # learners with a fingerprint of this model
     diversity: float          # distinct models / learners with one, for this model
+    rare_up_to: int = 2       # groups this small are rare (grader.similarity.code.CodeSettings)
     threads: list[int] = field(default_factory=list)  # thread counts the members were graded with
 
     @property
@@ -38,8 +40,8 @@ class ModelGroup:
 
     @property
     def rarity(self) -> float:
-        """1 for a model two learners share and nobody else, falling as more share it."""
-        return 1.0 / max(1, self.size - 1)
+        """1 for a model at most ``rare_up_to`` learners share, falling as more share it."""
+        return 1.0 if self.size <= self.rare_up_to else self.rare_up_to / self.size
 
     @property
     def weight(self) -> float:
@@ -63,7 +65,8 @@ def model_fingerprints(result: SubmissionResult) -> dict[str, dict]:
 class ModelEvidence:
     """Groups of identical models in a class, per model."""
 
-    def __init__(self, results: list[SubmissionResult], *, tolerance: float = SKETCH_TOLERANCE):
+    def __init__(self, results: list[SubmissionResult], *, rare_up_to: int = 2,
+                 tolerance: float = SKETCH_TOLERANCE):
         self.tolerance = tolerance
         self.threads = {r.learner: r.threads for r in results}
         by_model: dict[str, dict[str, dict]] = {}
@@ -80,7 +83,7 @@ class ModelEvidence:
             diversity = len(clusters) / len(fingerprints)
             for members in clusters:
                 group = ModelGroup(model=name, learners=sorted(members), among=len(fingerprints),
-                                   diversity=diversity,
+                                   diversity=diversity, rare_up_to=rare_up_to,
                                    threads=sorted({t for t in (self.threads.get(m) for m in members) if t}))
                 for member in members:
                     self._group_of[(name, member)] = group

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..exceptions import GraderError
+from ..exceptions import GraderError, SimilarityError
 from ..results import SubmissionResult, write_atomic
 from ..specs.model import Assignment
 from ..textutil import safe_name
@@ -29,9 +29,8 @@ from .evidence import Cluster, Pair, Thresholds, clusters, reported
 from .models import ModelEvidence
 
 HTML_FILE, CSV_FILE = "similarity.html", "similarity.csv"
-CSV_COLUMNS = ["rank", "first", "second", "second_kind", "evidence", "code_score", "code_first",
-               "code_second", "shared_fingerprints", "exclusive_share", "fragments", "shared_models",
-               "cluster"]
+CSV_COLUMNS = ["rank", "first", "second", "second_kind", "evidence", "code_score", "overlap_first",
+               "overlap_second", "rarity", "shared_fingerprints", "fragments", "shared_models", "cluster"]
 
 
 @dataclass
@@ -46,6 +45,7 @@ class SimilarityReport:
     corpus_files: int
     not_compared: dict[str, str] = field(default_factory=dict)   # learner -> why
     common_above: int = 0
+    rare_up_to: int = 0
     candidates: int = 0
     seconds: float = 0.0
     html: Path | None = None
@@ -59,9 +59,10 @@ def check_corpus(corpus: str | Path | None) -> Path | None:
         return None
     folder = Path(corpus)
     if not folder.is_dir():
-        raise GraderError(f"--corpus {corpus}: not a folder; give a folder of notebooks or .py files")
+        raise SimilarityError(f"{corpus} is not a folder; give a folder of notebooks or .py files",
+                              option="--corpus")
     if not any(p.suffix in (".ipynb", ".py") for p in folder.rglob("*") if p.is_file()):
-        raise GraderError(f"--corpus {corpus}: no .ipynb or .py file in it")
+        raise SimilarityError(f"{corpus} holds no .ipynb or .py file", option="--corpus")
     return folder
 
 
@@ -81,10 +82,10 @@ def similarity_report(out: str | Path, *, corpus: str | Path | None = None,
         from ..report.html import load_results
 
         if not out.is_dir():
-            raise GraderError(f"{out} does not exist: give the --out folder of grader grade")
+            raise SimilarityError(f"{out} does not exist: give the --out folder of grader grade")
         results = load_results(out)
     if not results:
-        raise GraderError(f"{out}/results/ holds no result files: run grader grade first")
+        raise SimilarityError(f"{out}/results/ holds no result files: run grader grade first")
     notes: list[str] = []
     template = _template(assignment, results, notes)
     keys = template_lines(template)
@@ -95,15 +96,18 @@ def similarity_report(out: str | Path, *, corpus: str | Path | None = None,
     documents += corpus_docs
     template_text = "\n".join(code_cells(template) or []) if template else ""
     index = CodeIndex(documents, template_text=template_text, settings=settings)
-    models = ModelEvidence(results)
+    models = ModelEvidence(results, rare_up_to=index.rare_up_to)
 
     pairs: dict[tuple[str, str, str], Pair] = {}
-    candidates = index.candidates()
-    for (i, j), shared in candidates.items():
+    # Pairs whose code cannot reach the lowest threshold are not compared (half of it: the bound
+    # from shared fingerprints is rough).
+    lowest = min(thresholds.code, thresholds.code_with_model, thresholds.corpus_code) / 2
+    candidates = index.candidates(at_least=lowest)
+    for i, j in candidates:
         first, second = documents[i], documents[j]
         if first.kind == CORPUS:
             first, second, i, j = second, first, j, i
-        match = index.compare(i, j, shared=shared, fragments=False)
+        match = index.compare(i, j, fragments=False)
         pair = Pair(first=first.name, second=second.name, second_kind=second.kind, code=match,
                     models=models.shared(first.name, second.name) if second.kind == LEARNER else [])
         pairs[(pair.first, pair.second, pair.second_kind)] = pair
@@ -114,12 +118,13 @@ def similarity_report(out: str | Path, *, corpus: str | Path | None = None,
         if pair.code is not None:
             i = position[pair.first]
             j = position[pair.second if pair.second_kind == LEARNER else "corpus:" + pair.second]
-            pair.code = index.compare(i, j, shared=pair.code.shared)
+            pair.code = index.compare(i, j)
     groups = clusters(chosen)
     report = SimilarityReport(
         pairs=chosen, clusters=groups, model_groups=models.groups, learners=len(results),
         compared=len(results) - len(not_compared), corpus_files=len(corpus_docs), not_compared=not_compared,
-        common_above=index.common_above, candidates=len(candidates), notes=notes)
+        common_above=index.common_above, rare_up_to=index.rare_up_to, candidates=len(candidates),
+        notes=notes)
     report.seconds = round(time.monotonic() - started, 2)
     if write:
         report.csv, report.html = out / CSV_FILE, out / HTML_FILE
@@ -161,8 +166,8 @@ def _csv(report: SimilarityReport) -> str:
         code = pair.code
         writer.writerow([rank, pair.first, pair.second, pair.second_kind, f"{pair.evidence:.3f}",
                          f"{pair.code_score:.3f}", f"{code.score_first:.3f}" if code else "",
-                         f"{code.score_second:.3f}" if code else "", code.shared if code else 0,
-                         f"{code.exclusive:.3f}" if code else "", len(code.fragments) if code else 0,
+                         f"{code.score_second:.3f}" if code else "", f"{code.rarity:.3f}" if code else "",
+                         code.shared if code else 0, len(code.fragments) if code else 0,
                          _models_text(pair), pair.cluster or ""])
     return buffer.getvalue()
 
