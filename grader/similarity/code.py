@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from .defaults import CODE_DEFAULTS
-from .documents import CORPUS, LEARNER, Document
+from .documents import BARRIER_DIGITS, CORPUS, LEARNER, Document
+
+_BARRIER = re.compile(r"\d{%d,}" % BARRIER_DIGITS)
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,16 @@ def _winnowed(text: str, k: int, window: int):
     """copydetect's filter and winnowing of one text: (filtered, offsets, hashes, positions)."""
     from copydetect.utils import filter_code, winnow
 
+    import numpy as np
+
     filtered, offsets = filter_code(text, "notebook.py", "python")
     hashes, positions = winnow(_kgram_hashes(filtered, k), window, remove_duplicates=False)
-    return filtered, offsets, hashes, positions
+    # k-grams that touch a barrier (grader.similarity.documents.build_document) are nobody's code.
+    touching = np.zeros(len(filtered) + 1, dtype=bool)
+    for barrier in _BARRIER.finditer(filtered):
+        touching[max(0, barrier.start() - k + 1):barrier.end()] = True
+    keep = ~touching[positions]
+    return filtered, offsets, hashes[keep], positions[keep]
 
 
 def _winnow_all(texts: list[str], k: int, window: int, workers: int | None):
@@ -251,7 +261,7 @@ class CodeIndex:
                         continue
                     pair = (i, j) if i < j else (j, i)
                     shared[pair] += 1
-                    weighted[pair] += 1.0 if i in corpus or j in corpus else weight
+                    weighted[pair] += weight
         sizes = {i: len(f.hashes) for i, f in self.fingerprints.items()}
         found = {}
         for (i, j), count in shared.items():
@@ -268,8 +278,7 @@ class CodeIndex:
         first, second = self.fingerprints[i], self.fingerprints[j]
         _, (score_first, score_second), _ = compare_files(first, second)
         common = first.hashes & second.hashes
-        corpus = CORPUS in (self.documents[i].kind, self.documents[j].kind)
-        rarity = 1.0 if corpus or not common else sum(self.weight(h) for h in common) / len(common)
+        rarity = sum(self.weight(h) for h in common) / len(common) if common else 1.0
         match = CodeMatch(first=i, second=j, shared=len(common), score_first=float(score_first),
                           score_second=float(score_second), rarity=rarity)
         if fragments:
@@ -323,8 +332,8 @@ class CodeIndex:
         spans: list[Span] = []
         for line in range(first_line, last_line + 1):
             cell, number = document.place(line)
-            if number > len(document.sources.get(cell, [])):
-                continue  # the empty line between two cells
+            if not document.kept[line]:
+                continue  # a left-out line (template, magic), a barrier, an empty line
             if spans and spans[-1].cell == cell:
                 spans[-1].last = number
             else:

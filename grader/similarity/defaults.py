@@ -14,7 +14,7 @@ THRESHOLD_DEFAULTS = {
     "code_with_model": (0.5, "share of code in common that reports a pair when the two also share a "
                              "rare model"),
     "model_weight": (0.7, "weight (rarity x diversity) from which a shared model counts as rare"),
-    "corpus_code": (0.5, "share of a learner's code found in a corpus file that reports the match"),
+    "corpus_code": (0.5, "code score against a corpus file that reports the match"),
 }
 CODE_DEFAULTS = {
     "noise": (25, "shortest shared fragment that counts, in filtered characters (copydetect's noise "

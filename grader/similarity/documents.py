@@ -19,6 +19,7 @@ fingerprint level (:mod:`grader.similarity.code`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ LEARNER, CORPUS = "learner", "corpus"
 CORPUS_SUFFIXES = (".ipynb", ".py")
 _MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*!)")
 _CELL_MAGIC = re.compile(r"^\s*%%")
+BARRIER_DIGITS = 16  # a barrier is a number this long (build_document)
 
 
 @dataclass
@@ -38,13 +40,14 @@ class Document:
     kind: str = LEARNER            # learner | corpus
     text: str = ""                 # the code compared: code cells joined, blanked lines kept empty
     places: list[tuple[int, int]] = field(default_factory=list)  # text line -> (code cell, line in cell)
+    kept: list[bool] = field(default_factory=list)  # text line -> is it the learner's code
     sources: dict[int, list[str]] = field(default_factory=dict)  # code cell -> its lines, as submitted
     cells_numbered: bool = True    # False for a .py file: places are file lines (cell 1)
     note: str = ""                 # why there is nothing to compare, when there is not
 
     @property
     def empty(self) -> bool:
-        return not self.text.strip()
+        return not any(self.kept)
 
     def place(self, line: int) -> tuple[int, int]:
         """(code cell, line in the cell) of a 0-based line of :attr:`text`."""
@@ -109,20 +112,36 @@ def template_lines(template: Path | None) -> set[str]:
 
 def build_document(name: str, cells: list[str], *, kind: str = LEARNER, template: set[str] = frozenset(),
                    cells_numbered: bool = True) -> Document:
-    """Join code cells into one comparable text, template lines and magics blanked."""
+    """Join code cells into one comparable text, template lines and magics blanked.
+
+    Where lines were left out, and between cells, the text gets a *barrier*: a number found in
+    no other document, so that no shared fragment runs across code that is not the learner's
+    (two learners' lines on either side of a removed template cell are not a fragment they share).
+    """
     document = Document(name=name, kind=kind, cells_numbered=cells_numbered)
+    seed = int(hashlib.sha256(name.encode()).hexdigest()[:12], 16)
     lines: list[str] = []
+    after_barrier = False
+
+    def add(text: str, *, kept: bool, place: tuple[int, int], barrier: bool = False) -> None:
+        nonlocal after_barrier
+        if barrier:  # one barrier for a run of left-out lines
+            text = "" if after_barrier else str(10 ** (BARRIER_DIGITS - 1) + seed + 7919 * len(lines))
+        lines.append(text)
+        document.kept.append(kept)
+        document.places.append(place)
+        after_barrier = barrier or (after_barrier and not text.strip())
+
     for number, source in enumerate(cells, start=1):
         cell_lines = source.splitlines()
         document.sources[number] = cell_lines
         cell_magic = bool(cell_lines) and bool(_CELL_MAGIC.match(cell_lines[0]))
         for index, line in enumerate(cell_lines, start=1):
             key = line_key(line)
-            blank = cell_magic or not key or key in template or bool(_MAGIC.match(line))
-            lines.append("" if blank else line)
-            document.places.append((number, index))
-        lines.append("")  # a cell boundary: the next cell starts on a line of its own
-        document.places.append((number, len(cell_lines) + 1))
+            left_out = bool(key) and (cell_magic or key in template or bool(_MAGIC.match(line)))
+            add(line if key and not left_out else "", kept=bool(key) and not left_out,
+                place=(number, index), barrier=left_out)
+        add("", kept=False, place=(number, len(cell_lines) + 1), barrier=True)  # a cell boundary
     document.text = "\n".join(lines)
     return document
 

@@ -12,7 +12,9 @@ A pair of learners (or a learner and a corpus file) is reported when
   :class:`grader.similarity.models.ModelGroup`) reaches ``model_weight``: a
   copy of common-looking code keeps its model, which honest learners who
   vary that model rarely share; or
-* for a corpus file, the share of code in common reaches ``corpus_code``.
+* for a corpus file, its code score reaches ``corpus_code`` (and weighs
+  ``min_weight``): a known source needs less, what many learners share still
+  counts less.
 
 A shared model alone never reports a pair: honest learners who build the
 obvious model get identical models (the groups are listed, with their size,
@@ -86,9 +88,10 @@ def reported(pair: Pair, thresholds: Thresholds) -> bool:
     code = pair.code
     if code is None:
         return False
+    enough = code.shared * code.rarity >= thresholds.min_weight
     if pair.second_kind == CORPUS:
-        return code.overlap >= thresholds.corpus_code
-    if code.score >= thresholds.code and code.shared * code.rarity >= thresholds.min_weight:
+        return code.score >= thresholds.corpus_code and enough
+    if code.score >= thresholds.code and enough:
         return True
     rare = any(group.weight >= thresholds.model_weight for group in pair.models)
     return rare and code.overlap >= thresholds.code_with_model
