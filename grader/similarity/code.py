@@ -309,8 +309,14 @@ class CodeIndex:
                 last[1], last[2], last[3] = max(last[1], run[1]), min(last[2], run[2]), max(last[3], run[3])
             else:
                 merged.append(run)
+        # One-to-one: code repeated in a notebook (a training loop pasted twice) matches each of its
+        # copies in the other; keep, largest first, the matches whose places are not taken yet.
+        chosen: list[list[int]] = []
+        for run in sorted(merged, key=lambda r: r[0] - r[1]):
+            if not any(run[0] < c[1] and c[0] < run[1] or run[2] < c[3] and c[2] < run[3] for c in chosen):
+                chosen.append(run)
         fragments = []
-        for start1, end1, start2, end2 in merged:
+        for start1, end1, start2, end2 in sorted(chosen):
             fragments.append(Fragment(
                 first=self._spans(i, start1, end1), second=self._spans(j, start2, end2),
                 tokens=end1 - start1))
