@@ -10,7 +10,10 @@ from __future__ import annotations
 THRESHOLD_DEFAULTS = {
     "code": (0.6, "code score (share of a learner's own code found in the other notebook, times "
                   "the rarity of what they share) that reports a pair on its own"),
-    "min_weight": (10.0, "... when the shared code weighs at least this many fingerprints"),
+    "min_weight": (40.0, "... when the shared code weighs at least this many fingerprints (about a "
+                         "dozen lines of a learner's own code)"),
+    "code_short": (0.9, "code score that reports a pair sharing less code than that ..."),
+    "min_weight_short": (15.0, "... but at least this many fingerprints"),
     "code_with_model": (0.5, "share of code in common that reports a pair when the two also share a "
                              "rare model"),
     "model_weight": (0.7, "weight (rarity x diversity) from which a shared model counts as rare"),

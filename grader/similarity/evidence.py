@@ -4,17 +4,19 @@ A pair of learners (or a learner and a corpus file) is reported when
 
 * its **code score** (the larger share of either's own code found in the
   other, times the rarity of what they share:
-  :class:`grader.similarity.code.CodeMatch`) reaches ``code``, and what they
-  share weighs at least ``min_weight`` fingerprints (a handful of lines is not
-  evidence, whatever its share); or
+  :class:`grader.similarity.code.CodeMatch`) reaches ``code`` (``corpus_code``
+  against a corpus file), and what they share weighs at least ``min_weight``
+  fingerprints (about a dozen lines of a learner's own code); or
+* they share less than that but at least ``min_weight_short``, and the code
+  score reaches ``code_short``: nearly all of one's code is in the other.  The
+  obvious solution is short and honest learners write it alike (real learners'
+  notebooks measured 0.6-0.9 against each other with 20-30 fingerprints), so
+  short code needs to be all but identical; or
 * the share of code in common reaches ``code_with_model`` *and* the two share
   a model whose weight (rarity x diversity,
   :class:`grader.similarity.models.ModelGroup`) reaches ``model_weight``: a
   copy of common-looking code keeps its model, which honest learners who
-  vary that model rarely share; or
-* for a corpus file, its code score reaches ``corpus_code`` (and weighs
-  ``min_weight``): a known source needs less, what many learners share still
-  counts less.
+  vary that model rarely share.
 
 A shared model alone never reports a pair: honest learners who build the
 obvious model get identical models (the groups are listed, with their size,
@@ -43,13 +45,17 @@ class Thresholds:
     model_weight: float = THRESHOLD_DEFAULTS["model_weight"][0]        # a shared model is rare
     corpus_code: float = THRESHOLD_DEFAULTS["corpus_code"][0]          # learner vs corpus file
     min_weight: float = THRESHOLD_DEFAULTS["min_weight"][0]            # shared code that counts
+    code_short: float = THRESHOLD_DEFAULTS["code_short"][0]            # less shared code: nearly all
+    min_weight_short: float = THRESHOLD_DEFAULTS["min_weight_short"][0]  # ... and at least this
 
     def __post_init__(self):
         from ..exceptions import SimilarityError
 
-        if self.min_weight < 0:
-            raise SimilarityError(f"must be 0 or more, got {self.min_weight}", option="--min-weight")
-        for name in ("code", "code_with_model", "model_weight", "corpus_code"):
+        for name in ("min_weight", "min_weight_short"):
+            if getattr(self, name) < 0:
+                raise SimilarityError(f"must be 0 or more, got {getattr(self, name)}",
+                                      option="--" + name.replace("_", "-"))
+        for name in ("code", "code_short", "code_with_model", "model_weight", "corpus_code"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
                 raise SimilarityError(f"must be between 0 and 1, got {value}",
@@ -88,11 +94,14 @@ def reported(pair: Pair, thresholds: Thresholds) -> bool:
     code = pair.code
     if code is None:
         return False
-    enough = code.shared * code.rarity >= thresholds.min_weight
-    if pair.second_kind == CORPUS:
-        return code.score >= thresholds.corpus_code and enough
-    if code.score >= thresholds.code and enough:
+    weight = code.shared * code.rarity
+    if weight >= thresholds.min_weight:
+        if code.score >= (thresholds.corpus_code if pair.second_kind == CORPUS else thresholds.code):
+            return True
+    elif weight >= thresholds.min_weight_short and code.score >= thresholds.code_short:
         return True
+    if pair.second_kind == CORPUS:
+        return False
     rare = any(group.weight >= thresholds.model_weight for group in pair.models)
     return rare and code.overlap >= thresholds.code_with_model
 
