@@ -12,7 +12,8 @@ THRESHOLD_DEFAULTS = {
                   "the rarity of what they share) that reports a pair on its own"),
     "min_weight": (40.0, "... when the shared code weighs at least this many fingerprints (about a "
                          "dozen lines of a learner's own code)"),
-    "code_short": (0.9, "code score that reports a pair sharing less code than that ..."),
+    "code_short": (0.8, "share of each one's code in common that reports a pair sharing less code "
+                        "than that ..."),
     "min_weight_short": (15.0, "... but at least this many fingerprints"),
     "code_with_model": (0.5, "share of code in common that reports a pair when the two also share a "
                              "rare model"),

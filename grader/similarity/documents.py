@@ -9,8 +9,10 @@ cell) kept for the report.  Markdown and outputs are never compared.
 Before anything is fingerprinted, lines that are not the learner's evidence are
 blanked (kept as empty lines, so that line numbers stay true):
 
-* lines of the assignment's template (compared without spaces and comments:
-  the template's own lines copied into another cell are still the template's);
+* lines of the assignment's template (compared without spaces, comments and
+  quote style, and, for lines long enough to tell, with their variables renamed:
+  the template's own lines copied into another cell, or renamed, are still the
+  template's);
 * IPython magics and shell lines (``%matplotlib inline``, ``!pip install``),
   which are environment, not code.
 
@@ -99,13 +101,27 @@ def _strip_comment(line: str) -> str:
     return line
 
 
+_NAME = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
+_SHAPE_MIN = 24  # shorter lines (``s = f()``) are too plain to be recognised by their shape
+
+
+def shape_key(key: str) -> str:
+    """A line key with its names (not attributes) replaced: a template line with renamed variables
+    (``Xtr = X_train.reshape(...)``) keeps its shape; "" for lines too short to tell."""
+    shape = "~" + _NAME.sub("V", key)
+    return shape if len(shape) > _SHAPE_MIN else ""
+
+
 def template_lines(template: Path | None) -> set[str]:
-    """The keys (:func:`line_key`) of every code line of the assignment's template."""
+    """The keys (:func:`line_key`, and :func:`shape_key` of the longer ones) of every code line of
+    the assignment's template."""
     if template is None:
         return set()
     keys = set()
     for source in code_cells(template) or []:
-        keys.update(line_key(line) for line in source.splitlines())
+        for line in source.splitlines():
+            key = line_key(line)
+            keys.update((key, shape_key(key)))
     keys.discard("")
     return keys
 
@@ -138,7 +154,8 @@ def build_document(name: str, cells: list[str], *, kind: str = LEARNER, template
         cell_magic = bool(cell_lines) and bool(_CELL_MAGIC.match(cell_lines[0]))
         for index, line in enumerate(cell_lines, start=1):
             key = line_key(line)
-            left_out = bool(key) and (cell_magic or key in template or bool(_MAGIC.match(line)))
+            left_out = bool(key) and (cell_magic or key in template or bool(_MAGIC.match(line))
+                                      or shape_key(key) in template)
             add(line if key and not left_out else "", kept=bool(key) and not left_out,
                 place=(number, index), barrier=left_out)
         add("", kept=False, place=(number, len(cell_lines) + 1), barrier=True)  # a cell boundary

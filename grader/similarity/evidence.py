@@ -7,11 +7,11 @@ A pair of learners (or a learner and a corpus file) is reported when
   :class:`grader.similarity.code.CodeMatch`) reaches ``code`` (``corpus_code``
   against a corpus file), and what they share weighs at least ``min_weight``
   fingerprints (about a dozen lines of a learner's own code); or
-* they share less than that but at least ``min_weight_short``, and the code
-  score reaches ``code_short``: nearly all of one's code is in the other.  The
-  obvious solution is short and honest learners write it alike (real learners'
-  notebooks measured 0.6-0.9 against each other with 20-30 fingerprints), so
-  short code needs to be all but identical; or
+* they share less than that but at least ``min_weight_short`` (weighed alike), and
+  *both* shares in common reach ``code_short``: nearly all of each one's code is
+  in the other.  The obvious solution is short and honest learners write it
+  alike (real learners' notebooks measured 0.46-0.91 against each other with
+  20-30 fingerprints), so short code needs to be all but identical both ways; or
 * the share of code in common reaches ``code_with_model`` *and* the two share
   a model whose weight (rarity x diversity,
   :class:`grader.similarity.models.ModelGroup`) reaches ``model_weight``: a
@@ -94,11 +94,12 @@ def reported(pair: Pair, thresholds: Thresholds) -> bool:
     code = pair.code
     if code is None:
         return False
-    weight = code.shared * code.rarity
+    weight = code.shared * code.rarity  # shared fingerprints, those many learners have counting less
     if weight >= thresholds.min_weight:
         if code.score >= (thresholds.corpus_code if pair.second_kind == CORPUS else thresholds.code):
             return True
-    elif weight >= thresholds.min_weight_short and code.score >= thresholds.code_short:
+    elif weight >= thresholds.min_weight_short and \
+            min(code.score_first, code.score_second) >= thresholds.code_short:
         return True
     if pair.second_kind == CORPUS:
         return False
