@@ -85,7 +85,7 @@ class CodeSettings:
 class Span:
     """Lines of one code cell (1-based, inclusive) inside a shared fragment."""
 
-    cell: int
+    cell: int                # 0 for a .py file of the corpus (lines of the file)
     first: int
     last: int
     lines: list[str] = field(default_factory=list)
@@ -346,6 +346,8 @@ class CodeIndex:
                 spans.append(Span(cell=cell, first=number, last=number))
         for span in spans:
             span.lines = document.sources[span.cell][span.first - 1:span.last]
+            if not document.cells_numbered:
+                span.cell = 0  # a .py file: its lines, no cells
         return spans
 
 

@@ -93,6 +93,10 @@ def test_the_disguised_copy_shows_its_fragments_side_by_side(report):
 def test_corpus_matches_name_the_corpus_file(report):
     corpus = {p.first: p.second for p in report.pairs if p.second_kind == "corpus"}
     assert corpus == EXPECTED["corpus"]
+    pair = _pairs(report, "corpus")[("carla", "public_solution.py")]
+    # the .py file's side names its lines (no cells); the learner's side names cells
+    assert all(span.cell == 0 and span.lines for f in pair.code.fragments for span in f.second)
+    assert all(span.cell > 0 for f in pair.code.fragments for span in f.first)
 
 
 def test_three_learners_sharing_one_source_are_one_group(report):
