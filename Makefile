@@ -14,7 +14,7 @@ ifneq ($(SHARED_MNIST),)
 export GRADER_DATA_MNIST ?= $(abspath $(SHARED_MNIST))
 endif
 
-.PHONY: demo test test-fast bench clean system-deps
+.PHONY: demo test test-fast bench bench-similarity clean system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,9 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py
+
+bench-similarity: $(VENV)/.installed
+	$(PY) bench/bench_similarity.py
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

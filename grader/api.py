@@ -76,13 +76,16 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
           out: str | Path = "results", options: GradeOptions = GradeOptions(), workers: int | None = None,
           force: bool = False, mapping: str | Path | None = None,
           progress: "Progress | Callable[[str], None] | bool | None" = None,
-          cluster: str | None = None) -> list[SubmissionResult]:
+          cluster: str | None = None, similarity: bool = False,
+          corpus: str | Path | None = None) -> list[SubmissionResult]:
     """Grade every submission of ``directory`` (a folder or an LMS .zip) into ``out``.
 
     ``progress``: None/False for silence, True for progress on stderr (a live line on a
     terminal, plain lines otherwise), or a callable that receives each progress line.
     ``cluster``: grade on a Dask cluster instead of local worker processes: a scheduler
     address (``tcp://host:8786``), a scheduler file, or ``local:N`` (:mod:`grader.batch.dask`).
+    ``similarity``: at the end, write the instructor's similarity report (``out/similarity.html``,
+    :func:`grader.similarity.similarity_report`), comparing with the files of ``corpus`` too.
     """
     from .batch.engine import BatchEngine
     from .batch.executor import InlineExecutor, LocalPoolExecutor
@@ -94,6 +97,10 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
 
     directory, out = Path(directory), Path(out)
     check_grade_inputs(directory, out, workers)
+    if similarity:
+        from .similarity import check_corpus
+
+        check_corpus(corpus)  # a wrong folder fails now, not after an hour of grading
     submissions = collect(directory, mapping=read_mapping(Path(mapping) if mapping else None),
                           unpack_to=out / ".inputs")
     assignment = _assignment(assignment, [s.notebook for s in submissions if s.notebook])
@@ -127,6 +134,8 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
     _rescore_resumed(out, assignment, results, engine.journal, progress)
     write_gradebook(results, out)
     write_reports(results, out, assignment_title=assignment.title)
+    if similarity:
+        _similarity(results, out, assignment=assignment, corpus=corpus)
     return results
 
 
@@ -149,3 +158,12 @@ def _rescore_resumed(out: Path, assignment: Assignment, results: list[Submission
         progress.note(f"rescored {report.judged} result(s) graded under earlier thresholds, "
                       f"without running them: {len(report.changed)} grade(s) changed "
                       f"(grader audit {out} LEARNER shows each)")
+
+
+def _similarity(results: list[SubmissionResult], out: Path, *, assignment: Assignment, corpus) -> None:
+    """The similarity report at the end of a batch, and the summary page that links it."""
+    from .report.html import write_summary
+    from .similarity import similarity_report
+
+    similarity_report(out, corpus=corpus, assignment=assignment, results=results)
+    write_summary(results, out, assignment_title=assignment.title)

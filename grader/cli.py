@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .post.cli import add_post_option, add_post_parser  # argparse only: --help stays fast
 
     add_post_option(grade)
+    _add_similarity_to_grade(grade)
 
     report = commands.add_parser("report", help="(re)write the gradebook and HTML reports of a results folder",
                                  description="Rebuild gradebook.csv/json, feedback/LEARNER.html and "
@@ -151,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_validate_parser(commands)
     add_post_parser(commands)
     _add_correction_parsers(commands)
+    _add_similarity_parser(commands)
     return parser
 
 
@@ -253,13 +255,14 @@ def _grade(args) -> int:
     check_post_options(args)  # a broken posting configuration fails before the batch, not after
     results = grade(args.directory, assignment=args.assignment, out=args.out, options=_options(args),
                     workers=args.workers, force=args.force, mapping=args.learners_map,
-                    cluster=args.cluster,
-                    progress=not args.quiet)
+                    cluster=args.cluster, similarity=args.similarity or bool(args.corpus),
+                    corpus=args.corpus, progress=not args.quiet)
     from .ledger import Corrections
 
     print(format_gradebook(results, corrections=Corrections.load(args.out)))
     print(f"\n{len(results)} submission(s); in {args.out}/: gradebook.csv, gradebook.json, "
-          f"summary.html, feedback/*.html, results/*.json")
+          f"summary.html, feedback/*.html, results/*.json"
+          + (", similarity.html, similarity.csv (instructors only)" if args.similarity or args.corpus else ""))
     from .report.ci import write_ci_outputs
 
     write_ci_outputs(results, args)
@@ -314,6 +317,58 @@ def _report(args) -> int:
 
     print(format_gradebook(results, corrections=Corrections.load(out)))
     print(f"\nwrote {out}/gradebook.csv, {out}/gradebook.json, {summary} and {len(results)} feedback page(s)")
+    return EXIT_OK
+
+
+# --- grader similarity (and grader grade --similarity) -----------------------------------------
+
+def _add_similarity_to_grade(grade: argparse.ArgumentParser) -> None:
+    grade.add_argument("--similarity", action="store_true",
+                       help="at the end, write similarity.html and similarity.csv (instructors only): "
+                            "code and models shared between learners")
+    grade.add_argument("--corpus", metavar="DIR",
+                       help="with --similarity (implied): also compare with the notebooks and .py "
+                            "files of DIR (e.g. public solutions)")
+
+
+def _add_similarity_parser(commands) -> None:
+    from .similarity.defaults import CODE_DEFAULTS, THRESHOLD_DEFAULTS
+
+    similarity = commands.add_parser(
+        "similarity", help="compare the learners of a graded class with each other and with known "
+                           "solutions (instructors only)",
+        description="Compare every learner's code cells (template and fragments common to the class "
+                    "left out) and re-run models of OUT (the --out folder of grader grade); write "
+                    "OUT/similarity.html and OUT/similarity.csv. Evidence for a person to judge, never "
+                    "a penalty.")
+    similarity.add_argument("out", metavar="OUT", nargs="?", default="results",
+                            help="results folder written by grader grade (default: results/)")
+    similarity.add_argument("--corpus", metavar="DIR",
+                            help="a folder of notebooks or .py files (e.g. public solutions) to compare with")
+    similarity.add_argument("--assignment", "-a", metavar="NAME_OR_DIR",
+                            help="the assignment whose template is left out (default: the results')")
+    for name, (default, text) in {**THRESHOLD_DEFAULTS, **CODE_DEFAULTS}.items():
+        similarity.add_argument("--" + name.replace("_", "-"), dest=name, type=type(default),
+                                default=default, metavar="N", help=f"{text} (default: {default})")
+    similarity.add_argument("--workers", "-j", type=int, metavar="N",
+                            help="processes that tokenise code (default: the number of cores)")
+
+
+def _similarity(args) -> int:
+    from .similarity import CodeSettings, Thresholds, similarity_report
+    from .similarity.defaults import CODE_DEFAULTS, THRESHOLD_DEFAULTS
+
+    report = similarity_report(
+        args.out, corpus=args.corpus, assignment=args.assignment,
+        settings=CodeSettings(workers=args.workers, **{n: getattr(args, n) for n in CODE_DEFAULTS}),
+        thresholds=Thresholds(**{n: getattr(args, n) for n in THRESHOLD_DEFAULTS}))
+    for rank, pair in enumerate(report.pairs, start=1):
+        kind = "corpus " if pair.second_kind == "corpus" else ""
+        print(f"{rank:3}. {pair.first} <-> {kind}{pair.second}: evidence {pair.evidence:.2f}; "
+              + "; ".join(pair.reasons))
+    print(f"{len(report.pairs)} pair(s), {len(report.clusters)} group(s) among {report.learners} learner(s) "
+          f"in {report.seconds} s; wrote {report.html} and {report.csv} (instructors only: evidence for a "
+          f"person to judge)")
     return EXIT_OK
 
 
@@ -504,7 +559,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"grader {__version__}")
         return EXIT_OK
     handlers = {"check": _check, "grade": _grade, "report": _report, "post": _post, "validate": _validate,
-                "calibrate": _calibrate,
+                "calibrate": _calibrate, "similarity": _similarity,
                 "spec-fields": _spec_fields,
                 "override": _override, "rescore": _rescore, "audit": _audit}
     if args.command not in handlers:

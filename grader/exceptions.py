@@ -17,6 +17,8 @@ Only the harness's own problems raise, and always from this tree::
     │                                the grader missing or of another version on a worker)
     ├── CorrectionError              an override, clear or rescore cannot be recorded (unknown
     │                                learner or part, points out of range, no reason, no log)
+    ├── SimilarityError              the similarity report cannot be made (no results, a corpus that
+    │                                is not a folder, a setting out of range)
     └── PostError                    scores cannot be posted at all (results folder, outbox, lock,
         │                            a platform refusing the tool's own credentials)
         └── DestinationConfigError   a destination's settings, secrets or learner map are missing
@@ -96,6 +98,12 @@ class CorrectionError(GraderError):
                  path: str | None = None):
         self.learner, self.part, self.path = learner, part, path
         super().__init__(message)
+class SimilarityError(GraderError):
+    """``grader similarity`` cannot compare: ``option`` names the option or folder to fix."""
+
+    def __init__(self, message: str, *, option: str | None = None):
+        self.option = option
+        super().__init__(f"{option}: {message}" if option else message)
 
 
 class PostError(GraderError):

@@ -313,6 +313,8 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
         duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
         errors=execution.errors)
     result.sandbox = sandbox_text
+    # Unset, the kernel's TensorFlow takes one thread per core.
+    result.threads = options.threads or os.cpu_count()
     result.limits = execution.limits
     result.timings = {**execution.timings, "total": round(time.monotonic() - started, 3)}
     result.peak_memory_mb = execution.peak_memory_mb
@@ -349,6 +351,7 @@ def _judge(part, measurement: dict | None, execution, *, assignment: Assignment,
                         failure=execution.failure, failed_at=execution.failed_at, hidden=hidden)
     scored.reported = {split: {"value": value, "hidden": assignment.split(split).hidden}
                        for split, value in (extracted.reported or {}).items()}
+    scored.fingerprint = extracted.fingerprint  # instructors only (grader.similarity)
     return scored
 
 

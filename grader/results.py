@@ -93,6 +93,8 @@ class PartResult:
     # worst index), so that `grader rescore` judges again without running the notebook; None when
     # no pass rule applied (not measured, missing, unusable output). Never labels.
     evidence: dict | None = None
+    fingerprint: dict | None = None  # instructors only: the model's outputs summarised
+                                     # (grader.judge.fingerprint), for the similarity report
 
 
 @dataclass
@@ -118,6 +120,8 @@ class SubmissionResult:
     peak_memory_mb: float | None = None
     evaluator_peak_memory_mb: float | None = None  # the process that ran the exported models
     seed: int = 0
+    threads: int | None = None       # CPU threads of the kernel (TensorFlow, BLAS): model outputs are
+                                     # bit-identical only under the same count
     grading_key: str = ""            # digest of submission, assignment, harness and options
     measurement_digest: str = ""     # Assignment.measurement_digest the notebook was measured with
     thresholds_digest: str = ""      # Assignment.thresholds_digest its parts were judged with

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..specs.model import Part
 from ..kernel.integrity import sample_order
+from .fingerprint import output_fingerprint
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Extracted:
     cell: int | None = None
     integrity: str = ""              # what the integrity check of the predictions found
     reported: dict | None = None     # split -> metric, measured on other splits (not graded)
+    fingerprint: dict | None = None  # the outputs' fingerprint (grader.judge.fingerprint): instructors only
 
 
 def decode_array(encoded: dict):
@@ -65,6 +67,7 @@ def extract_shapes(out: Extracted, value: dict, _reference, _part: Part) -> None
 def extract_graph_loss(out: Extracted, value: dict, labels, _part: Part) -> None:
     """Mean cross-entropy of a graph's probabilities against the split's labels."""
     values = _checked_values(out, value, labels, as_classes=lambda p: p.argmax(axis=1) if p.ndim == 2 else p)
+    out.fingerprint = output_fingerprint(values)
     _cross_entropy(out, values, labels)
 
 
@@ -72,6 +75,7 @@ def extract_graph_accuracy(out: Extracted, value: dict, labels, _part: Part) -> 
     """Accuracy of a graph's predicted classes against the split's labels."""
     values = _checked_values(out, value, labels, as_classes=lambda p: p.reshape(len(p), -1)[:, 0]
                              if p.ndim == 2 and p.shape[1] == 1 else p)
+    out.fingerprint = output_fingerprint(values)
     _accuracy(out, values, labels)
 
 
@@ -148,6 +152,7 @@ def extract_function(out: Extracted, value: dict, labels, part: Part) -> None:
     """The function's outputs on the split's inputs, scored with the part's metric."""
     outputs = _checked_values(out, value, labels, as_classes=lambda p: (
         p.argmax(axis=1) if p.ndim == 2 and p.shape[1] > 1 else p.reshape(len(p))))
+    out.fingerprint = output_fingerprint(outputs)
     if out.invalid:
         return
     call = f"{part.object}(X)"

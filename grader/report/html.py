@@ -23,6 +23,7 @@ from ..results import PASSED, PartResult, SubmissionResult, write_atomic
 from ..textutil import safe_name
 
 TEMPLATES = Path(__file__).parent / "templates"
+SIMILARITY_FILE = "similarity.html"  # written by grader.similarity into the same folder
 
 
 @functools.cache
@@ -46,6 +47,12 @@ def _environment():
 
 def _render(template: str, **context) -> str:
     return _environment().get_template(template).render(**context)
+
+
+def render_page(template: str, **context) -> str:
+    """Render one of ``templates/`` with the package's environment (autoescaped): for other stages'
+    instructor pages, such as the similarity report (:mod:`grader.similarity`)."""
+    return _render(template, **context)
 
 
 def _shown(value) -> str:
@@ -143,10 +150,11 @@ def _reason_key(message: str) -> str:
 
 
 def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
-                 corrections: Corrections | None = None) -> str:
+                 corrections: Corrections | None = None, similarity: str = "") -> str:
     """The class summary: pass rate per part, score histogram, common failures, slowest notebooks.
 
     Scores are those that count (``corrections`` applied); pass rates are the grader's verdicts.
+    ``similarity``: the similarity report's file name, linked when it exists (instructors only).
     """
     grades = (corrections or Corrections()).grades(results)
     results = [grade.result for grade in grades]
@@ -173,7 +181,7 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
               "mean": sum(totals) / len(totals) if totals else 0, "max_total": max_total,
               "overridden": sum(bool(g.overrides) for g in grades),
               "rescored": sum(bool(g.rescored) for g in grades)}
-    return _render("summary.html.j2", heading=assignment_title, counts=counts,
+    return _render("summary.html.j2", heading=assignment_title, counts=counts, similarity=similarity,
                    charts=_summary_charts(percents, totals, max_total) if results else None,
                    rates=list(percents.items()), reasons=reasons.most_common(10),
                    slowest=[{"learner": r.learner, "page": safe_name(r.learner),
@@ -218,9 +226,19 @@ def write_reports(results: Iterable[SubmissionResult], out: Path, *, assignment_
         write_atomic(out / "feedback" / f"{safe_name(result.learner)}.html",
                      feedback_page(result, assignment_title=assignment_title, images=images,
                                    corrections=corrections))
+    return write_summary(results, out, assignment_title=assignment_title, corrections=corrections)
+
+
+def write_summary(results: list[SubmissionResult], out: Path, *, assignment_title: str = "",
+                  corrections: Corrections | None = None) -> Path:
+    """Write ``summary.html``; it links the similarity report when ``out`` has one."""
     summary = out / "summary.html"
+    # The similarity report (grader similarity) is linked from here only: never from feedback pages.
+    similarity = SIMILARITY_FILE if (out / SIMILARITY_FILE).is_file() else ""
+    if corrections is None:
+        corrections = Corrections.load(out)
     write_atomic(summary, summary_page(results, assignment_title=assignment_title,
-                                       corrections=corrections))
+                                       corrections=corrections, similarity=similarity))
     return summary
 
 
