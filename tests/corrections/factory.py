@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.version import __version__
 from grader.judge.extract import extract
 from grader.judge.kinds import get_kind
 from grader.judge.score import score_part
@@ -69,7 +70,7 @@ def mnist_result(assignment, learner: str, *, linear_loss=0.2561, linear_accurac
     return SubmissionResult(
         learner=learner, assignment=assignment.id, assignment_version=assignment.version,
         assignment_digest=assignment.digest, measurement_digest=assignment.measurement_digest,
-        thresholds_digest=assignment.thresholds_digest, harness_version="0.2.0",
+        thresholds_digest=assignment.thresholds_digest, harness_version=__version__,
         submission=f"{learner}.ipynb",
         submission_sha256=hashlib.sha256(learner.encode()).hexdigest(), status=GRADED,
         total=sum(p.points for p in parts), max_total=assignment.max_points,
