@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from ..durable import open_database
 from ..exceptions import CorrectionError
 
 LOG_FILE = "corrections.sqlite"
@@ -131,15 +132,9 @@ class Log:
 
     def __init__(self, path: Path):
         self.path = path
-        if not path.exists():
-            # Owner-only from the start (SQLite would follow the umask).
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self._db.execute("PRAGMA synchronous=FULL")  # a correction on disk before we say so
-            self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
+            # Owner-only, and a correction is on disk before we say it is recorded.
+            self._db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
         except sqlite3.DatabaseError as exc:
             raise CorrectionError(f"{path}: the corrections log cannot be opened: {exc}",
                                   path=str(path)) from None

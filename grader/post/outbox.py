@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -38,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from ..durable import open_database
 from ..exceptions import PostError
 
 OUTBOX_FILE = "outbox.sqlite"
@@ -124,19 +124,11 @@ class Outbox:
 
     def __init__(self, path: Path):
         self.path = path
-        if not path.exists():
-            # Create it owner-only before SQLite does (SQLite would follow the umask).
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         try:
-            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            # FULL: a commit is on disk before "sent" is believed (a killed harness must
-            # find every row it committed).
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            # Owner-only, and a commit is on disk before "sent" is believed (a killed harness
+            # must find every row it committed).
+            self._db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
             _migrate(self._db)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
-                             (str(SCHEMA_VERSION),))
         except sqlite3.DatabaseError as exc:
             raise PostError(f"{path}: the outbox cannot be opened: {exc}") from None
 

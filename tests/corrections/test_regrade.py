@@ -8,39 +8,21 @@ import json
 import subprocess
 import sys
 
-import nbformat
 import pytest
 
 from grader.ledger.log import read_events
 from tests.conftest import ROOT
+from tests.snippets import SHAPES, untrained_model, write_notebook
 
 from .conftest import AssignmentCopy
 
 pytestmark = pytest.mark.kernel
 
-MODEL = """import numpy as np
-import tensorflow as tf
-import grading, grading_utils
-from keras_utils import reset_tf_session
-grader = grading.Grader("k", all_parts=["9XaAS", "vmogZ", "RMv95", "i8bgs", "rE763"])
-s = reset_tf_session()
-W = tf.get_variable("W", shape=(784, 10))
-b = tf.get_variable("b", shape=(10,))
-input_X = tf.placeholder(tf.float32, (None, 784))
-input_y = tf.placeholder(tf.float32, (None, {classes}))
-probas = tf.nn.softmax(tf.matmul(input_X, W) + b)
-classes = tf.argmax(probas, 1)
-s.run(tf.global_variables_initializer())
-"""
-SHAPES = 'grader.set_answer("9XaAS", grading_utils.get_tensors_shapes_string([W, b, input_X, input_y]))\n'
 ACCURACY = 'grader.set_answer("RMv95", 0.1)\n'
 
 
 def _notebook(path, classes: int):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in (MODEL.format(classes=classes), SHAPES,
-                                                        ACCURACY)]
-    nbformat.write(nb, path)
+    write_notebook(path, untrained_model(classes), SHAPES, ACCURACY)
 
 
 def _grader(*args):

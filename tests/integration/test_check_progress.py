@@ -19,38 +19,15 @@ import sys
 import termios
 import time
 
-import nbformat
 import pytest
 
 from tests.conftest import ROOT
+from tests.snippets import SHAPES, UNTRAINED_MODEL as UNTRAINED, write_notebook as _notebook
 
 pytestmark = pytest.mark.kernel
 
-UNTRAINED = """import sys
-import numpy as np
-import tensorflow as tf
-import grading, grading_utils
-from keras_utils import reset_tf_session
-grader = grading.Grader("k", all_parts=["9XaAS", "vmogZ", "RMv95", "i8bgs", "rE763"])
-s = reset_tf_session()
-W = tf.get_variable("W", shape=(784, 10))
-b = tf.get_variable("b", shape=(10,))
-input_X = tf.placeholder(tf.float32, (None, 784))
-input_y = tf.placeholder(tf.float32, (None, 10))
-probas = tf.nn.softmax(tf.matmul(input_X, W) + b)
-classes = tf.argmax(probas, 1)
-s.run(tf.global_variables_initializer())
-"""
-SHAPES = 'grader.set_answer("9XaAS", grading_utils.get_tensors_shapes_string([W, b, input_X, input_y]))'
 ACCURACY = 'grader.set_answer("RMv95", 0.5)  # the claim; the grader measures'
 SLEEP_S = 12  # longer than the evaluator takes to answer on a loaded machine
-
-
-def _notebook(path, *cells):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
-    nbformat.write(nb, path)
-    return path
 
 
 @pytest.fixture(scope="module")

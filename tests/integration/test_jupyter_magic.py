@@ -9,26 +9,12 @@ The check itself is a real ``grader check`` in a fresh, sandboxed kernel.
 import os
 import time
 
-import nbformat
 import pytest
+
+from tests.snippets import SHAPES, UNTRAINED_MODEL, write_notebook
 
 pytestmark = pytest.mark.kernel
 
-MODEL = """import numpy as np
-import tensorflow as tf
-import grading, grading_utils
-from keras_utils import reset_tf_session
-grader = grading.Grader("k", all_parts=["9XaAS", "vmogZ", "RMv95", "i8bgs", "rE763"])
-s = reset_tf_session()
-W = tf.get_variable("W", shape=(784, 10))
-b = tf.get_variable("b", shape=(10,))
-input_X = tf.placeholder(tf.float32, (None, 784))
-input_y = tf.placeholder(tf.float32, (None, 10))
-probas = tf.nn.softmax(tf.matmul(input_X, W) + b)
-classes = tf.argmax(probas, 1)
-s.run(tf.global_variables_initializer())
-"""
-SHAPES = 'grader.set_answer("9XaAS", grading_utils.get_tensors_shapes_string([W, b, input_X, input_y]))'
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +26,7 @@ def learner_kernel(tmp_path_factory):
     folder = server / "week2"
     folder.mkdir()
     notebook = folder / "digits.ipynb"
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(MODEL), nbformat.v4.new_code_cell(SHAPES)]
-    nbformat.write(nb, notebook)
+    write_notebook(notebook, UNTRAINED_MODEL, SHAPES)
     saved_at = time.time() - 300
     os.utime(notebook, (saved_at, saved_at))
     env = {**os.environ, "JPY_SESSION_NAME": "week2/digits.ipynb"}
