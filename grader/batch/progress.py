@@ -29,6 +29,10 @@ class Progress:
         if already:
             self._line(f"resuming: {already} of {total} already graded")
 
+    def note(self, text: str) -> None:
+        """One line about the batch (not about one learner), e.g. what was cleaned up before it."""
+        self._line(text)
+
     def _line(self, text: str) -> None:
         if self.quiet:
             return
