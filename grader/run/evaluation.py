@@ -157,7 +157,9 @@ class Evaluator:
         # The launcher checks that its parent is still this process once it has asked to die with it.
         # (Started from a worker thread after a crash, the process dies with that thread, at the end
         # of the grading: the next grading starts a new one.)
-        launch = {**(os.environ if not self.options.sandbox else {}), **env, **self._cgroup.env(),
+        # Test hooks (GRADER_LAUNCH_HOLD, GRADER_TEST_*) reach the launcher as the kernel's do.
+        hooks = {k: v for k, v in os.environ.items() if k == "GRADER_LAUNCH_HOLD" or k.startswith("GRADER_TEST_")}
+        launch = {**(os.environ if not self.options.sandbox else hooks), **env, **self._cgroup.env(),
                   "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GRADER_PARENT_PID": str(os.getpid())}
         if self.options.sandbox:
             import json
