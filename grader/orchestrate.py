@@ -234,6 +234,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                 readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
                           *(Path(p).resolve() for p in data_paths.values())),
                 plan=plan, graph_parts=graph_parts, ledger=ledger, label=learner or learner_id(path),
+                scratch=(scratch,) if not options.keep_workdir else (),
                 # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
                 evaluator=EvaluatorOptions(
                     sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,), limits=limits,

@@ -71,7 +71,7 @@ class BatchGuard:
         """One line about what an earlier, killed run had left running ("" when nothing)."""
         if not self.swept:
             return ""
-        return f"cleaned up after a killed run of this batch: killed {self.swept.describe()}"
+        return f"cleaned up after a killed run of this batch: {self.swept.describe()}"
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -151,6 +151,8 @@ class Evaluator:
             self._log = self._workdir.parent / f"{self._workdir.name}.log"
         if self.options.ledger is not None:
             self._entry = self.options.ledger.entry("evaluator")
+            self._entry.add_path(self._workdir)
+            self._entry.add_path(self._log)
         self._cgroup = KernelCgroup.create(self.options.limits,
                                            record=self._entry.add_cgroup if self._entry else None)
         env = self._env()
@@ -224,7 +226,7 @@ class Evaluator:
         return code
 
     def close(self) -> None:
-        """Stop the process, remove its cgroup (killing anything left in it) and its folder.
+        """Stop the process, remove its cgroup (killing anything left in it), its folder and log.
 
         The process holds nothing worth a clean exit, and TensorFlow's own teardown takes
         a second: it is killed.
@@ -235,6 +237,7 @@ class Evaluator:
             self._stop()
             if self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
+                self._log.unlink(missing_ok=True)
                 self._workdir = None
 
     # --- one evaluation (blocking; run in a worker thread) ----------------------------------------

@@ -190,6 +190,7 @@ class RunOptions:
     evaluator: object = None              # grader.run.evaluation.EvaluatorOptions
     ledger: object = None                 # grader.run.ledger.Ledger: where the kernel is recorded
     label: str = ""                       # whose kernel (for the ledger)
+    scratch: tuple = ()                   # folders the ledger removes with the kernel if the harness dies
 
 
 def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]],
@@ -239,6 +240,8 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     streams = {"stdout": log, "stderr": log} if log else {}
     evaluations, pending = None, {}
     entry = options.ledger.entry(f"kernel {options.label}".strip()) if options.ledger is not None else None
+    for folder in options.scratch if entry is not None else ():
+        entry.add_path(folder)
     cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
     execution.limits = cgroup.describe()
     # The launcher checks that its parent is still this process once it has asked to die with it.

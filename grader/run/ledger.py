@@ -13,7 +13,8 @@ gone.  An entry names
   started it: a batch worker, or the harness itself), as pid and start time;
 * its ``cgroups``, each recorded before the folder is made;
 * its ``processes`` (the launcher's pid and start time, recorded as soon as it
-  exists).
+  exists);
+* its scratch ``paths`` (working folders, logs), removed with it.
 
 :func:`sweep` kills and removes what entries record: those of dead owners
 while a run goes on (:mod:`grader.run.reaper` does this, and everything of
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import uuid
 from dataclasses import dataclass
@@ -116,6 +118,11 @@ class Entry:
         self.data["processes"].append([pid, start_time(pid)])
         _write(self.path, self.data)
 
+    def add_path(self, path: Path) -> None:
+        """Record a scratch folder or file, removed when the entry is swept."""
+        self.data["paths"].append(str(path))
+        _write(self.path, self.data)
+
     def close(self) -> None:
         self.path.unlink(missing_ok=True)
 
@@ -132,7 +139,7 @@ class Ledger:
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}.json"
         return Entry(self.folder / name, {"run": self.run, "what": what, "owner": _me(),
-                                          "cgroups": [], "processes": []})
+                                          "cgroups": [], "processes": [], "paths": []})
 
     def entries(self) -> list[tuple[Path, dict]]:
         found = []
@@ -171,7 +178,7 @@ class Swept:
         self.cgroups += other.cgroups
 
     def describe(self) -> str:
-        return (f"{self.processes} process(es) and {self.cgroups} cgroup(s) of "
+        return (f"killed {self.processes} process(es) and removed {self.cgroups} cgroup(s) of "
                 f"{self.entries} kernel(s) or evaluator(s)")
 
 
@@ -188,7 +195,13 @@ def sweep_entry(data: dict, *, kill_owner: bool = False) -> Swept:
     if kill_owner and owner != os.getpid():
         pids.update(tree(owner, owner_started, children))
     _kill(pids)
-    return Swept(entries=1, processes=len(pids), cgroups=remove_cgroups(cgroups))
+    swept = Swept(entries=1, processes=len(pids), cgroups=remove_cgroups(cgroups))
+    for path in map(Path, data.get("paths", [])):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return swept
 
 
 def sweep(ledger: Ledger, *, run: str | None = None, dead_owners_only: bool = False,
