@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,10 +211,16 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
     lost: list[str] = []
     while True:
-        scratch = Path(tempfile.mkdtemp(prefix="grader-"))
+        # The attempt's record in the ledger holds its scratch folder, cgroups and processes, so
+        # that a harness killed at any moment leaves nothing of it behind (grader.run.ledger).
+        entry = ledger.entry(f"kernel {learner or learner_id(path)}") if ledger is not None else None
+        scratch = Path(tempfile.gettempdir()) / f"grader-{uuid.uuid4().hex[:12]}"
+        if entry is not None and not options.keep_workdir:
+            entry.add_path(scratch)
+        scratch.mkdir(mode=0o755)
+        os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user (whatever the umask)
         workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
         workdir.mkdir()
-        os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user
         try:
             home = _prepare_workdir(workdir, path, files, files_root)
             kernel_data = {}
@@ -233,8 +240,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
                 limits=limits, sandbox=use_sandbox,
                 readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
                           *(Path(p).resolve() for p in data_paths.values())),
-                plan=plan, graph_parts=graph_parts, ledger=ledger, label=learner or learner_id(path),
-                scratch=(scratch,) if not options.keep_workdir else (),
+                plan=plan, graph_parts=graph_parts, entry=entry,
                 # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
                 evaluator=EvaluatorOptions(
                     sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,), limits=limits,
@@ -244,6 +250,8 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
         finally:
             if not options.keep_workdir:
                 shutil.rmtree(scratch, ignore_errors=True)
+            if entry is not None:
+                entry.close()
         if not execution.lost:
             break
         lost.append(execution.lost)

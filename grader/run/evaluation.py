@@ -16,6 +16,7 @@ This module imports no TensorFlow: only the evaluator process does.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import secrets
 import sys
@@ -128,7 +129,7 @@ class Evaluator:
         self._proc = None
         self._ready = False
         self._sent: set[str] = set()
-        self._loaded_for = None          # the session whose inputs the process holds
+        self._loaded_for = None          # the serial number of the session whose inputs the process holds
         self._lock = threading.Lock()
         self._cgroup: KernelCgroup | None = None
         self._workdir: Path | None = None
@@ -145,12 +146,21 @@ class Evaluator:
         if self._proc is not None and self._proc.poll() is None:
             return
         self._stop()
-        if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="grader-evaluator-"))
-            os.chmod(self._workdir, 0o755)
-            self._log = self._workdir.parent / f"{self._workdir.name}.log"
         if self.options.ledger is not None:
             self._entry = self.options.ledger.entry("evaluator")
+        if self._workdir is None:
+            import uuid
+
+            # Named, recorded, then made: a harness killed in between leaves nothing unrecorded.
+            workdir = Path(tempfile.gettempdir()) / f"grader-evaluator-{uuid.uuid4().hex[:12]}"
+            self._log = workdir.parent / f"{workdir.name}.log"
+            if self._entry is not None:
+                self._entry.add_path(workdir)
+                self._entry.add_path(self._log)
+            workdir.mkdir(mode=0o755)
+            os.chmod(workdir, 0o755)
+            self._workdir = workdir
+        elif self._entry is not None:
             self._entry.add_path(self._workdir)
             self._entry.add_path(self._log)
         self._cgroup = KernelCgroup.create(self.options.limits,
@@ -286,9 +296,9 @@ class Evaluator:
             timer = threading.Timer(self.options.timeout, expire)
             timer.start()
             try:
-                if self._loaded_for is not session:
+                if self._loaded_for != session.serial:
                     self._write(encode_frame({"op": "reset"}))
-                    self._sent, self._loaded_for = set(), session
+                    self._sent, self._loaded_for = set(), session.serial
                 names = session.plan.names(part_id)
                 for name in names:
                     if name not in self._sent:
@@ -331,13 +341,20 @@ class Evaluator:
 
 
 class Session:
-    """One grading's evaluations, queued on the shared evaluator."""
+    """One grading's evaluations, queued on the shared evaluator.
+
+    The evaluator remembers only the serial number of the session whose inputs
+    it holds, not the session: a grading's inputs (tens of MB) go with it.
+    """
+
+    _serials = itertools.count(1)
 
     def __init__(self, evaluator: Evaluator, plan, parts):
         self.evaluator = evaluator
         self.parts = frozenset(parts)
         self._plan = plan
         self.busy_s = 0.0
+        self.serial = next(self._serials)
 
     @property
     def plan(self) -> Plan:

@@ -188,9 +188,7 @@ class RunOptions:
     plan: object = None                   # grader.run.evaluation.Plan (or a future of one): their inputs
     graph_parts: tuple = ()               # ids of the parts the evaluator runs
     evaluator: object = None              # grader.run.evaluation.EvaluatorOptions
-    ledger: object = None                 # grader.run.ledger.Ledger: where the kernel is recorded
-    label: str = ""                       # whose kernel (for the ledger)
-    scratch: tuple = ()                   # folders the ledger removes with the kernel if the harness dies
+    entry: object = None                  # grader.run.ledger.Entry: the kernel's cgroups and processes go there
 
 
 def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]],
@@ -226,9 +224,13 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         ipc_dir = None
         km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
 
+    cell_timeout = options.cell_timeout
+
     def timeout_for(_cell) -> int:
+        # Only numbers in this closure: nbclient's client keeps it in reference cycles that live until
+        # the collector runs, and the options hold the evaluator's inputs (tens of MB).
         remaining = deadline - time.monotonic()
-        return max(1, int(min(options.cell_timeout, remaining)))
+        return max(1, int(min(cell_timeout, remaining)))
 
     client = NotebookClient(
         notebook, km=km, allow_errors=True, interrupt_on_timeout=True, timeout_func=timeout_for,
@@ -239,9 +241,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     log = open(options.kernel_log, "wb") if options.kernel_log else None
     streams = {"stdout": log, "stderr": log} if log else {}
     evaluations, pending = None, {}
-    entry = options.ledger.entry(f"kernel {options.label}".strip()) if options.ledger is not None else None
-    for folder in options.scratch if entry is not None else ():
-        entry.add_path(folder)
+    entry = options.entry
     cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
     execution.limits = cgroup.describe()
     # The launcher checks that its parent is still this process once it has asked to die with it.
@@ -320,6 +320,12 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         # nbclient registers an exit-time cleanup that assumes the kernel started; when it did not
         # (killed while starting), that cleanup would fail at exit with a traceback.
         atexit.unregister(client._cleanup_kernel)
+        if client.kc is not None:
+            # nbclient leaves the channels to the kernel manager's owner (this function): without this,
+            # every grading would leave a heartbeat thread, its event loop and its sockets in the
+            # worker, which grades hundreds of notebooks.
+            client.kc.stop_channels()
+            client.kc = None
         if km.has_kernel:
             try:
                 await km.shutdown_kernel(now=True)
@@ -327,8 +333,6 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
                 pass
         execution.peak_memory_mb = cgroup.peak_memory_mb()
         cgroup.remove()  # kills whatever the notebook left running
-        if entry is not None:
-            entry.close()
         if log:
             log.close()
         if evaluations is not None:
