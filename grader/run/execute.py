@@ -19,7 +19,6 @@ counting that against the learner.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import functools
 import json
 import os
@@ -264,42 +263,45 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         await client.async_start_new_kernel(env=env, cwd=str(cwd), **streams)
         if entry is not None and km.provisioner is not None and km.provisioner.process is not None:
             entry.add_process(km.provisioner.process.pid)
-        async with client.async_setup_kernel():
-            execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
-            stage = "agent"
-            phase = time.monotonic()
-            await _install_agent(client, options)
-            execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
-            execution.timings["measure"] = 0.0
-            stage = "cells"
-            for index, cell in enumerate(notebook.cells):
-                if cell.get("cell_type") != "code":
-                    continue
-                run = runs[index]
-                if time.monotonic() >= deadline:
-                    execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
-                                         f"ran out before cell {run.number}")
+        # Not nbclient's async_setup_kernel: it would register an exit-time cleanup that fails with
+        # a traceback when the kernel died while starting, and take over SIGINT and SIGTERM (a
+        # Ctrl-C would then kill the kernel and look like the learner's crash).  The cleanup is ours.
+        await client.async_start_new_kernel_client()
+        execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
+        stage = "agent"
+        phase = time.monotonic()
+        await _install_agent(client, options)
+        execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
+        execution.timings["measure"] = 0.0
+        stage = "cells"
+        for index, cell in enumerate(notebook.cells):
+            if cell.get("cell_type") != "code":
+                continue
+            run = runs[index]
+            if time.monotonic() >= deadline:
+                execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
+                                     f"ran out before cell {run.number}")
+                execution.failed_at = run.number
+                break
+            ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
+            if not ok:
+                if run.error is not None and run.error.ename == "DeadKernel":
+                    _classify_death(execution, cgroup, options, f"while running cell {run.number}")
+                break
+            if index in graded:
+                phase = time.monotonic()
+                await _measure(client, graded[index], run.number, execution, options,
+                               evaluations, pending)
+                execution.timings["measure"] = round(
+                    execution.timings["measure"] + time.monotonic() - phase, 3)
+                if not await client.km.is_alive():
+                    execution.exit_code = await _exit_code(client)
+                    execution.failure = f"the kernel died while cell {run.number} was being measured"
                     execution.failed_at = run.number
+                    _classify_death(execution, cgroup, options, f"after cell {run.number}")
                     break
-                ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
-                if not ok:
-                    if run.error is not None and run.error.ename == "DeadKernel":
-                        _classify_death(execution, cgroup, options, f"while running cell {run.number}")
-                    break
-                if index in graded:
-                    phase = time.monotonic()
-                    await _measure(client, graded[index], run.number, execution, options,
-                                   evaluations, pending)
-                    execution.timings["measure"] = round(
-                        execution.timings["measure"] + time.monotonic() - phase, 3)
-                    if not await client.km.is_alive():
-                        execution.exit_code = await _exit_code(client)
-                        execution.failure = f"the kernel died while cell {run.number} was being measured"
-                        execution.failed_at = run.number
-                        _classify_death(execution, cgroup, options, f"after cell {run.number}")
-                        break
-            if not execution.failure:
-                await _collect_answers(client, execution, options)
+        if not execution.failure:
+            await _collect_answers(client, execution, options)
     except _StartFault as fault:
         execution.lost = f"the kernel could not be started ({fault})"
     except DeadKernelError:
@@ -317,9 +319,6 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         else:
             raise
     finally:
-        # nbclient registers an exit-time cleanup that assumes the kernel started; when it did not
-        # (killed while starting), that cleanup would fail at exit with a traceback.
-        atexit.unregister(client._cleanup_kernel)
         if client.kc is not None:
             # nbclient leaves the channels to the kernel manager's owner (this function): without this,
             # every grading would leave a heartbeat thread, its event loop and its sockets in the
