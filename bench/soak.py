@@ -383,18 +383,27 @@ def _fmt_s(seconds: float) -> str:
 
 
 def _first_last(segments, workers: int) -> str:
-    """First and last sample of the longest harness run, while all its workers were grading."""
+    """The longest harness run while all its workers were grading: the main process's first and
+    last sample; the workers' medians over the first and the last tenth of it (a worker's figures
+    swing with the phase of the grading it is in: a live kernel's sockets, a model's inputs)."""
     samples = [s for segment in segments for s in segment]
     if not samples:
         return "no samples"
     longest = max(segments, key=len)
     steady = [s for s in longest if s[5] == workers] or longest
+    tenth = max(1, len(steady) // 10)
+
+    def median(values):
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    head, tail = steady[:tenth], steady[-tenth:]
     first, last = steady[0], steady[-1]
-    peak = max(s[1] for s in samples), max(s[3] for s in samples)
     return (f"main {first[1]:.0f} -> {last[1]:.0f} MB, {first[2]} -> {last[2]} open files; "
-            f"{workers} workers {first[3]:.0f} -> {last[3]:.0f} MB, {first[4]} -> {last[4]} open files "
-            f"({len(steady)} samples over {last[0] - first[0]:.0f} s of the longest run; peak main "
-            f"{peak[0]:.0f} MB, workers {peak[1]:.0f} MB)")
+            f"{workers} workers (sum, medians) {median(s[3] for s in head):.0f} -> {median(s[3] for s in tail):.0f} MB, "
+            f"{median(s[4] for s in head)} -> {median(s[4] for s in tail)} open files, at most "
+            f"{max(s[3] for s in steady):.0f} MB and {max(s[4] for s in steady)} files "
+            f"({len(steady)} samples over {last[0] - first[0]:.0f} s of the longest harness run)")
 
 
 def main(argv: list[str] | None = None) -> int:
