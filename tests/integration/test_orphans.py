@@ -119,6 +119,38 @@ def test_a_harness_killed_while_kernels_start_leaves_nothing_running(tmp_path, r
     _assert_nothing_left(run, out)
 
 
+def test_a_worker_killed_alone_has_its_kernels_swept_while_the_batch_goes_on(tmp_path, run):
+    # The machine's OOM killer picks a batch worker: the watchdog removes what that worker's
+    # gradings had made within seconds, while the harness and the other worker go on.
+    from tests.processes import cgroups_of
+
+    folder, out, hold = tmp_path / "in", tmp_path / "out", tmp_path / "hold"
+    hold.mkdir()
+    _notebook(folder / "ann.ipynb", UNTRAINED, SLEEPER)
+    _notebook(folder / "ben.ipynb", UNTRAINED, SLEEPER)
+    harness = _harness(folder, out, run.mark, "--workers", "2", hold=f"exec:{hold}", wait=False)
+    try:
+        _wait(lambda: len(list(hold.glob("kernel-exec-*"))) == 2, what="two kernels held while starting")
+        entries = [json.loads(p.read_text()) for p in (out / ".grader" / "running").glob("*.json")]
+        victim = entries[0]["owner"][0]
+        assert {e["owner"][0] for e in entries} >= {victim} and len({e["owner"][0] for e in entries}) == 2
+        os.kill(victim, signal.SIGKILL)
+
+        def swept():
+            owners = [json.loads(p.read_text())["owner"][0]
+                      for p in (out / ".grader" / "running").glob("*.json")]
+            return victim not in owners and not cgroups_of([victim])
+
+        _wait(swept, timeout=30, what="the dead worker's kernels swept")
+        assert harness.poll() is None  # the batch goes on
+        os.killpg(harness.pid, signal.SIGKILL)
+        harness.wait()
+    finally:
+        for held in hold.glob("*-*-*"):
+            held.unlink()
+    _assert_nothing_left(run, out)
+
+
 def test_leftovers_of_a_killed_run_are_swept_when_the_batch_starts_again(tmp_path, run):
     # The watchdog itself is killed with the harness (an operator killing everything): the
     # next run of the batch finds the kernels in the ledger, kills them, and says so.
