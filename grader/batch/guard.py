@@ -13,7 +13,10 @@
   the journal gets a ``swept`` event);
 * it starts the watchdog (:mod:`grader.run.reaper`) that does the same for this
   run the moment the harness dies, and for a worker's kernels when that worker
-  dies.
+  dies;
+* before and after the batch it sweeps, in this machine's ledger of Dask
+  workers' gradings (:func:`grader.run.ledger.machine_ledger`), what workers
+  that died left behind (a ``local:N`` cluster's killed workers, say).
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import os
 from pathlib import Path
 
 from ..exceptions import BatchBusyError
-from ..run.ledger import Ledger, Swept, run_id, sweep
+from ..run.ledger import Ledger, Swept, machine_ledger, run_id, sweep
 from ..run.reaper import Reaper
 
 
@@ -58,6 +61,7 @@ class BatchGuard:
         self._lock = handle
         try:
             self.swept = sweep(self.ledger, other_runs=True)
+            self.swept.add(sweep(machine_ledger(), dead_owners_only=True))
             if self.swept and self.journal is not None:
                 self.journal.write("swept", processes=self.swept.processes, cgroups=self.swept.cgroups,
                                    entries=self.swept.entries)
@@ -85,5 +89,6 @@ class BatchGuard:
             close_shared(self.ledger)  # this process's evaluator (--workers 1); workers stop their own
             if self._reaper is not None:
                 self._reaper.close()
+            sweep(machine_ledger(), dead_owners_only=True)
         finally:
             self._release()

@@ -155,6 +155,18 @@ class Ledger:
         return found
 
 
+def machine_ledger() -> Ledger:
+    """The ledger of this user's gradings on this machine that no batch folder holds (Dask workers).
+
+    Entries here are swept only when their owner has died (:func:`sweep` with
+    ``dead_owners_only``), so every grading on the machine may sweep it safely
+    before it starts: a worker killed mid-grading leaves nothing for long.
+    """
+    import tempfile
+
+    return Ledger(Path(tempfile.gettempdir()) / f"grader-ledger-{os.getuid()}", run_id())
+
+
 def run_id() -> str:
     """An id for this harness command: its pid and start time."""
     pid = os.getpid()
