@@ -302,6 +302,9 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
                     break
         if not execution.failure:
             await _collect_answers(client, execution, options)
+            if not await client.km.is_alive():  # killed while the claims were collected
+                execution.exit_code = await _exit_code(client)
+                _classify_death(execution, cgroup, options, "after the last cell")
     except _StartFault as fault:
         execution.lost = f"the kernel could not be started ({fault})"
     except DeadKernelError:
