@@ -43,12 +43,26 @@ def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = 
     :func:`grader.report.live.check_progress` shows it on a terminal.  ``executed_path``:
     where to write the re-run notebook with its outputs (its plots feed the HTML page).
     Raises :class:`grader.exceptions.UsageError` for a notebook path that is missing or a
-    folder, before anything runs.
+    folder, before anything runs.  Its kernel and evaluator are recorded in a ledger of
+    their own, watched by a reaper process (:mod:`grader.run.reaper`): if this process is
+    killed, they are killed too and their cgroups removed.
     """
+    import tempfile
+
+    from .run.evaluation import close_shared
+    from .run.ledger import Ledger, run_id
+    from .run.reaper import Reaper
+
     path = notebook_file(notebook)
     assignment = _assignment(assignment, [path])
-    return grade_notebook(path, assignment=assignment, options=options, on_event=on_event,
-                          executed_path=Path(executed_path) if executed_path else None)
+    ledger = Ledger(Path(tempfile.mkdtemp(prefix="grader-check-")), run_id())
+    with Reaper(ledger, remove_folder=True):
+        try:
+            return grade_notebook(path, assignment=assignment, options=options, on_event=on_event,
+                                  executed_path=Path(executed_path) if executed_path else None,
+                                  ledger=ledger)
+        finally:
+            close_shared(ledger)
 
 
 def check_grade_inputs(directory: Path, out: Path, workers: int | None) -> None:
@@ -87,8 +101,9 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
     ``similarity``: at the end, write the instructor's similarity report (``out/similarity.html``,
     :func:`grader.similarity.similarity_report`), comparing with the files of ``corpus`` too.
     """
-    from .batch.engine import BatchEngine
+    from .batch.engine import BatchEngine, Journal
     from .batch.executor import InlineExecutor, LocalPoolExecutor
+    from .batch.guard import BatchGuard
     from .batch.inputs import collect, read_mapping
     from .batch.progress import Progress
     from .report.html import write_reports
@@ -101,41 +116,45 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
         from .similarity import check_corpus
 
         check_corpus(corpus)  # a wrong folder fails now, not after an hour of grading
-    submissions = collect(directory, mapping=read_mapping(Path(mapping) if mapping else None),
-                          unpack_to=out / ".inputs")
-    assignment = _assignment(assignment, [s.notebook for s in submissions if s.notebook])
-    data_paths = resolve_all(assignment, explicit=options.data)
-    engine = BatchEngine(assignment=assignment, options=options, data_paths=data_paths, out=out,
-                         force=force)
-    todo = engine.resume(submissions)
+    # One batch per results folder; what a killed run of it left running is killed first.
+    with BatchGuard(out, journal=Journal(out / "journal.jsonl")) as guard:
+        submissions = collect(directory, mapping=read_mapping(Path(mapping) if mapping else None),
+                              unpack_to=out / ".inputs")
+        assignment = _assignment(assignment, [s.notebook for s in submissions if s.notebook])
+        data_paths = resolve_all(assignment, explicit=options.data)
+        engine = BatchEngine(assignment=assignment, options=options, data_paths=data_paths, out=out,
+                             force=force, ledger=guard.ledger)
+        todo = engine.resume(submissions)
 
-    cores = os.cpu_count() or 1
-    workers = min(max(1, workers or cores), max(1, len(todo)))
-    if options.threads is None:
-        # Kernels side by side share the cores: each gets its share of threads.
-        options = replace(options, threads=max(1, cores // workers))
-    engine.journal.write("batch", submissions=len(submissions), to_grade=len(todo),
-                         resumed=len(engine.finished), workers=workers, threads=options.threads,
-                         assignment=assignment.id, assignment_folder=str(assignment.folder))
-    if not isinstance(progress, Progress):
-        progress = Progress(total=len(submissions), already=len(engine.finished), workers=workers,
-                            stream=sys.stderr, quiet=not progress,
-                            printer=progress if callable(progress) else None)
-    if cluster:
-        from .batch.dask import DaskExecutor
+        cores = os.cpu_count() or 1
+        workers = min(max(1, workers or cores), max(1, len(todo)))
+        if options.threads is None:
+            # Kernels side by side share the cores: each gets its share of threads.
+            options = replace(options, threads=max(1, cores // workers))
+        engine.journal.write("batch", submissions=len(submissions), to_grade=len(todo),
+                             resumed=len(engine.finished), workers=workers, threads=options.threads,
+                             assignment=assignment.id, assignment_folder=str(assignment.folder))
+        if not isinstance(progress, Progress):
+            progress = Progress(total=len(submissions), already=len(engine.finished), workers=workers,
+                                stream=sys.stderr, quiet=not progress,
+                                printer=progress if callable(progress) else None)
+        if guard.describe_swept():
+            progress.note(guard.describe_swept())
+        if cluster:
+            from .batch.dask import DaskExecutor
 
-        executor = DaskExecutor(cluster)
-    elif workers == 1:
-        executor = InlineExecutor()
-    else:
-        executor = LocalPoolExecutor(workers)
+            executor = DaskExecutor(cluster)
+        elif workers == 1:
+            executor = InlineExecutor()
+        else:
+            executor = LocalPoolExecutor(workers)
 
-    results = engine.run(submissions, todo, executor=executor, options=options, progress=progress)
-    _rescore_resumed(out, assignment, results, engine.journal, progress)
-    write_gradebook(results, out)
-    write_reports(results, out, assignment_title=assignment.title)
-    if similarity:
-        _similarity(results, out, assignment=assignment, corpus=corpus)
+        results = engine.run(submissions, todo, executor=executor, options=options, progress=progress)
+        _rescore_resumed(out, assignment, results, engine.journal, progress)
+        write_gradebook(results, out)
+        write_reports(results, out, assignment_title=assignment.title)
+        if similarity:
+            _similarity(results, out, assignment=assignment, corpus=corpus)
     return results
 
 

@@ -267,9 +267,24 @@ def _grade(args) -> int:
 
     write_ci_outputs(results, args)
     status = EXIT_OK if results and all(r.passed for r in results) else EXIT_FAILED
+    status = max(status, _grader_faults(results))
     if args.post:
         status = max(status, post_after_grade(args, args.out))
     return status
+
+
+def _grader_faults(results) -> int:
+    """Exit status 2, and one line, when some rows are the grader's fault rather than a grade."""
+    from .results import GRADER_ERROR
+
+    faults = [r.learner for r in results if r.status == GRADER_ERROR]
+    if not faults:
+        return EXIT_OK
+    shown = ", ".join(faults[:5]) + (f" and {len(faults) - 5} more" if len(faults) > 5 else "")
+    print(f"grader: {len(faults)} submission(s) could not be graded because of a fault of the grader or "
+          f"the machine, not of the notebook ({shown}); run the same command again to grade them",
+          file=sys.stderr)
+    return EXIT_ERROR
 
 
 def _validate(args) -> int:

@@ -13,6 +13,9 @@ Only the harness's own problems raise, and always from this tree::
     ├── AssignmentNotFoundError      --assignment names no assignment folder
     ├── DataError                    a data file cannot be found, fetched or verified
     ├── KernelSetupError             the kernel or its agent cannot be started at all
+    ├── KernelLostError              a grading was cut short from outside the notebook (its kernel or
+    │                                evaluator killed, or dead while starting) on every try
+    ├── BatchBusyError               another `grader grade` is writing to the same results folder
     ├── ClusterError                 a Dask cluster cannot be reached or cannot grade (no workers,
     │                                the grader missing or of another version on a worker)
     ├── CorrectionError              an override, clear or rescore cannot be recorded (unknown
@@ -81,6 +84,34 @@ class DataError(GraderError):
 
 class KernelSetupError(GraderError):
     """The kernel cannot be started, or the grading agent cannot be installed in it."""
+
+
+class KernelLostError(GraderError):
+    """A grading was cut short by something outside the notebook, on each of its tries.
+
+    The kernel died or did not answer before the learner's first cell, or the
+    kernel or the evaluator was killed with SIGKILL that was not its memory cap
+    (an operator, the machine's OOM killer).  That is no grade: the learner's row
+    says the grader could not run the notebook, and the next run grades it.
+    ``reasons`` says what happened to each try.
+    """
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = list(reasons)
+        tries = "; then ".join(self.reasons)
+        super().__init__(f"the notebook's run was cut short from outside it {len(self.reasons)} times "
+                         f"({tries}); not the notebook's fault")
+
+    def __reduce__(self):  # rebuilt from its fields in the batch's main process
+        return type(self), (self.reasons,)
+
+
+class BatchBusyError(GraderError):
+    """Another ``grader grade`` is writing to the same results folder; ``pid`` is its process."""
+
+    def __init__(self, message: str, *, pid: int | None = None):
+        self.pid = pid
+        super().__init__(message)
 
 
 class ClusterError(GraderError):

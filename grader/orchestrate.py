@@ -16,11 +16,12 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .exceptions import KernelLostError, UsageError
 from .version import __version__
-from .exceptions import UsageError
 from .events import Emitter, Finished, KernelStarting, Listener, PartJudged, PartMeasured, Started
 from .judge.compare import saved_vs_rerun
 from .specs.data import resolve_all, split_labels
@@ -31,6 +32,8 @@ from .judge.extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
 from .judge.score import score_part
 from .specs.model import Assignment
+
+RUNS = 2  # tries of one grading when something outside the notebook cuts it short
 
 
 @dataclass(frozen=True)
@@ -189,27 +192,30 @@ def read_notebook(path: Path):
 def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOptions = GradeOptions(),
                    learner: str | None = None, data_paths: dict | None = None,
                    executed_path: Path | None = None, files: list[Path] = (),
-                   files_root: Path | None = None, on_event: Listener | None = None) -> SubmissionResult:
+                   files_root: Path | None = None, on_event: Listener | None = None,
+                   ledger=None) -> SubmissionResult:
     """Grade one notebook; see the module docstring.
 
     ``files`` are other files the learner submitted with it; they are copied
     into the kernel's working folder, keeping their paths relative to
     ``files_root``.  ``on_event`` is called with the grading's progress
     (:mod:`grader.events`): cells as they run, each part's verdict as soon as it
-    is measured, the result at the end.
+    is measured, the result at the end.  ``ledger`` (:class:`grader.run.ledger.Ledger`)
+    is where the kernel and the evaluator are recorded while they run, so that a
+    harness killed meanwhile leaves nothing behind.
     """
     started = time.monotonic()
     emit = Emitter(on_event, started=started)
     result = _grade(Path(path), assignment=assignment, options=options, learner=learner,
                     data_paths=data_paths, executed_path=executed_path, files=files,
-                    files_root=files_root, emit=emit, started=started)
+                    files_root=files_root, emit=emit, started=started, ledger=ledger)
     emit(Finished, result=result)
     return result
 
 
 def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner: str | None,
            data_paths: dict | None, executed_path: Path | None, files, files_root: Path | None,
-           emit: Emitter, started: float) -> SubmissionResult:
+           emit: Emitter, started: float, ledger) -> SubmissionResult:
     try:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
@@ -234,65 +240,69 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     kernel = assignment.kernel
     seed = kernel.seed if options.seed is None else options.seed
     tf1 = kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat
-    scratch = Path(tempfile.mkdtemp(prefix="grader-"))
-    workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
-    workdir.mkdir()
-    os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user
     started_at = _now()
-    try:
-        for extra in files:
-            relative = extra.relative_to(files_root) if files_root else Path(extra.name)
-            (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(extra, workdir / relative)
-        # The notebook runs in its own folder, as in the learner's Jupyter, so that a notebook in a
-        # subfolder of the learner's folder finds its files by the same relative paths.
-        home = workdir
-        if files_root is not None and path.resolve().is_relative_to(files_root.resolve()):
-            home = workdir / path.resolve().parent.relative_to(files_root.resolve())
-            home.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, home / "submission.ipynb")
-        kernel_data = {}
-        for data in assignment.data:
-            target = home / data.file
-            if not target.exists():
-                os.symlink(data_paths[data.name], target)
-            kernel_data[data.name] = str(target)
-        # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
-        # and integrity draws that never enter the kernel (grader.run.evaluation).
-        # Built in a thread while the kernel starts (loading and checking the data takes a while).
-        graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
-            if kernel.framework == "tensorflow" else ()
-        plan = _background(build_plan, assignment, data_paths) if graph_parts else None
-        integrity = function_integrity(assignment)
-        agent_config = kernel_agent_config(assignment, seed=seed, tf1=tf1, data=kernel_data,
-                                           integrity=integrity, threads=options.threads)
-        judge = functools.partial(_judge, assignment=assignment, data_paths=data_paths,
-                                  integrity=integrity, graded_cell_of=graded_cell_of)
-        run_options = RunOptions(
-            cell_timeout=options.cell_timeout or kernel.cell_timeout,
-            notebook_budget=options.notebook_budget or kernel.notebook_budget,
-            measure_timeout=kernel.measure_timeout,
-            env=kernel_env(assignment, seed=seed, workdir=workdir, threads=options.threads),
-            agent_config=agent_config, kernel_log=scratch / "kernel.log",
-            limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
-                          processes=options.max_processes or kernel.max_processes),
-            sandbox=use_sandbox,
-            readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
-                      *(Path(p).resolve() for p in data_paths.values())),
-            plan=plan, graph_parts=graph_parts,
-            # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
-            evaluator=EvaluatorOptions(
-                sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,),
-                limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
-                              processes=options.max_processes or kernel.max_processes),
-                threads=options.threads, timeout=kernel.measure_timeout),
-            events=Emitter(_stream_verdicts(emit, judge, assignment), started=started) if emit else None)
-        saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
-        emit(KernelStarting, sandbox=sandbox_text)
-        execution = run_notebook(notebook, workdir=workdir, cwd=home, options=run_options, graded=graded)
-    finally:
-        if not options.keep_workdir:
-            shutil.rmtree(scratch, ignore_errors=True)
+    # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
+    # and integrity draws that never enter the kernel (grader.run.evaluation).
+    # Built in a thread while the kernel starts (loading and checking the data takes a while).
+    graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
+        if kernel.framework == "tensorflow" else ()
+    plan = _background(build_plan, assignment, data_paths) if graph_parts else None
+    integrity = function_integrity(assignment)
+    limits = Limits(memory_mb=options.memory_mb or kernel.memory_mb,
+                    processes=options.max_processes or kernel.max_processes)
+    judge = functools.partial(_judge, assignment=assignment, data_paths=data_paths,
+                              integrity=integrity, graded_cell_of=graded_cell_of)
+    saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
+    lost: list[str] = []
+    while True:
+        # The attempt's record in the ledger holds its scratch folder, cgroups and processes, so
+        # that a harness killed at any moment leaves nothing of it behind (grader.run.ledger).
+        entry = ledger.entry(f"kernel {learner or learner_id(path)}") if ledger is not None else None
+        scratch = Path(tempfile.gettempdir()) / f"grader-{uuid.uuid4().hex[:12]}"
+        if entry is not None and not options.keep_workdir:
+            entry.add_path(scratch)
+        scratch.mkdir(mode=0o755)
+        os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user (whatever the umask)
+        workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
+        workdir.mkdir()
+        try:
+            home = _prepare_workdir(workdir, path, files, files_root)
+            kernel_data = {}
+            for data in assignment.data:
+                target = home / data.file
+                if not target.exists():
+                    os.symlink(data_paths[data.name], target)
+                kernel_data[data.name] = str(target)
+            agent_config = kernel_agent_config(assignment, seed=seed, tf1=tf1, data=kernel_data,
+                                               integrity=integrity, threads=options.threads)
+            run_options = RunOptions(
+                cell_timeout=options.cell_timeout or kernel.cell_timeout,
+                notebook_budget=options.notebook_budget or kernel.notebook_budget,
+                measure_timeout=kernel.measure_timeout,
+                env=kernel_env(assignment, seed=seed, workdir=workdir, threads=options.threads),
+                agent_config=agent_config, kernel_log=scratch / "kernel.log",
+                limits=limits, sandbox=use_sandbox,
+                readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
+                          *(Path(p).resolve() for p in data_paths.values())),
+                plan=plan, graph_parts=graph_parts, entry=entry,
+                # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
+                evaluator=EvaluatorOptions(
+                    sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,), limits=limits,
+                    threads=options.threads, timeout=kernel.measure_timeout, ledger=ledger),
+                events=Emitter(_stream_verdicts(emit, judge, assignment), started=started) if emit else None)
+            emit(KernelStarting, sandbox=sandbox_text)
+            execution = run_notebook(copy.deepcopy(saved), workdir=workdir, cwd=home, options=run_options,
+                                     graded=graded)
+        finally:
+            if not options.keep_workdir:
+                shutil.rmtree(scratch, ignore_errors=True)
+            if entry is not None:
+                entry.close()
+        if not execution.lost:
+            break
+        lost.append(execution.lost)
+        if len(lost) >= RUNS:
+            raise KernelLostError(lost)
 
     if executed_path is not None:
         import nbformat
@@ -326,6 +336,9 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     if execution.submits:
         result.notes.append(f"grader.submit was called {len(execution.submits)} time(s); "
                             f"nothing was posted during grading")
+    if lost:
+        result.notes.append(f"graded in a second run: the first was cut short from outside the notebook "
+                            f"({lost[0]}), which does not count")
     return result
 
 
@@ -372,3 +385,19 @@ def _stream_verdicts(emit: Emitter, judge, assignment: Assignment):
             return
         emit.emit(event)
     return relay
+
+
+def _prepare_workdir(workdir: Path, path: Path, files, files_root: Path | None) -> Path:
+    """Copy the submission into ``workdir``; returns the folder the notebook runs in."""
+    for extra in files:
+        relative = extra.relative_to(files_root) if files_root else Path(extra.name)
+        (workdir / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(extra, workdir / relative)
+    # The notebook runs in its own folder, as in the learner's Jupyter, so that a notebook in a
+    # subfolder of the learner's folder finds its files by the same relative paths.
+    home = workdir
+    if files_root is not None and path.resolve().is_relative_to(files_root.resolve()):
+        home = workdir / path.resolve().parent.relative_to(files_root.resolve())
+        home.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, home / "submission.ipynb")
+    return home

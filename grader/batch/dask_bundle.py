@@ -259,7 +259,18 @@ def grade_on_worker(plugin: str, manifest: Bundle, context, package: Package, jo
         return carrier.data
 
     local, data_paths = open_bundle(manifest, context.assignment, fetch)
-    work = Path(tempfile.mkdtemp(prefix="grader-task-"))
+    # What a killed worker of this machine left (its kernels, cgroups, folders) goes first; this
+    # task's own are recorded in the same machine-wide ledger.
+    import uuid
+
+    from ..run.ledger import machine_ledger, sweep
+
+    ledger = machine_ledger()
+    sweep(ledger, dead_owners_only=True)
+    entry = ledger.entry(f"task {job.submission.learner}")
+    work = Path(tempfile.gettempdir()) / f"grader-task-{uuid.uuid4().hex[:12]}"
+    entry.add_path(work)
+    work.mkdir(mode=0o700)
     try:
         root = work / "submission"
         unpack(package.data, root)
@@ -268,13 +279,14 @@ def grade_on_worker(plugin: str, manifest: Bundle, context, package: Package, jo
                                    files=[root / name for name in package.files],
                                    root=root if submission.root else None)
         executed_dir = work / "executed"
-        outcome = grade_job(dataclasses.replace(context, assignment=local, data_paths=data_paths),
+        outcome = grade_job(dataclasses.replace(context, assignment=local, data_paths=data_paths, ledger=ledger),
                             Job(here, job.key), executed_dir)
         executed = executed_dir / f"{safe_name(submission.learner)}.ipynb"
         outcome.executed = executed.read_text(encoding="utf-8") if executed.is_file() else None
         return outcome
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        entry.close()
 
 
 def worker_facts() -> dict:

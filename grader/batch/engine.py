@@ -11,9 +11,10 @@ One engine for every place gradings run.  It owns:
 * the **journal** (``OUT/journal.jsonl``): the batch's events, one JSON line each;
 * **retries**: a job whose worker process died is tried again, once; a second
   death makes the submission the cause, and its row says so;
-* **faults**: whatever one grading raises is that learner's row
-  (``grader-error``: the grader could not run it, never a grade; the next run
-  of the same batch grades it again), and the batch goes on;
+* **faults**: whatever one grading raises (or an executor raises for it, or
+  recording its result raises) is that learner's row (``grader-error``: the
+  grader could not run it, never a grade; the next run of the same batch grades
+  it again), and the batch goes on recording the others as they finish;
 * **progress**, and **recording**: results and executed notebooks written here,
   in the process that started the batch, one learner at a time.
 
@@ -101,9 +102,10 @@ class BatchEngine:
     """Grades the submissions of one results folder ``out`` with one assignment and options."""
 
     def __init__(self, *, assignment: Assignment, options: GradeOptions, data_paths: dict, out: Path,
-                 force: bool = False):
+                 force: bool = False, ledger=None):
         self.assignment, self.options, self.data_paths = assignment, options, data_paths
         self.out, self.force = Path(out), force
+        self.ledger = ledger  # grader.run.ledger.Ledger: where local gradings record their kernels
         self.results_dir, self.executed_dir = self.out / "results", self.out / "executed"
         self.journal = Journal(self.out / "journal.jsonl")
         self.finished: dict[str, SubmissionResult] = {}
@@ -128,7 +130,8 @@ class BatchEngine:
         """Grade ``todo`` on ``executor``; returns every submission's result, in input order."""
         self.progress = progress
         context = BatchContext(assignment=self.assignment, options=options, data_paths=self.data_paths,
-                               executed_dir=self.executed_dir)
+                               executed_dir=self.executed_dir,
+                               ledger=self.ledger if executor.local else None)
         # Nothing to run (not a notebook, two notebooks, ...): the row is made here.
         remote = []
         for job in todo:
@@ -159,7 +162,12 @@ class BatchEngine:
                 if job.learner not in deaths:
                     deaths[job.learner] = 0
                     self._started(job)
-                running[executor.submit(job)] = job
+                try:
+                    running[executor.submit(job)] = job
+                except Exception as exc:  # the executor could not take it: this learner's row
+                    self._record(job, Outcome(self._row(job, _fault(exc), status=GRADER_ERROR)))
+            if not running:
+                continue
             done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 job = running.pop(future)
@@ -181,7 +189,9 @@ class BatchEngine:
                         continue
                     outcome = Outcome(self._row(job, f"the grader lost this grading {resubmits[job.learner]} "
                                                      f"times ({lost})", status=GRADER_ERROR))
-                except Exception as exc:  # a fault of the grader: this learner's row; the batch goes on
+                except (KeyboardInterrupt, SystemExit):
+                    raise
+                except BaseException as exc:  # a fault of the grader: this learner's row; the batch goes on
                     outcome = Outcome(self._row(job, _fault(exc), status=GRADER_ERROR))
                 self._record(job, outcome)
 
@@ -194,6 +204,14 @@ class BatchEngine:
         return result
 
     def _record(self, job: Job, outcome: Outcome) -> None:
+        try:
+            self._write(job, outcome)
+        except Exception as exc:
+            # The result could not be written as it is (a value JSON cannot hold, say): the row says
+            # so and the batch goes on.  When even that fails (a full disk), the batch cannot go on.
+            self._write(job, Outcome(self._row(job, _fault(exc), status=GRADER_ERROR)))
+
+    def _write(self, job: Job, outcome: Outcome) -> None:
         if outcome.executed is not None:
             write_atomic(self.executed_dir / f"{safe_name(job.learner)}.ipynb", outcome.executed)
         result = outcome.result

@@ -23,6 +23,7 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import multiprocessing
+import os
 import threading
 from typing import Callable
 
@@ -36,6 +37,7 @@ class GradingExecutor(abc.ABC):
     """Runs jobs somewhere; the engine keeps at most :attr:`slots` of them in flight."""
 
     slots: int = 1
+    local: bool = False   # gradings run on this machine (their kernels go in the batch's ledger)
     events: EventSink = staticmethod(lambda event, **fields: None)
 
     def open(self, context: BatchContext, *, events: EventSink | None = None) -> None:
@@ -64,11 +66,12 @@ class GradingExecutor(abc.ABC):
         self.close()
 
 
-def _worker_init() -> None:
-    # A worker must not outlive a killed harness (it would keep grading for nobody).
+def _worker_init(parent: int) -> None:
+    # A worker must not outlive a killed harness (it would keep grading for nobody), even one
+    # killed while this worker was starting.
     from ..kernel.launch import die_with_parent
 
-    die_with_parent()
+    die_with_parent(parent)
 
 
 def _run(context: BatchContext, job: Job) -> Outcome:
@@ -82,6 +85,8 @@ class LocalPoolExecutor(GradingExecutor):
     fails every job of the pool; each of them raises :class:`WorkerLost` here,
     the loss is reported once, and the next job gets a fresh pool.
     """
+
+    local = True
 
     def __init__(self, workers: int):
         self.slots = max(1, workers)
@@ -99,7 +104,7 @@ class LocalPoolExecutor(GradingExecutor):
             self._generation += 1
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init)
+                initializer=_worker_init, initargs=(os.getpid(),))
         return self._pool
 
     def submit(self, job: Job) -> concurrent.futures.Future:
@@ -145,11 +150,15 @@ class LocalPoolExecutor(GradingExecutor):
 class InlineExecutor(GradingExecutor):
     """Grades each job in this process, one at a time (``--workers 1``): no worker to lose."""
 
+    local = True
+
     def submit(self, job: Job) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
             future.set_result(grade_job(self.context, job))
-        except Exception as exc:  # a fault of the grader: the engine records it as the row
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a fault of the grader: the engine records it as the row
             future.set_exception(exc)
         return future
 

@@ -35,6 +35,7 @@ class BatchContext:
     options: GradeOptions
     data_paths: dict = field(default_factory=dict)   # data file name -> path on the grading machine
     executed_dir: Path | None = None                  # where executed notebooks go (None: return them)
+    ledger: object = None                             # grader.run.ledger.Ledger (gradings on this machine)
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def grade_job(context: BatchContext, job: Job, executed_dir: Path | None = None)
                                 learner=submission.learner, data_paths=context.data_paths,
                                 executed_path=(executed_dir / f"{safe_name(submission.learner)}.ipynb"
                                                if executed_dir else None),
-                                files=submission.files, files_root=root)
+                                files=submission.files, files_root=root, ledger=context.ledger)
     result.submission = submission.source
     result.grading_key = job.key
     return Outcome(result)

@@ -30,6 +30,14 @@ class Progress:
         if already:
             self._line(f"resuming: {already} of {total} already graded")
 
+    def note(self, text: str) -> None:
+        """One line about the batch, not its progress (what was cleaned up before it): shown even when quiet."""
+        quiet, self.quiet = self.quiet, False
+        try:
+            self._line(text)
+        finally:
+            self.quiet = quiet
+
     def _line(self, text: str) -> None:
         if self.quiet:
             return

@@ -4,15 +4,26 @@
 :mod:`grader.kernel.evaluator`, inside its own limits the same way.)
 
 The harness's kernelspec runs this instead of ``ipykernel_launcher``.  Before
-any learner code exists, the process joins the cgroups the harness made for
-it (memory and process caps that its children inherit), sets its rlimits,
-asks to be killed if its parent dies (so a killed harness leaves no kernel
-behind), and then replaces itself with the real kernel (same pid, so
-interrupts and kills reach the kernel).  Configuration comes from the
-environment: ``GRADER_CGROUPS`` (os.pathsep-separated cgroup folders) and
-``GRADER_RLIMITS`` (``name=value`` pairs, e.g. ``fsize=1073741824,nofile=1024``), and
-``GRADER_SANDBOX_ARGV`` (a JSON list: the bubblewrap command that wraps the
-kernel, see :mod:`grader.run.sandbox`).
+any learner code exists, the process asks to be killed if its parent dies and
+then checks that the parent is still the one that started it (a harness
+killed *before* the request, while this process was starting, would
+otherwise leave it running for good); joins the cgroups the harness made for
+it (memory and process caps that its children inherit); sets its rlimits; and
+then replaces itself with the real kernel (same pid, so interrupts and kills
+reach the kernel).  Configuration comes from the environment:
+``GRADER_PARENT_PID`` (the harness process that started this one),
+``GRADER_CGROUPS`` (os.pathsep-separated cgroup folders),
+``GRADER_RLIMITS`` (``name=value`` pairs, e.g. ``fsize=1073741824,nofile=1024``),
+and ``GRADER_SANDBOX_ARGV`` (a JSON list: the bubblewrap command that wraps
+the kernel, see :mod:`grader.run.sandbox`; bubblewrap's ``--die-with-parent``
+carries the death signal into the sandbox).
+
+``GRADER_LAUNCH_HOLD=STAGE:FOLDER`` is a test hook: at ``STAGE`` (``start``:
+before the death signal is requested; ``exec``: in the cgroups, just before
+the kernel replaces this process) the launcher creates
+``FOLDER/ROLE-STAGE-PID`` and waits until that file is removed (at most two
+minutes), so that a test can kill the harness at exactly that moment.
+``STAGE:FOLDER:once`` holds only the first launch of each role.
 """
 from __future__ import annotations
 
@@ -22,6 +33,7 @@ import os
 import resource
 import signal
 import sys
+import time
 
 _RLIMITS = {
     "as": resource.RLIMIT_AS,
@@ -32,15 +44,24 @@ _RLIMITS = {
     "nproc": resource.RLIMIT_NPROC,
 }
 _PR_SET_PDEATHSIG = 1
+_HOLD_LIMIT_S = 120.0
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent exits (no-op elsewhere)."""
+def die_with_parent(expected_parent: int | None = None) -> None:
+    """Ask Linux to SIGKILL this process when its parent exits (no-op elsewhere).
+
+    The request only covers a parent that dies *after* it is made.  When
+    ``expected_parent`` is given and this process's parent is no longer that
+    process (it died before the request, and this one was handed to init or a
+    subreaper), the process exits at once: there is nobody left to work for.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
+    if expected_parent and os.getppid() != expected_parent:
+        os._exit(1)
 
 
 def _join_cgroups(folders: str) -> None:
@@ -59,11 +80,35 @@ def _set_rlimits(spec: str) -> None:
         resource.setrlimit(_RLIMITS[name], (limit, limit))
 
 
+def _hold(spec: str, stage: str, role: str) -> None:
+    """The test hook of the module docstring: wait at ``stage`` while the hold file exists."""
+    wanted, _, rest = spec.partition(":")
+    folder, _, mode = rest.partition(":")
+    if wanted != stage or not folder:
+        return
+    if mode == "once":
+        try:
+            os.close(os.open(os.path.join(folder, f"{role}.held"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+    path = os.path.join(folder, f"{role}-{stage}-{os.getpid()}")
+    with open(path, "w"):
+        pass
+    deadline = time.monotonic() + _HOLD_LIMIT_S
+    while os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def main(argv: list[str]) -> None:
-    die_with_parent()
+    role = "evaluator" if argv[:1] == ["--evaluator"] else "kernel"
+    hold = os.environ.pop("GRADER_LAUNCH_HOLD", "")
+    parent = os.environ.pop("GRADER_PARENT_PID", "")
+    _hold(hold, "start", role)
+    die_with_parent(int(parent) if parent.isdigit() else None)
     _join_cgroups(os.environ.pop("GRADER_CGROUPS", ""))
     _set_rlimits(os.environ.pop("GRADER_RLIMITS", ""))
-    if argv[:1] == ["--evaluator"]:
+    _hold(hold, "exec", role)
+    if role == "evaluator":
         kernel = [sys.executable, "-m", "grader.kernel.evaluator"]
     else:
         kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]

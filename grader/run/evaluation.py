@@ -16,6 +16,7 @@ This module imports no TensorFlow: only the evaluator process does.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import secrets
 import sys
@@ -26,7 +27,7 @@ from pathlib import Path
 from ..exceptions import KernelSetupError
 from ..kernel.frames import FrameError, array_from, array_meta, encode_frame
 from ..kernel.integrity import integrity_inputs
-from .limits import KernelCgroup, Limits
+from .limits import KernelCgroup, Limits, killed_from_outside
 
 INTEGRITY_ROWS = 2000   # images in the integrity check's sample
 GRAPH_KINDS = ("loss", "accuracy")
@@ -101,6 +102,7 @@ class EvaluatorOptions:
     threads: int | None = None
     timeout: float = 120.0          # seconds for one model's evaluation
     startup_timeout: float = 120.0
+    ledger: object = None           # grader.run.ledger.Ledger: where the process is recorded
 
 
 class Evaluator:
@@ -114,7 +116,10 @@ class Evaluator:
     leave anything behind for the next.  A model that crashes or hangs the
     process costs only that model's parts: the next evaluation starts a new one.
     Requests are blocking pipe I/O, run in a worker thread; a timer kills the
-    process when an evaluation runs past its timeout.
+    process when an evaluation runs past its timeout.  A process killed from
+    outside (SIGKILL that is neither its memory cap nor that timer) is no fault
+    of the model: the evaluation comes back marked ``lost``, and the grading is
+    run again (:mod:`grader.run.execute`).
     """
 
     def __init__(self, options: EvaluatorOptions):
@@ -124,11 +129,12 @@ class Evaluator:
         self._proc = None
         self._ready = False
         self._sent: set[str] = set()
-        self._loaded_for = None          # the session whose inputs the process holds
+        self._loaded_for = None          # the serial number of the session whose inputs the process holds
         self._lock = threading.Lock()
         self._cgroup: KernelCgroup | None = None
         self._workdir: Path | None = None
         self._log: Path | None = None
+        self._entry = None               # the process's record in the ledger, if there is one
 
     # --- the process -----------------------------------------------------------------------------
 
@@ -140,14 +146,33 @@ class Evaluator:
         if self._proc is not None and self._proc.poll() is None:
             return
         self._stop()
+        if self.options.ledger is not None:
+            self._entry = self.options.ledger.entry("evaluator")
         if self._workdir is None:
-            self._workdir = Path(tempfile.mkdtemp(prefix="grader-evaluator-"))
-            os.chmod(self._workdir, 0o755)
-            self._log = self._workdir.parent / f"{self._workdir.name}.log"
-        self._cgroup = KernelCgroup.create(self.options.limits)
+            import uuid
+
+            # Named, recorded, then made: a harness killed in between leaves nothing unrecorded.
+            workdir = Path(tempfile.gettempdir()) / f"grader-evaluator-{uuid.uuid4().hex[:12]}"
+            self._log = workdir.parent / f"{workdir.name}.log"
+            if self._entry is not None:
+                self._entry.add_path(workdir)
+                self._entry.add_path(self._log)
+            workdir.mkdir(mode=0o755)
+            os.chmod(workdir, 0o755)
+            self._workdir = workdir
+        elif self._entry is not None:
+            self._entry.add_path(self._workdir)
+            self._entry.add_path(self._log)
+        self._cgroup = KernelCgroup.create(self.options.limits,
+                                           record=self._entry.add_cgroup if self._entry else None)
         env = self._env()
-        launch = {**(os.environ if not self.options.sandbox else {}), **env, **self._cgroup.env(),
-                  "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        # The launcher checks that its parent is still this process once it has asked to die with it.
+        # (Started from a worker thread after a crash, the process dies with that thread, at the end
+        # of the grading: the next grading starts a new one.)
+        # Test hooks (GRADER_LAUNCH_HOLD, GRADER_TEST_*) reach the launcher as the kernel's do.
+        hooks = {k: v for k, v in os.environ.items() if k == "GRADER_LAUNCH_HOLD" or k.startswith("GRADER_TEST_")}
+        launch = {**(os.environ if not self.options.sandbox else hooks), **env, **self._cgroup.env(),
+                  "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GRADER_PARENT_PID": str(os.getpid())}
         if self.options.sandbox:
             import json
 
@@ -159,6 +184,8 @@ class Evaluator:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.kernel.launch", "--evaluator"], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=log, env=launch, cwd=str(self._workdir))
+        if self._entry is not None:
+            self._entry.add_process(self._proc.pid)
         self._ready, self._sent, self._loaded_for = False, set(), None
 
     def _env(self) -> dict:
@@ -203,10 +230,13 @@ class Evaluator:
         if self._cgroup is not None:
             self._cgroup.remove()
             self._cgroup = None
+        if self._entry is not None:
+            self._entry.close()
+            self._entry = None
         return code
 
     def close(self) -> None:
-        """Stop the process, remove its cgroup (killing anything left in it) and its folder.
+        """Stop the process, remove its cgroup (killing anything left in it), its folder and log.
 
         The process holds nothing worth a clean exit, and TensorFlow's own teardown takes
         a second: it is killed.
@@ -217,6 +247,7 @@ class Evaluator:
             self._stop()
             if self._workdir is not None:
                 shutil.rmtree(self._workdir, ignore_errors=True)
+                self._log.unlink(missing_ok=True)
                 self._workdir = None
 
     # --- one evaluation (blocking; run in a worker thread) ----------------------------------------
@@ -251,7 +282,11 @@ class Evaluator:
                     if not header.get("ready"):
                         raise FrameError(f"unexpected first frame {header!r}"[:200])
                 except (EOFError, FrameError, OSError, ValueError) as exc:
-                    self._stop()
+                    code = self._stop()
+                    if not fired.is_set() and killed_from_outside(code, out_of_memory=False):
+                        return {"ok": False, "lost": True,
+                                "error": "the process that runs the models was killed from outside while "
+                                         "it started (SIGKILL)"}
                     raise KernelSetupError(
                         f"the evaluator process could not start ({'timeout' if fired.is_set() else exc}): "
                         f"{self._log_tail()}") from None
@@ -261,9 +296,9 @@ class Evaluator:
             timer = threading.Timer(self.options.timeout, expire)
             timer.start()
             try:
-                if self._loaded_for is not session:
+                if self._loaded_for != session.serial:
                     self._write(encode_frame({"op": "reset"}))
-                    self._sent, self._loaded_for = set(), session
+                    self._sent, self._loaded_for = set(), session.serial
                 names = session.plan.names(part_id)
                 for name in names:
                     if name not in self._sent:
@@ -280,6 +315,10 @@ class Evaluator:
                 if fired.is_set():
                     return {"ok": False, "error": f"running the model on the grader's inputs took "
                                                   f"longer than {self.options.timeout:.0f} s"}
+                if killed_from_outside(code, out_of_memory=out_of_memory):
+                    return {"ok": False, "lost": True,
+                            "error": "the process that runs the models was killed from outside while it ran "
+                                     "this model (SIGKILL, not its memory cap)"}
                 cause = (f"it used more than the memory cap of {self.options.limits.memory_mb} MB"
                          if out_of_memory else f"exit status {code}")
                 return {"ok": False, "error": f"running the model ended the process that runs it ({cause})"}
@@ -302,13 +341,20 @@ class Evaluator:
 
 
 class Session:
-    """One grading's evaluations, queued on the shared evaluator."""
+    """One grading's evaluations, queued on the shared evaluator.
+
+    The evaluator remembers only the serial number of the session whose inputs
+    it holds, not the session: a grading's inputs (tens of MB) go with it.
+    """
+
+    _serials = itertools.count(1)
 
     def __init__(self, evaluator: Evaluator, plan, parts):
         self.evaluator = evaluator
         self.parts = frozenset(parts)
         self._plan = plan
         self.busy_s = 0.0
+        self.serial = next(self._serials)
 
     @property
     def plan(self) -> Plan:
@@ -352,8 +398,7 @@ def shared_evaluator(options: EvaluatorOptions) -> Evaluator:
     return evaluator
 
 
-def close_shared() -> None:
-    """Stop every shared evaluator of this process."""
-    while _SHARED:
-        _, evaluator = _SHARED.popitem()
-        evaluator.close()
+def close_shared(ledger=None) -> None:
+    """Stop every shared evaluator of this process (only those recorded in ``ledger``, when given)."""
+    for options in [o for o in _SHARED if ledger is None or o.ledger == ledger]:
+        _SHARED.pop(options).close()

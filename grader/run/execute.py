@@ -8,7 +8,13 @@ silent request asking the agent to measure that cell's parts.  The answer
 comes back in the reply to that request, as JSON.
 
 Nothing here raises because of the learner: a timeout, a dead kernel or an
-exhausted budget ends up in :class:`Execution` with its reason.
+exhausted budget ends up in :class:`Execution` with its reason.  A run cut
+short by something outside the notebook is marked :attr:`Execution.lost`
+instead (:func:`grader.run.limits.killed_from_outside`): a kernel that died or did not answer
+before the learner's first cell, or a kernel or evaluator killed with SIGKILL
+that was neither its memory cap nor the grader's own timeout (an operator, the
+machine's OOM killer).  Its caller grades the notebook again rather than
+counting that against the learner.
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ from pathlib import Path
 
 from ..events import CellFinished, CellStarted, Emitter, KernelReady, PartMeasured
 from ..exceptions import KernelSetupError
-from .limits import KernelCgroup, Limits
+from .limits import KernelCgroup, Limits, killed_from_outside
 from ..results import CellError
 from ..textutil import first_line
 
@@ -62,6 +68,8 @@ class Execution:
     limits: str = ""                                  # how the limits were enforced
     peak_memory_mb: float | None = None
     evaluator_peak_memory_mb: float | None = None
+    lost: str = ""                                    # cut short from outside the notebook: grade again
+    exit_code: int | None = None                      # the kernel's, when it died
 
     @property
     def errors(self) -> list[CellError]:
@@ -180,6 +188,7 @@ class RunOptions:
     plan: object = None                   # grader.run.evaluation.Plan (or a future of one): their inputs
     graph_parts: tuple = ()               # ids of the parts the evaluator runs
     evaluator: object = None              # grader.run.evaluation.EvaluatorOptions
+    entry: object = None                  # grader.run.ledger.Entry: the kernel's cgroups and processes go there
     events: Emitter | None = None         # progress: cells started and finished, parts measured
 
 
@@ -217,9 +226,13 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         ipc_dir = None
         km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
 
+    cell_timeout = options.cell_timeout
+
     def timeout_for(_cell) -> int:
+        # Only numbers in this closure: nbclient's client keeps it in reference cycles that live until
+        # the collector runs, and the options hold the evaluator's inputs (tens of MB).
         remaining = deadline - time.monotonic()
-        return max(1, int(min(options.cell_timeout, remaining)))
+        return max(1, int(min(cell_timeout, remaining)))
 
     client = NotebookClient(
         notebook, km=km, allow_errors=True, interrupt_on_timeout=True, timeout_func=timeout_for,
@@ -230,69 +243,99 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     log = open(options.kernel_log, "wb") if options.kernel_log else None
     streams = {"stdout": log, "stderr": log} if log else {}
     evaluations, pending = None, {}
-    if options.plan is not None and options.graph_parts:
-        from .evaluation import shared_evaluator
-
-        # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
-        # kernel's start.
-        evaluations = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
-    cgroup = KernelCgroup.create(options.limits)
+    entry = options.entry
+    cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
     execution.limits = cgroup.describe()
-    env = {**options.env, **cgroup.env()}
+    # The launcher checks that its parent is still this process once it has asked to die with it.
+    env = {**options.env, **cgroup.env(), "GRADER_PARENT_PID": str(os.getpid())}
     if options.sandbox:
         from .sandbox import bwrap_argv, kernel_env
 
         inner = kernel_env(options.env, workdir=workdir)
         env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
             workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner, chdir=cwd))
+    stage = "start"   # start -> agent -> cells: how far the run got, for what a fault means
     try:
+        if options.plan is not None and options.graph_parts:
+            from .evaluation import shared_evaluator
+
+            # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
+            # kernel's start.
+            evaluations = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
         phase = time.monotonic()
-        async with client.async_setup_kernel(env=env, cwd=str(cwd), **streams):
-            execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
-            phase = time.monotonic()
-            await _install_agent(client, options)
-            execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
-            emit(KernelReady, seconds=round(time.monotonic() - started, 3))
-            execution.timings["measure"] = 0.0
-            for index, cell in enumerate(notebook.cells):
-                if cell.get("cell_type") != "code":
-                    continue
-                run = runs[index]
-                if time.monotonic() >= deadline:
-                    execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
-                                         f"ran out before cell {run.number}")
+        await client.async_start_new_kernel(env=env, cwd=str(cwd), **streams)
+        if entry is not None and km.provisioner is not None and km.provisioner.process is not None:
+            entry.add_process(km.provisioner.process.pid)
+        # Not nbclient's async_setup_kernel: it would register an exit-time cleanup that fails with
+        # a traceback when the kernel died while starting, and take over SIGINT and SIGTERM (a
+        # Ctrl-C would then kill the kernel and look like the learner's crash).  The cleanup is ours.
+        await client.async_start_new_kernel_client()
+        execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
+        stage = "agent"
+        phase = time.monotonic()
+        await _install_agent(client, options)
+        execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
+        emit(KernelReady, seconds=round(time.monotonic() - started, 3))
+        execution.timings["measure"] = 0.0
+        stage = "cells"
+        for index, cell in enumerate(notebook.cells):
+            if cell.get("cell_type") != "code":
+                continue
+            run = runs[index]
+            if time.monotonic() >= deadline:
+                execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
+                                     f"ran out before cell {run.number}")
+                execution.failed_at = run.number
+                break
+            emit(CellStarted, number=run.number, total=len(numbers),
+                 first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
+            ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
+            if not ok and run.error is not None and run.error.ename == "DeadKernel":
+                _classify_death(execution, cgroup, options, f"while running cell {run.number}")
+            emit(CellFinished, number=run.number, total=len(numbers), status=run.status,
+                 duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "")
+            if not ok:
+                break
+            if index in graded:
+                phase = time.monotonic()
+                await _measure(client, graded[index], run.number, execution, options,
+                               evaluations, pending)
+                execution.timings["measure"] = round(
+                    execution.timings["measure"] + time.monotonic() - phase, 3)
+                if not await client.km.is_alive():
+                    execution.exit_code = await _exit_code(client)
+                    execution.failure = f"the kernel died while cell {run.number} was being measured"
                     execution.failed_at = run.number
+                    _classify_death(execution, cgroup, options, f"after cell {run.number}")
                     break
-                emit(CellStarted, number=run.number, total=len(numbers),
-                     first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
-                ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
-                if not ok and cgroup.out_of_memory() and run.error is not None:
-                    run.error.evalue = execution.failure = (
-                        f"the kernel was killed while running cell {run.number}: it used more than "
-                        f"the memory cap of {options.limits.memory_mb} MB")
-                    run.error.ename = "MemoryLimit"
-                emit(CellFinished, number=run.number, total=len(numbers), status=run.status,
-                     duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "")
-                if not ok:
-                    break
-                if index in graded:
-                    phase = time.monotonic()
-                    await _measure(client, graded[index], run.number, execution, options,
-                                   evaluations, pending)
-                    execution.timings["measure"] = round(
-                        execution.timings["measure"] + time.monotonic() - phase, 3)
-            if not execution.failure:
-                await _collect_answers(client, execution, options)
+        if not execution.failure:
+            await _collect_answers(client, execution, options)
+            if not await client.km.is_alive():  # killed while the claims were collected
+                execution.exit_code = await _exit_code(client)
+                _classify_death(execution, cgroup, options, "after the last cell")
+    except _StartFault as fault:
+        execution.lost = f"the kernel could not be started ({fault})"
     except DeadKernelError:
         execution.failure = execution.failure or "the kernel died"
+        if stage != "cells":
+            execution.lost = f"the kernel died while starting ({stage})"
     except KernelSetupError:
         raise
-    except RuntimeError as exc:
-        if "Kernel" in str(exc) or "kernel" in str(exc):
+    except (RuntimeError, TimeoutError) as exc:
+        if stage != "cells":
+            # Nothing of the learner's has run yet: whatever stopped the kernel is not theirs.
+            execution.lost = f"the kernel could not be started ({first_line(str(exc)) or type(exc).__name__})"
+        elif "Kernel" in str(exc) or "kernel" in str(exc):
             execution.failure = execution.failure or f"the kernel could not be run: {exc}"
         else:
             raise
     finally:
+        if client.kc is not None:
+            # nbclient leaves the channels to the kernel manager's owner (this function): without this,
+            # every grading would leave a heartbeat thread, its event loop and its sockets in the
+            # worker, which grades hundreds of notebooks.
+            client.kc.stop_channels()
+            client.kc = None
         if km.has_kernel:
             try:
                 await km.shutdown_kernel(now=True)
@@ -308,6 +351,8 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
                 phase = time.monotonic()
                 for part_id, (cell_number, task) in pending.items():
                     execution.measurements[part_id] = {"cell": cell_number, **await task}
+                    if execution.measurements[part_id].get("lost") and not execution.lost:
+                        execution.lost = execution.measurements[part_id]["error"]
                 execution.timings["evaluate_wait"] = round(time.monotonic() - phase, 3)
                 execution.timings["evaluate"] = round(evaluations.busy_s, 3)
             finally:
@@ -317,6 +362,23 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     execution.duration_s = time.monotonic() - started
     execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution
+
+
+class _StartFault(Exception):
+    """The kernel died or did not answer before the learner's first cell (see :attr:`Execution.lost`)."""
+
+
+def _classify_death(execution: Execution, cgroup: KernelCgroup, options: RunOptions, when: str) -> None:
+    """Say why the kernel died: its memory cap (the learner's), a kill from outside (grade again), or its code."""
+    out_of_memory = cgroup.out_of_memory()
+    if out_of_memory:
+        execution.failure = (f"the kernel was killed {when}: it used more than the memory cap of "
+                             f"{options.limits.memory_mb} MB")
+        for run in execution.cells:
+            if run.error is not None and run.error.ename == "DeadKernel":
+                run.error.ename, run.error.evalue = "MemoryLimit", execution.failure
+    elif killed_from_outside(execution.exit_code, out_of_memory=False):
+        execution.lost = f"the kernel was killed from outside the notebook {when} (SIGKILL, not its memory cap)"
 
 
 def code_cell_numbers(notebook) -> dict[int, int]:
@@ -352,7 +414,7 @@ async def _run_cell(client, cell, run: CellRun, timeout: float, execution: Execu
     except DeadKernelError:
         run.status = "error"
         run.duration_s = time.monotonic() - started
-        code = await _exit_code(client)
+        code = execution.exit_code = await _exit_code(client)
         detail = f" (exit status {code})" if code is not None else ""
         run.error = CellError(cell=run.number, ename="DeadKernel",
                               evalue=f"the kernel died while running cell {run.number}{detail}: "
@@ -416,8 +478,10 @@ async def _install_agent(client, options: RunOptions) -> None:
             + repr(json.dumps(options.agent_config)) + ")")
     try:
         content = await _request(client, "", options.startup_timeout, code=code)
-    except (TimeoutError, ConnectionError) as exc:
-        raise KernelSetupError(f"the grading agent could not be installed in the kernel: {exc}") from None
+    except TimeoutError:
+        raise _StartFault(f"the grading agent was not installed within {options.startup_timeout:.0f} s")
+    except ConnectionError as exc:
+        raise _StartFault(f"the kernel died while the grading agent was installed: {exc}") from None
     if content.get("status") != "ok":
         trace = "\n".join(content.get("traceback", []))
         raise KernelSetupError(
@@ -486,8 +550,10 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
 
 def _evaluated(task, *, emit: Emitter, part_id: str, cell_number: int, execution: Execution) -> None:
     """An evaluator's answer arrived: report the part's measurement (its verdict is judged upstream)."""
-    if task.cancelled() or task.exception() is not None:
-        return  # the run's end awaits the task again and records what went wrong
+    if task.cancelled() or task.exception() is not None or task.result().get("lost"):
+        # The run's end awaits the task again and records what went wrong; an evaluator killed
+        # from outside is no verdict at all (the grading runs again).
+        return
     emit(PartMeasured, part=part_id, measurement={"cell": cell_number, **task.result()}, execution=execution)
 
 

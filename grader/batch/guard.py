@@ -1,0 +1,94 @@
+"""One batch at a time per results folder, and nothing left running from the last one.
+
+:class:`BatchGuard` wraps a batch (``grader grade``) from its first write into
+``OUT`` to its last:
+
+* it takes an exclusive lock on ``OUT/.grader/lock`` (``flock``: released by
+  the kernel however the holder dies), so two commands never write the same
+  results; a second one stops with :class:`~grader.exceptions.BatchBusyError`;
+* holding the lock, it knows every earlier run of ``OUT`` is over, so whatever
+  the ledger (``OUT/.grader/running``, :mod:`grader.run.ledger`) still records
+  was left behind by a run that was killed: its kernels, evaluators and
+  workers are killed and its cgroups removed (:attr:`swept` says how many, and
+  the journal gets a ``swept`` event);
+* it starts the watchdog (:mod:`grader.run.reaper`) that does the same for this
+  run the moment the harness dies, and for a worker's kernels when that worker
+  dies;
+* before and after the batch it sweeps, in this machine's ledger of Dask
+  workers' gradings (:func:`grader.run.ledger.machine_ledger`), what workers
+  that died left behind (a ``local:N`` cluster's killed workers, say).
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from ..exceptions import BatchBusyError
+from ..run.ledger import Ledger, Swept, machine_ledger, run_id, sweep
+from ..run.reaper import Reaper
+
+
+class BatchGuard:
+    """See the module docstring; use as a context manager around the whole batch."""
+
+    def __init__(self, out: Path, *, journal=None):
+        self.out = Path(out)
+        self.folder = self.out / ".grader"
+        self.journal = journal        # a grader.batch.engine.Journal, for the "swept" event
+        self.ledger = Ledger(self.folder / "running", run_id())
+        self.swept = Swept()
+        self._lock = None
+        self._reaper: Reaper | None = None
+
+    def __enter__(self) -> "BatchGuard":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder / "lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip()
+            handle.close()
+            pid = int(holder) if holder.isdigit() else None
+            raise BatchBusyError(
+                f"another `grader grade`{f' (pid {pid})' if pid else ''} is writing to {self.out}/: "
+                f"wait for it to finish, or give another --out", pid=pid) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+        try:
+            self.swept = sweep(self.ledger, other_runs=True)
+            self.swept.add(sweep(machine_ledger(), dead_owners_only=True))
+            if self.swept and self.journal is not None:
+                self.journal.write("swept", processes=self.swept.processes, cgroups=self.swept.cgroups,
+                                   entries=self.swept.entries)
+            self._reaper = Reaper(self.ledger, journal=getattr(self.journal, "path", None)).start()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def describe_swept(self) -> str:
+        """One line about what an earlier, killed run had left running ("" when nothing)."""
+        if not self.swept:
+            return ""
+        return f"cleaned up after a killed run of this batch: {self.swept.describe()}"
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
+
+    def __exit__(self, *exc) -> None:
+        from ..run.evaluation import close_shared
+
+        try:
+            close_shared(self.ledger)  # this process's evaluator (--workers 1); workers stop their own
+            if self._reaper is not None:
+                self._reaper.close()
+            sweep(machine_ledger(), dead_owners_only=True)
+        finally:
+            self._release()
