@@ -31,7 +31,8 @@ class Progress:
             self._line(f"resuming: {already} of {total} already graded")
 
     def note(self, text: str) -> None:
-        """One line about the batch, not its progress (what was cleaned up before it): shown even when quiet."""
+        """One line about the batch, not its progress (what was cleaned up before it, a recorded
+        rescore): shown even when quiet."""
         quiet, self.quiet = self.quiet, False
         try:
             self._line(text)
@@ -65,10 +66,6 @@ class Progress:
         text = f"[{self.done}/{self.total}] grading: {names or '-'} | {self._eta()}"
         self.stream.write("\r\x1b[K" + text[:200])
         self.stream.flush()
-
-    def note(self, text: str) -> None:
-        """One line of news about the batch (a recorded rescore, ...)."""
-        self._line(text)
 
     def start(self, learner: str) -> None:
         self.running[learner] = time.monotonic()

@@ -7,7 +7,10 @@ for the fixture (a short cell timeout for ``hangs``) live in the same file.
 ``pytest --regen-goldens`` rewrites statuses from the current grader (and
 keeps the hand-written message fragments): review the diff before committing.
 """
+import concurrent.futures
 import json
+import multiprocessing
+import os
 
 import pytest
 
@@ -19,12 +22,45 @@ GOLDENS = sorted(p for p in NOTEBOOKS.glob("*.ipynb"))
 pytestmark = pytest.mark.kernel
 
 
+def _expected(notebook) -> dict:
+    path = notebook.with_suffix(".expected.json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _grade(notebook, assignment):
+    # Two kernels side by side on two cores: one thread each, as `grader grade --workers 2` gives.
+    options = GradeOptions(**{"threads": 1, **_expected(notebook).get("options", {})})
+    return grade_notebook(notebook, assignment=assignment, options=options)
+
+
+def _worker_init(parent: int):
+    from grader.kernel.launch import die_with_parent
+
+    die_with_parent(parent)  # a killed test run leaves no worker grading
+
+
+@pytest.fixture(scope="module")
+def golden_results(request, assignment):
+    """The selected golden notebooks graded two at a time (each in a fresh kernel, as always).
+
+    Serially they took ten minutes of the suite; the grading of each is the same.  A grading
+    that raises is re-raised by its own test only.
+    """
+    wanted = [item.callspec.params["notebook"] for item in request.session.items
+              if item.module is request.module and hasattr(item, "callspec")]
+    with concurrent.futures.ProcessPoolExecutor(
+            max_workers=2, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init, initargs=(os.getpid(),)) as pool:
+        futures = {notebook: pool.submit(_grade, notebook, assignment) for notebook in wanted}
+        concurrent.futures.wait(futures.values())
+    return futures
+
+
 @pytest.mark.parametrize("notebook", GOLDENS, ids=[p.stem for p in GOLDENS])
-def test_golden(notebook, assignment, regen_goldens):
+def test_golden(notebook, assignment, regen_goldens, golden_results):
     expected_path = notebook.with_suffix(".expected.json")
-    expected = json.loads(expected_path.read_text()) if expected_path.exists() else {}
-    options = GradeOptions(**expected.get("options", {}))
-    result = grade_notebook(notebook, assignment=assignment, options=options)
+    expected = _expected(notebook)
+    result = golden_results[notebook].result()
     actual_parts = {p.id: {"status": p.status, "claim_mismatch": p.claim_mismatch} for p in result.parts}
 
     if regen_goldens or not expected_path.exists():
