@@ -163,10 +163,15 @@ def test_the_notebook_open_in_jupyter_is_found(tmp_path):
 
 
 def test_the_saved_version_is_named_with_a_reminder(tmp_path):
-    now = time.time()
+    # Noon today, so that five minutes earlier is the same day whenever the suite runs.
+    now = time.mktime(time.localtime()[:3] + (12, 0, 0, 0, 0, -1))
     text = saved_text(tmp_path / "digits.ipynb", now - 300, now)
-    stamp = time.strftime("%H:%M:%S", time.localtime(now - 300))
-    assert text.startswith(f"Checking digits.ipynb as saved at {stamp} (5 min ago).")
+    assert text.startswith("Checking digits.ipynb as saved at 11:55:00 (5 min ago).")
+    # A save from another day names the day too.
+    yesterday = saved_text(tmp_path / "digits.ipynb", now - 13 * 3600, now)
+    assert yesterday.startswith("Checking digits.ipynb as saved at "), yesterday
+    assert time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now - 13 * 3600)) in yesterday
+    assert "(13 h ago)" in yesterday
     assert "save the notebook" in text
     assert "(4 s ago)" in saved_text(tmp_path / "x.ipynb", now - 4, now, verb="Checked")
     assert os.path.basename(str(tmp_path / "x.ipynb")) == "x.ipynb"
