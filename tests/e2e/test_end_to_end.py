@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR, ROOT
+from tests.conftest import ASSIGNMENT_DIR, ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -22,20 +22,12 @@ def _grader(*args, cwd=ROOT):
                           capture_output=True, text=True, cwd=cwd, timeout=1800)
 
 
-def test_reference_solution_passes_every_part():
-    out = _grader("check", str(REFERENCE_DIR / "solution.ipynb"), "--json")
-    assert out.returncode == 0, out.stdout + out.stderr
-    result = json.loads(out.stdout)
-    assert [p["status"] for p in result["parts"]] == ["passed"] * 5
-    assert result["total"] == result["max_total"] == 5
-    assert not result["errors"], result["errors"]
-
-
 def test_template_fails_every_part_without_a_harness_error():
-    out = _grader("check", str(ASSIGNMENT_DIR / "template.ipynb"))
+    # The learner's command on a full-size notebook (the reference solution is graded full size
+    # by the batch below and by tests/validate, so it is not run a third time here).
+    out = _grader("check", str(ASSIGNMENT_DIR / "template.ipynb"), "--json")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
-    out = _grader("check", str(ASSIGNMENT_DIR / "template.ipynb"), "--json")
     result = json.loads(out.stdout)
     assert result["status"] == "graded"
     for part in result["parts"]:
@@ -67,7 +59,9 @@ def test_gradebook_has_one_row_per_submission(graded_samples):
 
 def test_sample_reference_solution(graded_samples):
     _, rows, results = graded_samples
-    assert set(_statuses(results["reference_solution"]).values()) == {"passed"}
+    result = results["reference_solution"]
+    assert set(_statuses(result).values()) == {"passed"}
+    assert result["total"] == result["max_total"] == 5 and not result["errors"], result["errors"]
     assert rows["reference_solution"]["total"] == "5"
 
 
