@@ -7,7 +7,6 @@ magic displays is read from the kernel's IOPub messages, as a front end reads th
 The check itself is a real ``grader check`` in a fresh, sandboxed kernel.
 """
 import os
-import re
 import time
 
 import pytest
@@ -66,7 +65,7 @@ def test_the_magic_checks_the_saved_notebook_and_shows_the_table(learner_kernel)
     if time.localtime(saved_at)[:3] != time.localtime()[:3]:  # saved before midnight: the day is named
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(saved_at))
     first, final = shown[0], shown[-1]
-    assert re.match(rf"Checking digits\.ipynb as saved at {stamp} \([5-9] min ago\)\.", first["text/plain"]), first
+    assert first["text/plain"].startswith(f"Checking digits.ipynb as saved at {stamp} (5 min ago).")
     assert "save the notebook" in first["text/plain"]
     # Progress came in while it ran: a cell, then the verdict of 9XaAS, before the table.
     progress = [bundle["text/plain"] for bundle in shown[:-1]]

@@ -168,10 +168,9 @@ def test_the_saved_version_is_named_with_a_reminder(tmp_path):
     text = saved_text(tmp_path / "digits.ipynb", now - 300, now)
     assert text.startswith("Checking digits.ipynb as saved at 11:55:00 (5 min ago).")
     # A save from another day names the day too.
+    day_before = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now - 13 * 3600))
     yesterday = saved_text(tmp_path / "digits.ipynb", now - 13 * 3600, now)
-    assert yesterday.startswith("Checking digits.ipynb as saved at "), yesterday
-    assert time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now - 13 * 3600)) in yesterday
-    assert "(13 h ago)" in yesterday
+    assert yesterday.startswith(f"Checking digits.ipynb as saved at {day_before} (13 h ago)."), yesterday
     assert "save the notebook" in text
     assert "(4 s ago)" in saved_text(tmp_path / "x.ipynb", now - 4, now, verb="Checked")
     assert os.path.basename(str(tmp_path / "x.ipynb")) == "x.ipynb"
