@@ -581,7 +581,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     from .exceptions import GraderError
+    from .run.stop import exit_code_of, honour_stop_signals
 
+    honour_stop_signals()  # Ctrl-C and SIGTERM stop the command, even when its parent ignored them
     try:
         return handlers[args.command](args)
     except GraderError as exc:
@@ -590,9 +592,10 @@ def main(argv: list[str] | None = None) -> int:
     except argparse.ArgumentTypeError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        code, word = exit_code_of(stop)
+        print(f"grader: {word}", file=sys.stderr)
+        return code
     except Exception as exc:  # a bug of the grader itself: still exit 2, with the traceback
         import traceback
 

@@ -3,6 +3,10 @@
 Tests read MNIST from ``../shared/data/mnist.npz`` (these machines have no
 internet); ``GRADER_DATA_MNIST`` overrides it.  Kernels are real IPython
 kernels started by the harness.
+
+The test process is a child subreaper: the sandbox inits orphaned by a harness that a test
+SIGKILLs come to it rather than to the machine's init (which may leave them zombies), and
+are reaped after each test (:mod:`grader.run.stop`).
 """
 from __future__ import annotations
 
@@ -19,6 +23,20 @@ SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 
 if not os.environ.get("GRADER_DATA_MNIST") and SHARED_MNIST.is_file():
     os.environ["GRADER_DATA_MNIST"] = str(SHARED_MNIST)
+
+
+def pytest_configure(config):
+    from grader.run.stop import adopt_orphans
+
+    adopt_orphans()
+
+
+@pytest.fixture(autouse=True)
+def _reap_orphaned_sandboxes():
+    yield
+    from grader.run.stop import reap_orphans
+
+    reap_orphans(wait_s=0.5)
 
 
 def pytest_addoption(parser):

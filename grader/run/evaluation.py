@@ -28,6 +28,7 @@ from ..exceptions import KernelSetupError
 from ..kernel.frames import FrameError, array_from, array_meta, encode_frame
 from ..kernel.integrity import integrity_inputs
 from .limits import KernelCgroup, Limits, killed_from_outside
+from .stop import adopt_orphans, reap_orphans
 
 INTEGRITY_ROWS = 2000   # images in the integrity check's sample
 GRAPH_KINDS = ("loss", "accuracy")
@@ -178,12 +179,17 @@ class Evaluator:
 
             from .sandbox import bwrap_argv
 
+            adopt_orphans()  # the sandbox's init may outlive the outer bubblewrap (grader.run.stop)
+
             launch["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
                 workdir=self._workdir, ipc_dir=None, readonly=list(self.options.readonly), env=env))
         with open(self._log, "ab") as log:
+            # A session of its own, like the kernel's: the terminal's Ctrl-C goes to the harness, which
+            # stops the grading and this process with it.
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "grader.kernel.launch", "--evaluator"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, stderr=log, env=launch, cwd=str(self._workdir))
+                stdout=subprocess.PIPE, stderr=log, env=launch, cwd=str(self._workdir),
+                start_new_session=True)
         if self._entry is not None:
             self._entry.add_process(self._proc.pid)
         self._ready, self._sent, self._loaded_for = False, set(), None
@@ -215,6 +221,13 @@ class Evaluator:
             self._cgroup.reset_peak()
         return Session(self, plan, parts)
 
+    def abort(self) -> None:
+        """Kill the process now, from any thread (a grading is stopping): a thread waiting for
+        its answer gets an end of file and returns."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+
     def _stop(self) -> int | None:
         proc, self._proc = self._proc, None
         code = None
@@ -222,6 +235,8 @@ class Evaluator:
             if proc.poll() is None:
                 proc.kill()
             code = proc.wait()
+            if self.options.sandbox:
+                reap_orphans()
             for stream in (proc.stdin, proc.stdout):
                 try:
                     stream.close()

@@ -32,6 +32,7 @@ from pathlib import Path
 from ..events import CellFinished, CellStarted, Emitter, KernelReady, PartMeasured
 from ..exceptions import KernelSetupError
 from .limits import KernelCgroup, Limits, killed_from_outside
+from .stop import StopRequest, adopt_orphans, reap_orphans
 from ..results import CellError
 from ..textutil import first_line
 
@@ -197,11 +198,25 @@ def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[i
     """Execute ``notebook`` with ``workdir`` as the kernel's writable folder; see the module docstring.
 
     The kernel starts in ``cwd`` (default: ``workdir``), a folder inside ``workdir``.
+    SIGINT or SIGTERM at any moment stops the run, its kernel and evaluator killed, and
+    raises :class:`grader.run.stop.Interrupted` (:mod:`grader.run.stop`).
     """
-    return asyncio.run(_run(notebook, workdir=workdir, cwd=cwd or workdir, options=options, graded=graded))
+    stop = StopRequest()
+    try:
+        with stop.catching_signals(), asyncio.Runner() as runner:
+            execution = runner.run(_run(notebook, workdir=workdir, cwd=cwd or workdir, options=options,
+                                        graded=graded, stop=stop))
+    except BaseException:
+        if stop.requested:
+            raise stop.interrupted() from None
+        raise
+    if stop.requested:
+        raise stop.interrupted()
+    return execution
 
 
-async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, graded) -> Execution:
+async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, graded,
+               stop: StopRequest) -> Execution:
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import DeadKernelError
@@ -251,10 +266,13 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     if options.sandbox:
         from .sandbox import bwrap_argv, kernel_env
 
+        adopt_orphans()
+
         inner = kernel_env(options.env, workdir=workdir)
         env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
             workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner, chdir=cwd))
     stage = "start"   # start -> agent -> cells: how far the run got, for what a fault means
+    stop.attach(asyncio.current_task())
     try:
         if options.plan is not None and options.graph_parts:
             from .evaluation import shared_evaluator
@@ -263,6 +281,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
             # kernel's start.
             evaluations = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
         phase = time.monotonic()
+        stop.check()
         await client.async_start_new_kernel(env=env, cwd=str(cwd), **streams)
         if entry is not None and km.provisioner is not None and km.provisioner.process is not None:
             entry.add_process(km.provisioner.process.pid)
@@ -281,6 +300,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         for index, cell in enumerate(notebook.cells):
             if cell.get("cell_type") != "code":
                 continue
+            stop.check()
             run = runs[index]
             if time.monotonic() >= deadline:
                 execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
@@ -290,6 +310,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
             emit(CellStarted, number=run.number, total=len(numbers),
                  first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
             ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
+            stop.check()  # nbclient reports a cancelled cell as a dead kernel
             if not ok and run.error is not None and run.error.ename == "DeadKernel":
                 _classify_death(execution, cgroup, options, f"while running cell {run.number}")
             emit(CellFinished, number=run.number, total=len(numbers), status=run.status,
@@ -297,6 +318,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
             if not ok:
                 break
             if index in graded:
+                stop.check()
                 phase = time.monotonic()
                 await _measure(client, graded[index], run.number, execution, options,
                                evaluations, pending)
@@ -330,22 +352,24 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
         else:
             raise
     finally:
+        stop.cleaning = True
         if client.kc is not None:
             # nbclient leaves the channels to the kernel manager's owner (this function): without this,
             # every grading would leave a heartbeat thread, its event loop and its sockets in the
             # worker, which grades hundreds of notebooks.
             client.kc.stop_channels()
             client.kc = None
-        if km.has_kernel:
-            try:
-                await km.shutdown_kernel(now=True)
-            except Exception:  # the kernel may be gone already
-                pass
+        await _stop_kernel(km, sandboxed=options.sandbox)
         execution.peak_memory_mb = cgroup.peak_memory_mb()
         cgroup.remove()  # kills whatever the notebook left running
         if log:
             log.close()
-        if evaluations is not None:
+        if evaluations is not None and stop.requested:
+            # Nobody waits for these models: the thread running one gets an end of file and returns.
+            evaluations.evaluator.abort()
+            for _, task in pending.values():
+                task.cancel()
+        elif evaluations is not None:
             try:
                 # The models exported while the notebook ran; most are done by now.
                 phase = time.monotonic()
@@ -362,6 +386,17 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     execution.duration_s = time.monotonic() - started
     execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
     return execution
+
+
+async def _stop_kernel(km, *, sandboxed: bool) -> None:
+    """Kill the kernel; reap its sandbox's init, which outlives the outer bubblewrap (grader.run.stop)."""
+    if km.has_kernel:
+        try:
+            await km.shutdown_kernel(now=True)
+        except Exception:  # the kernel may be gone already
+            pass
+    if sandboxed:
+        reap_orphans()
 
 
 class _StartFault(Exception):
@@ -397,10 +432,12 @@ async def _run_cell(client, cell, run: CellRun, timeout: float, execution: Execu
 
     run.status = "ok"
     started = time.monotonic()
+    task = asyncio.ensure_future(client.async_execute_cell(cell, run.index, execution_count=run.number))
+    # Cancelled (the grading stops), nbclient's task ends with DeadKernelError, which nobody awaits
+    # any more: retrieve it, or asyncio prints "Task exception was never retrieved" at exit.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
     try:
-        await asyncio.wait_for(
-            client.async_execute_cell(cell, run.index, execution_count=run.number),
-            timeout + _GRACE_S)
+        await asyncio.wait_for(task, timeout + _GRACE_S)
     except asyncio.TimeoutError:
         run.status = "timeout"
         run.duration_s = time.monotonic() - started

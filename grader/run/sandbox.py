@@ -45,15 +45,29 @@ def unavailable_reason() -> str:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed (Debian package: bubblewrap)"
+    from .stop import adopt_orphans, reap_orphans
+
+    adopt_orphans()  # the probe's sandbox init outlives its outer bubblewrap for a moment
     try:
-        probe = subprocess.run(
+        # A session of its own, as the kernels': the terminal's Ctrl-C is for the harness.
+        probe = subprocess.Popen(
             [bwrap, "--unshare-all", "--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY),
              "--die-with-parent", "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"],
-            capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    except OSError as exc:
         return f"bubblewrap cannot start: {exc}"
+    try:
+        _, stderr = probe.communicate(timeout=20)
+    except BaseException as exc:  # the timeout below, or Ctrl-C
+        probe.kill()
+        probe.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            return f"bubblewrap cannot start: {exc}"
+        raise
+    finally:
+        reap_orphans()
     if probe.returncode != 0:
-        return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[:200]}"
+        return f"bubblewrap cannot create namespaces here: {stderr.strip()[:200]}"
     return ""
 
 
