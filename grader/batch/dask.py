@@ -178,6 +178,25 @@ class DaskExecutor(GradingExecutor):
                     threads=sum(self.client.nthreads().values()), bundle=bundle.digest[:16],
                     bundle_mb=round(len(bundle.data) / 2**20, 1))
         self.client.subscribe_topic("all", self._on_event)
+        self.client.subscribe_topic(self._progress_topic(), self._on_progress)
+
+    @staticmethod
+    def _progress_topic() -> str:
+        from .dask_bundle import PROGRESS_TOPIC
+
+        return PROGRESS_TOPIC
+
+    @staticmethod
+    def _on_progress(event) -> None:
+        # A job's progress event from its worker, written to its file here (grader.batch.job.Job).
+        _, message = event
+        try:
+            import json
+
+            with open(message["file"], "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(message["event"], ensure_ascii=False, default=str) + "\n")
+        except (OSError, KeyError, TypeError):
+            pass  # progress is a view of the grading, never part of it
 
     def _on_event(self, event) -> None:
         # On the client's event thread: a worker that left without being asked to.
@@ -227,5 +246,6 @@ class DaskExecutor(GradingExecutor):
     def close(self) -> None:
         if self.client is not None and self.client.status == "running":
             self.client.unsubscribe_topic("all")
+            self.client.unsubscribe_topic(self._progress_topic())
         self._stack.close()
         self.client = None

@@ -36,6 +36,7 @@ from ..textutil import safe_name
 # hashlib, uuid, tarfile and Dask are imported where used.
 
 CACHE_ENV = "GRADER_CLUSTER_CACHE"
+PROGRESS_TOPIC = "grader-progress"   # Dask events carrying a job's progress to the engine's machine
 
 
 @dataclass(frozen=True)
@@ -279,9 +280,18 @@ def grade_on_worker(plugin: str, manifest: Bundle, context, package: Package, jo
                                    files=[root / name for name in package.files],
                                    root=root if submission.root else None)
         executed_dir = work / "executed"
+        on_event = None
+        if job.progress:
+            # The progress file is on the engine's machine: the events travel as Dask events,
+            # written there by the executor (grader.batch.dask).
+            worker = get_worker()
+
+            def on_event(event, worker=worker, file=job.progress):
+                worker.log_event(PROGRESS_TOPIC, {"file": file, "event": event.to_dict()})
+        here_job = Job(here, job.key, name=job.name)
         outcome = grade_job(dataclasses.replace(context, assignment=local, data_paths=data_paths, ledger=ledger),
-                            Job(here, job.key), executed_dir)
-        executed = executed_dir / f"{safe_name(submission.learner)}.ipynb"
+                            here_job, executed_dir, on_event=on_event)
+        executed = executed_dir / f"{here_job.file_name}.ipynb"
         outcome.executed = executed.read_text(encoding="utf-8") if executed.is_file() else None
         return outcome
     finally:

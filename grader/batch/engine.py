@@ -45,6 +45,39 @@ from .job import MAX_ATTEMPTS, BatchContext, Job, JobLost, Outcome, WorkerLost, 
 from .progress import Progress
 
 _MAX_RESUBMITS = 3  # jobs an executor lost track of (a scheduler restarted): try again, then give up
+_POLL_S = 0.5       # how often a draining engine looks for new jobs while others run
+
+
+class JobSource:
+    """What :meth:`BatchEngine.drain` grades: jobs that may keep coming (a service's queue)."""
+
+    def take(self) -> Job | None:
+        """The next job to start now, or None."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> None:
+        """Block until a job may have come (or ``timeout`` seconds)."""
+
+    def exhausted(self) -> bool:
+        """No job will come any more: drain what runs, then return."""
+        return True
+
+    def stopped(self) -> bool:
+        """Return now, leaving what runs to the executor (cancelled when it closes)."""
+        return False
+
+
+class JobList(JobSource):
+    """The jobs of a batch, in order."""
+
+    def __init__(self, jobs):
+        self._jobs = deque(jobs)
+
+    def take(self) -> Job | None:
+        return self._jobs.popleft() if self._jobs else None
+
+    def exhausted(self) -> bool:
+        return not self._jobs
 
 
 def grading_key(submission: Submission, assignment: Assignment, options: GradeOptions) -> str:
@@ -129,9 +162,7 @@ class BatchEngine:
             options: GradeOptions, progress: Progress) -> list[SubmissionResult]:
         """Grade ``todo`` on ``executor``; returns every submission's result, in input order."""
         self.progress = progress
-        context = BatchContext(assignment=self.assignment, options=options, data_paths=self.data_paths,
-                               executed_dir=self.executed_dir,
-                               ledger=self.ledger if executor.local else None)
+        context = self.context(executor, options)
         # Nothing to run (not a notebook, two notebooks, ...): the row is made here.
         remote = []
         for job in todo:
@@ -143,51 +174,69 @@ class BatchEngine:
         if remote:
             with executor:
                 executor.open(context, events=self.journal.write)
-                self._drain(deque(remote), executor)
+                self.drain(JobList(remote), executor)
         self.progress.close()
         self.journal.write("finished", graded=len(todo), total=len(self.finished))
         return [self.finished[s.learner] for s in submissions if s.learner in self.finished]
+
+    def context(self, executor: GradingExecutor, options: GradeOptions) -> BatchContext:
+        """What every job shares when graded on ``executor``."""
+        return BatchContext(assignment=self.assignment, options=options, data_paths=self.data_paths,
+                            executed_dir=self.executed_dir,
+                            ledger=self.ledger if executor.local else None)
 
     def _started(self, job: Job) -> None:
         self.journal.write("start", learner=job.learner, key=job.key)
         self.progress.start(job.learner)
 
-    def _drain(self, queue: deque, executor: GradingExecutor) -> None:
+    def drain(self, jobs: "JobSource", executor: GradingExecutor) -> None:
+        """Grade what ``jobs`` gives, at most ``executor.slots`` at a time, until it is exhausted
+        (a batch's list) or stopped (a service shutting down: what runs is left to the executor
+        to cancel).  The executor must be open."""
         deaths: dict[str, int] = {}
         resubmits: dict[str, int] = {}
         running: dict[concurrent.futures.Future, Job] = {}
-        while queue or running:
-            while queue and len(running) < executor.slots:
-                job = queue.popleft()
-                if job.learner not in deaths:
-                    deaths[job.learner] = 0
+        again: deque = deque()   # jobs to run again (a lost worker) before any new one
+        while not jobs.stopped():
+            while len(running) < executor.slots:
+                job = again.popleft() if again else jobs.take()
+                if job is None:
+                    break
+                tag = job.name or job.learner
+                if tag not in deaths:
+                    deaths[tag] = 0
                     self._started(job)
                 try:
                     running[executor.submit(job)] = job
                 except Exception as exc:  # the executor could not take it: this learner's row
                     self._record(job, Outcome(self._row(job, _fault(exc), status=GRADER_ERROR)))
             if not running:
+                if not again and jobs.exhausted():
+                    break
+                jobs.wait(_POLL_S)
                 continue
-            done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+            done, _ = concurrent.futures.wait(running, timeout=None if jobs.exhausted() else _POLL_S,
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
                 job = running.pop(future)
+                tag = job.name or job.learner
                 try:
                     outcome = future.result()
                 except WorkerLost as lost:
-                    deaths[job.learner] += lost.deaths
-                    if deaths[job.learner] < MAX_ATTEMPTS:
-                        queue.appendleft(job)
+                    deaths[tag] += lost.deaths
+                    if deaths[tag] < MAX_ATTEMPTS:
+                        again.appendleft(job)
                         continue
                     outcome = Outcome(self._row(job, f"the grading worker process died "
-                                                     f"{_died(deaths[job.learner])} while grading this "
+                                                     f"{_died(deaths[tag])} while grading this "
                                                      f"submission"))
                 except JobLost as lost:
-                    resubmits[job.learner] = resubmits.get(job.learner, 0) + 1
-                    if resubmits[job.learner] <= _MAX_RESUBMITS:
+                    resubmits[tag] = resubmits.get(tag, 0) + 1
+                    if resubmits[tag] <= _MAX_RESUBMITS:
                         self.journal.write("resubmit", learner=job.learner, reason=str(lost))
-                        queue.appendleft(job)
+                        again.appendleft(job)
                         continue
-                    outcome = Outcome(self._row(job, f"the grader lost this grading {resubmits[job.learner]} "
+                    outcome = Outcome(self._row(job, f"the grader lost this grading {resubmits[tag]} "
                                                      f"times ({lost})", status=GRADER_ERROR))
                 except (KeyboardInterrupt, SystemExit):
                     raise
@@ -213,7 +262,7 @@ class BatchEngine:
 
     def _write(self, job: Job, outcome: Outcome) -> None:
         if outcome.executed is not None:
-            write_atomic(self.executed_dir / f"{safe_name(job.learner)}.ipynb", outcome.executed)
+            write_atomic(self.executed_dir / f"{job.file_name}.ipynb", outcome.executed)
         result = outcome.result
         write_atomic(self.result_path(job.learner), result.to_json())
         self.journal.write("done", learner=job.learner, key=job.key, total=result.total,

@@ -54,6 +54,10 @@ class GradingExecutor(abc.ABC):
     def cancel(self) -> None:
         """Give up on everything not finished (the engine is stopping)."""
 
+    def stop_now(self) -> None:
+        """Stop what runs now, not after it finishes (a service shutting down); default: cancel."""
+        self.cancel()
+
     def close(self) -> None:
         """Release what :meth:`open` took; waits for nothing that was cancelled."""
 
@@ -140,6 +144,18 @@ class LocalPoolExecutor(GradingExecutor):
     def cancel(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def stop_now(self) -> None:
+        # The workers end (SIGTERM), their kernels with them (their launchers' death signal), and
+        # the watchdog removes what they recorded; close() then has nothing to wait for.
+        pool = self._pool
+        if pool is None:
+            return
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
 
     def close(self) -> None:
         if self._pool is not None:

@@ -32,8 +32,9 @@ from ..run.reaper import Reaper
 class BatchGuard:
     """See the module docstring; use as a context manager around the whole batch."""
 
-    def __init__(self, out: Path, *, journal=None):
+    def __init__(self, out: Path, *, journal=None, holder: str = "grader grade"):
         self.out = Path(out)
+        self.holder = holder          # the command holding the folder, as another one is told
         self.folder = self.out / ".grader"
         self.journal = journal        # a grader.batch.engine.Journal, for the "swept" event
         self.ledger = Ledger(self.folder / "running", run_id())
@@ -48,15 +49,17 @@ class BatchGuard:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip()
+            pid_text, _, command = handle.read().strip().partition(" ")
             handle.close()
-            pid = int(holder) if holder.isdigit() else None
+            pid = int(pid_text) if pid_text.isdigit() else None
+            command = command or "grader grade"
+            wait = ("stop it first" if command == "grader serve" else "wait for it to finish")
             raise BatchBusyError(
-                f"another `grader grade`{f' (pid {pid})' if pid else ''} is writing to {self.out}/: "
-                f"wait for it to finish, or give another --out", pid=pid) from None
+                f"another `{command}`{f' (pid {pid})' if pid else ''} is writing to {self.out}/: "
+                f"{wait}, or give another --out", pid=pid) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(str(os.getpid()))
+        handle.write(f"{os.getpid()} {self.holder}")
         handle.flush()
         self._lock = handle
         try:

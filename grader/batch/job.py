@@ -40,14 +40,26 @@ class BatchContext:
 
 @dataclass(frozen=True)
 class Job:
-    """One submission to grade, with its grading key (see :func:`grader.batch.engine.grading_key`)."""
+    """One submission to grade, with its grading key (see :func:`grader.batch.engine.grading_key`).
+
+    ``name`` names the job's files (the executed notebook) when a learner may have several
+    jobs at once (a grading service's attempts; default: the learner id); ``progress`` is a
+    file on the engine's machine where the grading's events go, one JSON line each
+    (:mod:`grader.events`; a Dask worker sends them to the engine, which writes them there).
+    """
 
     submission: Submission
     key: str
+    name: str = ""
+    progress: str = ""
 
     @property
     def learner(self) -> str:
         return self.submission.learner
+
+    @property
+    def file_name(self) -> str:
+        return safe_name(self.name or self.submission.learner)
 
 
 @dataclass
@@ -75,14 +87,33 @@ class JobLost(Exception):
     """The executor lost track of a job without a worker dying (a scheduler restarted)."""
 
 
-def grade_job(context: BatchContext, job: Job, executed_dir: Path | None = None) -> Outcome:
-    """Grade one submission (in a worker process); never raises because of the learner."""
+class ProgressFile:
+    """A listener that appends each event to a file, one JSON line each, flushed at once."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __call__(self, event) -> None:
+        import json
+
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+
+
+def grade_job(context: BatchContext, job: Job, executed_dir: Path | None = None, *,
+              on_event=None) -> Outcome:
+    """Grade one submission (in a worker process); never raises because of the learner.
+
+    Progress events go to ``on_event`` when given, else to the job's ``progress`` file.
+    """
     # Imported here: `grader --help` imports this module (through --cluster) and must stay fast.
     from ..orchestrate import grade_notebook, ungradable
 
     submission, assignment = job.submission, context.assignment
     started = time.monotonic()
     executed_dir = executed_dir or context.executed_dir
+    if on_event is None and job.progress:
+        on_event = ProgressFile(job.progress)
     if submission.problem or submission.notebook is None:
         result = ungradable(Path(submission.source or submission.learner), assignment,
                             submission.problem or "no notebook", started, "", submission.learner)
@@ -92,9 +123,10 @@ def grade_job(context: BatchContext, job: Job, executed_dir: Path | None = None)
         root = (submission.root or submission.notebook.parent) if submission.files else None
         result = grade_notebook(submission.notebook, assignment=assignment, options=context.options,
                                 learner=submission.learner, data_paths=context.data_paths,
-                                executed_path=(executed_dir / f"{safe_name(submission.learner)}.ipynb"
+                                executed_path=(executed_dir / f"{job.file_name}.ipynb"
                                                if executed_dir else None),
-                                files=submission.files, files_root=root, ledger=context.ledger)
+                                files=submission.files, files_root=root, ledger=context.ledger,
+                                on_event=on_event)
     result.submission = submission.source
     result.grading_key = job.key
     return Outcome(result)

@@ -11,7 +11,9 @@ feedback pages, class summary, posting, audit).  In order:
    sets the part's points, whatever the measurement under it: an override stays
    attached to its learner and part across regrades, and :attr:`Override.changed`
    says when the measurement or the verdict under it is no longer the one the
-   override was set on.
+   override was set on;
+4. a ``penalty`` made against *this* measurement (a submission ``grader serve``
+   accepted late) takes its fraction off every part's points.
 
 The total is the sum of the parts' points.  A part's ``status`` stays the
 grader's verdict (an overridden part that failed is still "failed", with the
@@ -28,7 +30,7 @@ from typing import Iterable
 
 from ..results import PartResult, SubmissionResult
 from ..textutil import fmt_value
-from .log import CLEAR, JUDGED, OVERRIDE, RESCORE, Event, read_events
+from .log import CLEAR, JUDGED, OVERRIDE, PENALTY, RESCORE, Event, read_events
 
 # What a rescore may change in a part (and records before and after).
 VERDICT_FIELDS = ("status", "points", "max_points", "threshold", "message", "claim_mismatch")
@@ -79,6 +81,16 @@ class Rescored:
     reason: str
 
 
+@dataclass(frozen=True)
+class Penalty:
+    """A late penalty on one measurement: ``fraction`` of every part's points taken off."""
+
+    fraction: float
+    reason: str
+    by: str
+    at: str
+
+
 @dataclass
 class Grade:
     """One learner's grade: the result as measured and as it counts now."""
@@ -91,6 +103,7 @@ class Grade:
     rescored: dict[str, Rescored] = field(default_factory=dict)
     judged_with: str = ""             # digest of the thresholds.toml the verdicts stand on
     result_id: str = ""
+    penalty: Penalty | None = None    # a late submission's penalty, applied after overrides
 
     @property
     def learner(self) -> str:
@@ -98,7 +111,7 @@ class Grade:
 
     @property
     def corrected(self) -> bool:
-        return bool(self.overrides or self.rescored)
+        return bool(self.overrides or self.rescored or self.penalty)
 
     @property
     def grader_total(self) -> float:
@@ -111,6 +124,8 @@ class Grade:
         notes = [f"{p} overridden to {o.points:g} by {o.by}" for p, o in self.overrides.items()]
         notes += [f"{p} rescored {r.before['status']} -> {self.judged[p].status}"
                   for p, r in self.rescored.items()]
+        if self.penalty is not None:
+            notes.append(f"late: {self.penalty.fraction:.0%} off")
         return head + (": " + "; ".join(notes) if notes else " as graded")
 
 
@@ -148,6 +163,7 @@ class Corrections:
         rescored: dict[str, Rescored] = {}
         judged_with = result.thresholds_digest
         latest: dict[str, Event] = {}
+        penalty: Penalty | None = None
         for event in self._by_learner.get(result.learner, ()):
             if event.action == RESCORE and event.result_id == rid and event.part in judged:
                 judged[event.part] = dataclasses.replace(judged[event.part],
@@ -159,6 +175,10 @@ class Corrections:
                 judged_with = event.detail.get("thresholds_digest", judged_with)
             elif event.action in (OVERRIDE, CLEAR) and event.part:
                 latest[event.part] = event
+            elif event.action == PENALTY and event.result_id == rid:
+                fraction = float(event.detail.get("fraction", 0.0))
+                penalty = Penalty(fraction=min(1.0, max(0.0, fraction)), reason=event.reason,
+                                  by=event.by, at=event.at) if fraction > 0 else None
         # Listed as corrections: rescores that changed a part's grade (status or points). One that
         # changed only the wording (the rule's text) is applied to the part all the same.
         rescored = {p: r for p, r in rescored.items()
@@ -177,9 +197,12 @@ class Corrections:
                                  same_measurement=event.result_id == rid))
             counted[part_id] = dataclasses.replace(now, points=_as_graded(event.new_points, now))
         parts = [counted[part.id] for part in result.parts]
+        if penalty is not None:
+            parts = [dataclasses.replace(p, points=_as_graded(round(p.points * (1 - penalty.fraction), 6), p))
+                     for p in parts]
         effective = dataclasses.replace(result, parts=parts, total=sum(p.points for p in parts))
         return Grade(result=effective, measured=result, judged=judged, overrides=overrides,
-                     rescored=rescored, judged_with=judged_with, result_id=rid)
+                     rescored=rescored, judged_with=judged_with, result_id=rid, penalty=penalty)
 
     def grades(self, results: Iterable[SubmissionResult]) -> list[Grade]:
         return [self.grade(result) for result in results]

@@ -17,6 +17,9 @@ rescore   a part's verdict judged again under new thresholds changed
 judged    a learner's result was judged again with the thresholds whose
           digest is in ``detail`` (with or without a change): what a resumed
           ``grader grade`` reads to know what was graded under which thresholds
+penalty   a late penalty on one measurement (``result_id``) of a submission
+          that ``grader serve`` accepted after the deadline (``detail``: the
+          fraction taken off, how late, the deadline, the submission's id)
 ========  =====================================================================
 
 Events of one command (an override, a rescore of a class) are appended in one
@@ -40,10 +43,10 @@ from ..durable import open_database
 from ..exceptions import CorrectionError
 
 LOG_FILE = "corrections.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: the action penalty (a version 1 file is migrated when opened)
 
-OVERRIDE, CLEAR, RESCORE, JUDGED = "override", "clear", "rescore", "judged"
-ACTIONS = (OVERRIDE, CLEAR, RESCORE, JUDGED)
+OVERRIDE, CLEAR, RESCORE, JUDGED, PENALTY = "override", "clear", "rescore", "judged", "penalty"
+ACTIONS = (OVERRIDE, CLEAR, RESCORE, JUDGED, PENALTY)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -134,6 +137,8 @@ class Log:
         self.path = path
         try:
             # Owner-only, and a correction is on disk before we say it is recorded.
+            if path.is_file():
+                _migrate(path)
             self._db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
         except sqlite3.DatabaseError as exc:
             raise CorrectionError(f"{path}: the corrections log cannot be opened: {exc}",
@@ -169,6 +174,34 @@ class Log:
             self._db.execute("ROLLBACK")
             raise
         return stored
+
+
+def _migrate(path: Path) -> None:
+    """A version 1 log becomes version 2 (whose CHECK admits ``penalty``), every row kept as it was.
+
+    SQLite cannot change a CHECK in place: the rows are copied into a new file made with
+    the current schema, which then replaces the old one in one rename (a kill leaves
+    either file whole).
+    """
+    db = sqlite3.connect(path, timeout=30)
+    try:
+        row = db.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='events'").fetchone()
+        if row is None or repr(PENALTY) in row[0]:
+            return
+        rows = db.execute("SELECT * FROM events ORDER BY id").fetchall()
+    finally:
+        db.close()
+    fresh = path.with_name(f".{path.name}.v{SCHEMA_VERSION}")
+    fresh.unlink(missing_ok=True)
+    new = open_database(fresh, schema=_SCHEMA, version=SCHEMA_VERSION)
+    try:
+        new.execute("BEGIN IMMEDIATE")
+        if rows:
+            new.executemany(f"INSERT INTO events VALUES ({', '.join('?' * len(rows[0]))})", rows)
+        new.execute("COMMIT")
+    finally:
+        new.close()
+    os.replace(fresh, path)
 
 
 def _event(row: sqlite3.Row) -> Event:

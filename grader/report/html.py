@@ -100,7 +100,9 @@ def feedback_page(result: SubmissionResult, *, assignment_title: str = "",
                    max_total=result.max_total, status=status, reason=result.reason,
                    parts=[{**_learner_view(part), "correction": _correction_note(grade, part.id)}
                           for part in result.parts], errors=result.errors,
-                   images=images, notes=result.notes, duration_s=result.duration_s)
+                   images=images, notes=result.notes, duration_s=result.duration_s,
+                   penalty=(f"Submitted late: {grade.penalty.fraction:.0%} of the points were taken "
+                            f"off ({grade.penalty.reason})." if grade.penalty is not None else ""))
 
 
 def _learner_view(part: PartResult) -> dict:

@@ -169,6 +169,8 @@ def correction_cells(grade: Grade) -> dict:
         notes.append(f"{part} rescored on {rescored.at[:10]}: {rescored.before['status']} "
                      f"{rescored.before['points']:g} -> {now.status} {now.points:g} "
                      f"(rule {now.threshold})")
+    if grade.penalty is not None:
+        notes.append(f"late penalty {grade.penalty.fraction:.0%} ({grade.penalty.reason})")
     return {"grader_total": f"{grade.grader_total:g}", "overridden": " ".join(grade.overrides),
             "corrections": " | ".join(notes)}
 

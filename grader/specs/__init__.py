@@ -9,7 +9,7 @@ Nothing here knows how a part is graded: the spec names a part's kind, and the
 kind table (:mod:`grader.judge.kinds`) knows the rest.
 """
 from .model import (ASSIGNMENT_FILE, THRESHOLDS_FILE, Assignment, DataFile, KernelSpec, Part,
-                    Split, Threshold, describe, read_assignment)
+                    Split, SubmissionPolicy, Threshold, describe, read_assignment)
 
 __all__ = ["ASSIGNMENT_FILE", "THRESHOLDS_FILE", "Assignment", "DataFile", "KernelSpec", "Part",
-           "Split", "Threshold", "describe", "read_assignment"]
+           "Split", "SubmissionPolicy", "Threshold", "describe", "read_assignment"]

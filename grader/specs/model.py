@@ -114,6 +114,30 @@ class Threshold:
 
 
 @dataclass(frozen=True)
+class SubmissionPolicy:
+    """When and how often learners may submit to ``grader serve`` ([submissions] in assignment.toml).
+
+    Times are TOML date-times with their offset (``2026-12-20T23:59:00Z``); the service's clock
+    at acceptance decides.  None of it is part of a measurement: changing a deadline never
+    makes notebooks run again.
+    """
+
+    deadline: Any = _doc("on time until then (a TOML date-time with its offset, e.g. "
+                         "2026-12-20T23:59:00Z); none: always on time", None)
+    late_until: Any = _doc("after the deadline, late submissions are accepted until then; none: "
+                           "refused after the deadline", None)
+    late_penalty: float = _doc("fraction of the points taken off a late submission (0.2: 20 %)", 0.0)
+    late_penalty_per_day: float = _doc("and this fraction more for each started day after the "
+                                       "deadline (the penalty is at most 1)", 0.0)
+    attempts: int = _doc("submissions accepted per learner; 0: no limit", 0)
+    per_hour: int = _doc("rate limit: submissions per learner in any hour; 0: no limit", 0)
+    min_interval_s: float = _doc("rate limit: seconds between two submissions of a learner", 0.0)
+    counts: str = _doc("which graded submission of a learner counts: last or best (after any "
+                       "late penalty)", "last")
+    max_upload_mb: float = _doc("largest notebook upload accepted, in MB", 20.0)
+
+
+@dataclass(frozen=True)
 class Assignment:
     """An assignment: its folder, its parts, its data and its reference."""
 
@@ -125,6 +149,8 @@ class Assignment:
     helpers: str = _doc("folder of helper modules importable from the kernel", "helpers")
     solution: str = _doc("reference solution notebook, relative to the reference folder", "solution.ipynb")
     kernel: KernelSpec = _doc("kernel preparation", factory=KernelSpec)
+    submissions: SubmissionPolicy = _doc("deadlines, late policy and limits of grader serve",
+                                         factory=SubmissionPolicy)
     data: tuple = _doc("data files ([data.NAME] tables)", ())
     splits: tuple = _doc("splits ([splits.NAME] tables)", ())
     parts: tuple = _doc("graded parts ([[parts]] array)", ())
@@ -218,8 +244,13 @@ def _load_toml(path: Path) -> dict:
         raise SpecError(f"not valid TOML: {exc}", path=str(path)) from None
 
 
-def _folder_digest(paths: list[Path]) -> str:
+def _folder_digest(paths: list[Path], *, spec: Path | None = None) -> str:
+    """sha256 over files and folders; ``spec``: assignment.toml, without its [submissions] table
+    (deadlines and limits are not part of a measurement)."""
     digest = hashlib.sha256()
+    if spec is not None:
+        digest.update(str(spec.name).encode())
+        digest.update(_without_table(spec.read_bytes().decode("utf-8"), "submissions").encode())
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
@@ -245,6 +276,7 @@ def read_assignment(folder: str | Path, *, reference_folder: str | Path | None =
         raise AssignmentNotFoundError(f"{folder} has no {ASSIGNMENT_FILE}")
     table = _load_toml(path)
     kernel = _build(KernelSpec, table.pop("kernel", {}), path=path, where="kernel")
+    submissions = _build(SubmissionPolicy, table.pop("submissions", {}), path=path, where="submissions")
     data = tuple(
         _build(DataFile, value, path=path, where=f"data.{name}", extra={"name": name})
         for name, value in table.pop("data", {}).items())
@@ -278,7 +310,7 @@ def read_assignment(folder: str | Path, *, reference_folder: str | Path | None =
                            if t.expected_file and (reference_folder / t.expected_file).is_file()]
         digest_paths += expected_arrays
     assignment = _build(Assignment, table, path=path, where="", extra={
-        "id": str(table.pop("id", folder.name)), "kernel": kernel, "data": data,
+        "id": str(table.pop("id", folder.name)), "kernel": kernel, "submissions": submissions, "data": data,
         "splits": splits, "parts": parts, "thresholds": thresholds, "folder": folder,
         "reference_folder": reference_folder, "digest": "", "measurement_digest": "",
         "thresholds_digest": ""})
@@ -286,14 +318,60 @@ def read_assignment(folder: str | Path, *, reference_folder: str | Path | None =
     helpers = assignment.helpers_path
     if helpers.exists():
         digest_paths.append(helpers)
-    measured = [path, *expected_arrays] + ([helpers] if helpers.exists() else [])
+    measured = [*expected_arrays] + ([helpers] if helpers.exists() else [])
     return dataclasses.replace(assignment, digest=_folder_digest(digest_paths),
-                               measurement_digest=_folder_digest(measured),
+                               measurement_digest=_folder_digest(measured, spec=path),
                                thresholds_digest=thresholds_digest)
+
+
+def _without_table(text: str, name: str) -> str:
+    """The TOML text without the top-level table ``name`` (its sub-tables, and the blank and comment
+    lines just before its header, which belong to it), line by line."""
+    kept, inside = [], False
+    for line in text.splitlines(keepends=True):
+        header = line.strip()
+        if header.startswith("[["):
+            inside = False
+        elif header.startswith("["):
+            inside = header[1:].split("]")[0].strip().split(".")[0] == name
+            if inside:
+                while kept and (not kept[-1].strip() or kept[-1].lstrip().startswith("#")):
+                    kept.pop()
+        if not inside:
+            kept.append(line)
+    return "".join(kept)
+
+
+def _check_policy(policy: SubmissionPolicy, path: Path) -> None:
+    import datetime
+
+    for name in ("deadline", "late_until"):
+        value = getattr(policy, name)
+        if value is None:
+            continue
+        if not isinstance(value, datetime.datetime) or value.tzinfo is None:
+            raise SpecError("a date-time with its offset, for example 2026-12-20T23:59:00Z or "
+                            "2026-12-20T23:59:00+01:00 (the time zone decides the deadline)",
+                            path=str(path), field=f"submissions.{name}")
+    if policy.late_until is not None and policy.deadline is None:
+        raise SpecError("late_until needs a deadline", path=str(path), field="submissions.late_until")
+    if policy.late_until is not None and policy.late_until < policy.deadline:
+        raise SpecError("late_until is before the deadline", path=str(path), field="submissions.late_until")
+    for name in ("late_penalty", "late_penalty_per_day"):
+        if not 0 <= getattr(policy, name) <= 1:
+            raise SpecError("a fraction from 0 to 1", path=str(path), field=f"submissions.{name}")
+    for name in ("attempts", "per_hour", "min_interval_s"):
+        if getattr(policy, name) < 0:
+            raise SpecError("0 (no limit) or more", path=str(path), field=f"submissions.{name}")
+    if policy.counts not in ("last", "best"):
+        raise SpecError("last or best", path=str(path), field="submissions.counts")
+    if not policy.max_upload_mb > 0:
+        raise SpecError("a size in MB above 0", path=str(path), field="submissions.max_upload_mb")
 
 
 def _check(assignment: Assignment, path: Path) -> None:
     """Consistency checks that make a spec unusable when they fail."""
+    _check_policy(assignment.submissions, path)
     for data in assignment.data:
         if data.build and not (isinstance(data.build, tuple)
                                and all(isinstance(arg, str) for arg in data.build)):

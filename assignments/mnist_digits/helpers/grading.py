@@ -8,14 +8,19 @@ course "Introduction to Deep Learning" did (see ``COURSE_PROTOCOL.md``):
     grader.submit(email, token)
 
 Outside a grading run, ``submit`` posts the answers to Coursera's endpoint, as
-the course did. During a grading run (the harness's agent is loaded in the
-kernel and active) nothing is posted: every answer is handed to the agent as a
-*claim*, and the harness measures the real values itself.
+the course did.  With ``GRADER_SUBMIT_URL`` pointing at a ``grader serve``
+service, the same body also carries the saved notebook itself (the service
+grades the notebook, not the answers), and the service's answer - where to
+follow the grading - is printed.  During a grading run (the harness's agent is
+loaded in the kernel and active) nothing is posted: every answer is handed to
+the agent as a *claim*, and the harness measures the real values itself.
 
 This module deliberately imports neither NumPy nor TensorFlow: a value can only
 be a NumPy object if NumPy is already imported, so it is looked up in
 ``sys.modules`` when needed.
 """
+import base64
+import datetime
 import json
 import os
 import re
@@ -32,6 +37,8 @@ except ImportError:
 DEFAULT_SUBMIT_URL = "https://www.coursera.org/api/onDemandProgrammingScriptSubmissions.v1"
 SUBMIT_URL_ENV = "GRADER_SUBMIT_URL"
 DEFAULT_TIMEOUT = 30.0
+
+NOTEBOOK_ENV = "GRADER_NOTEBOOK"   # the notebook file to submit, when the front end does not tell
 
 ACCEPTED_MESSAGE = "Submitted to Coursera platform. See results on assignment page!"
 HARNESS_MESSAGE = "Grading run: answers recorded by the grader, nothing was sent to Coursera."
@@ -166,6 +173,44 @@ def _one_line_excerpt(body: str) -> str:
     return text or "(empty body)"
 
 
+def _user_namespace() -> dict:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return {}
+    shell = get_ipython()
+    return shell.user_ns if shell is not None else {}
+
+
+def saved_notebook(given=None) -> Optional[str]:
+    """The saved notebook file this kernel runs (what a grading service is sent), or None.
+
+    In order: ``given``; ``$GRADER_NOTEBOOK``; VS Code's ``__vsc_ipynb_file__``; Jupyter
+    Server's ``JPY_SESSION_NAME`` (JupyterLab, Notebook 7); ipykernel's ``__session__``.
+    A relative name is looked for in the working folder.
+    """
+    namespace = _user_namespace()
+    for candidate in (given, os.environ.get(NOTEBOOK_ENV), namespace.get("__vsc_ipynb_file__"),
+                      os.environ.get("JPY_SESSION_NAME"), namespace.get("__session__")):
+        if not isinstance(candidate, (str, os.PathLike)) or not str(candidate).endswith(".ipynb"):
+            continue
+        path = os.path.expanduser(str(candidate))
+        for found in ([path] if os.path.isabs(path) else [os.path.abspath(path),
+                                                           os.path.abspath(os.path.basename(path))]):
+            if os.path.isfile(found):
+                return found
+        if given is not None and candidate is given:
+            return None
+    return None
+
+
+def _saved_when(path: str) -> str:
+    mtime = os.path.getmtime(path)
+    ago = max(0, int(datetime.datetime.now().timestamp() - mtime))
+    age = f"{ago} s ago" if ago < 120 else (f"{ago // 60} min ago" if ago < 7200 else f"{ago // 3600} h ago")
+    return f"{datetime.datetime.fromtimestamp(mtime):%Y-%m-%d %H:%M:%S} ({age})"
+
+
 def _learner_message(payload) -> Optional[str]:
     """``details.learnerMessage`` of a Coursera error body, if there is one."""
     if isinstance(payload, dict):
@@ -200,43 +245,67 @@ class Grader:
         if _harness_active():
             _agent.record_answer(part, value, text)
 
-    def _payload(self, email, token) -> dict:
+    def _payload(self, email, token, notebook=None) -> dict:
         # Parts without an answer are sent too, as an empty object.
         parts = {
             part: ({"output": text} if text is not None else {})
             for part, text in self.answers.items()
         }
-        return {
+        payload = {
             "assignmentKey": self.assignment_key,
             "submitterEmail": email,
             "secret": token,
             "parts": parts,
         }
+        if notebook is not None:
+            with open(notebook, "rb") as handle:
+                content = handle.read()
+            payload["notebook"] = {"name": os.path.basename(notebook),
+                                   "content": base64.b64encode(content).decode("ascii")}
+        return payload
 
     def _url(self) -> str:
         return self.submit_url or os.environ.get(SUBMIT_URL_ENV) or DEFAULT_SUBMIT_URL
 
-    def submit(self, email, token) -> SubmitResult:
-        """Send all answers to Coursera and print what the learner should know.
+    def submit(self, email, token, notebook=None) -> SubmitResult:
+        """Send all answers and print what the learner should know.
 
-        Never raises for network trouble or odd answers from the server: the
-        problem is printed in one readable line instead. During a grading run
-        nothing is sent; the call is recorded by the harness.
+        To Coursera (the default) the answers go as the course sent them.  To a
+        ``grader serve`` service (``GRADER_SUBMIT_URL``, or ``submit_url``) the saved
+        notebook goes too: ``notebook`` names it when the front end does not
+        (:func:`saved_notebook`).  Never raises for network trouble or odd answers
+        from the server: the problem is printed in one readable line instead.
+        During a grading run nothing is sent; the call is recorded by the harness.
         """
         if _harness_active():
             _agent.record_submit(email)
             print(HARNESS_MESSAGE)
             return SubmitResult(False, None, HARNESS_MESSAGE, recorded_by_harness=True)
-        result = self._post(email, token)
+        path = None
+        if self._url() != DEFAULT_SUBMIT_URL:
+            path = saved_notebook(notebook)
+            if path is None:
+                result = SubmitResult(False, None, (
+                    "Submission failed: cannot tell which notebook file this is. Save it and call "
+                    "grader.submit(email, token, notebook='name.ipynb') (or set GRADER_NOTEBOOK)."))
+                print(result.message)
+                return result
+            print(f"Submitting {os.path.basename(path)} as saved at {_saved_when(path)}: changes not "
+                  f"saved since are not submitted (save with Ctrl+S / Cmd+S first).")
+        result = self._post(email, token, path)
         print(result.message)
         return result
 
-    def _post(self, email, token) -> SubmitResult:
+    def _post(self, email, token, notebook=None) -> SubmitResult:
         import requests  # imported here so that ``import grading`` stays fast
 
         url = self._url()
         # ASCII-only JSON sent as bytes: like the course, no Content-Type header.
-        body = json.dumps(self._payload(email, token)).encode("ascii")
+        try:
+            body = json.dumps(self._payload(email, token, notebook)).encode("ascii")
+        except OSError as error:
+            return SubmitResult(False, None, f"Submission failed: the notebook {notebook} cannot be read "
+                                             f"({error.strerror}). Save it and run this cell again.")
         try:
             response = requests.post(url, data=body, timeout=self.timeout)
         except requests.exceptions.Timeout:
@@ -254,12 +323,14 @@ class Grader:
                 "Your answers are kept; check your internet connection and run this cell again.",
             )
         status = response.status_code
-        if status == 201:
-            return SubmitResult(True, status, ACCEPTED_MESSAGE)
         try:
             payload = response.json()
         except ValueError:  # an HTML error page, an empty body, ...
             payload = None
+        if status == 201:
+            # A grader service says where to follow the grading; Coursera says nothing more.
+            message = payload.get("learnerMessage") if isinstance(payload, dict) else None
+            return SubmitResult(True, status, str(message) if message else ACCEPTED_MESSAGE)
         message = _learner_message(payload)
         if message is not None:
             return SubmitResult(False, status, message)

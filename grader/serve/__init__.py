@@ -1,0 +1,21 @@
+"""Stage ``serve``: the grading service learners submit to (``grader serve``).
+
+A learner's ``grader.submit(email, token)`` (the course's ``grading.Grader``, with
+``GRADER_SUBMIT_URL`` pointing here) uploads the saved notebook itself; the service
+checks who sent it and when, puts it in a durable queue, grades it with the batch
+engine (:mod:`grader.batch.engine`, on the local pool or a Dask cluster), and the
+learner follows it on a page of their own.  Results, the corrections log and the
+outbox are those of ``grader grade``: ``grader post``, ``override``, ``rescore`` and
+``similarity`` work on what the service graded.
+
+* :mod:`grader.serve.store`: the service's database ``OUT/serve/serve.sqlite``;
+* :mod:`grader.serve.tokens`: the roster and the learners' tokens (stored hashed,
+  expiring, revocable): ``grader tokens``;
+* :mod:`grader.serve.policy`: deadlines, late penalties, attempts and rate limits;
+* :mod:`grader.serve.upload`: what a submission's body must be, as learner messages;
+* :mod:`grader.serve.queue`: accepted submissions, never lost, graded once;
+* :mod:`grader.serve.service`: the engine fed from the queue, and what a grading's end
+  publishes (the counting result, the gradebook, the learner's page);
+* :mod:`grader.serve.app`: the HTTP API and the pages (Starlette, served by uvicorn);
+* :mod:`grader.serve.cli`: ``grader serve`` and ``grader tokens``.
+"""

@@ -1,0 +1,178 @@
+"""Accepted submissions: never lost across a restart or a kill, each graded once.
+
+:meth:`SubmissionQueue.accept` writes the notebook to its folder and syncs it to
+disk, then decides (deadline, attempts, rate: :mod:`grader.serve.policy`) and
+records the submission in one transaction, which is committed before the
+learner is told "accepted".  A kill before the commit leaves a folder without a
+row, removed at the next start; after it, the submission is in the queue.
+
+The grading side :meth:`claim`\\ s the oldest queued submission (``running``),
+and :meth:`finish`\\ es it once its result is on disk (``done``).  At a start,
+:meth:`recover` puts back what a killed service was running: a submission whose
+result was already written is finished, not graded again
+(:meth:`grader.serve.service.GradingService.start`).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..specs.model import Assignment
+from .policy import Refused, Timing, check_limits, timing
+from .store import connect, iso, serve_folder, submission_folder, utc_now
+from .tokens import Learner, digest
+from .upload import Upload
+
+NOTEBOOK_FILE = "notebook.ipynb"
+RESULT_FILE = "result.json"
+PROGRESS_FILE = "progress.jsonl"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What the learner is told about an accepted submission (``key`` opens its page)."""
+
+    id: str
+    key: str
+    attempt: int
+    timing: Timing
+    position: int
+    received_at: str
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    """``data`` in ``path``, on disk (file and folder entry) before this returns."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+class SubmissionQueue:
+    """The queue of one results folder's service (see the module docstring)."""
+
+    def __init__(self, out: Path, assignment: Assignment):
+        self.out, self.assignment = Path(out), assignment
+        self.arrived = threading.Event()   # set when a submission is accepted
+
+    # --- accepting ---------------------------------------------------------------------------
+
+    def accept(self, learner: Learner, upload: Upload) -> Accepted:
+        """Record ``upload`` for ``learner``, or raise :class:`Refused` (nothing kept)."""
+        submission_id, key = secrets.token_hex(8), secrets.token_urlsafe(18)
+        folder = submission_folder(self.out, submission_id)
+        folder.mkdir(parents=True)
+        try:
+            _write_synced(folder / NOTEBOOK_FILE, upload.content)
+            db = connect(self.out)
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                now = utc_now()
+                clock = now.timestamp()
+                when = timing(self.assignment.submissions, now)
+                times = [row[0] for row in db.execute(
+                    "SELECT received_unix FROM submissions WHERE learner=?", (learner.learner,))]
+                check_limits(self.assignment.submissions, accepted=times, now=clock)
+                db.execute(
+                    "INSERT INTO submissions (id, learner, email, received_at, received_unix, file_name, size, "
+                    "sha256, attempt, timing, late_by_s, penalty, view_key_sha256) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (submission_id, learner.learner, learner.email, iso(now), clock, upload.file_name,
+                     len(upload.content), upload.sha256, len(times) + 1, when.label, when.late_by_s,
+                     when.penalty, digest(key)))
+                position = db.execute("SELECT COUNT(*) FROM submissions WHERE state!='done'").fetchone()[0]
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.arrived.set()
+        return Accepted(id=submission_id, key=key, attempt=len(times) + 1, timing=when,
+                        position=position, received_at=iso(now))
+
+    # --- grading -------------------------------------------------------------------------------
+
+    def claim(self):
+        """The oldest queued submission, now ``running`` (None when none waits)."""
+        db = connect(self.out)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute("SELECT * FROM submissions WHERE state='queued' ORDER BY seq LIMIT 1").fetchone()
+            if row is not None:
+                db.execute("UPDATE submissions SET state='running', runs=runs+1, started_at=? WHERE id=?",
+                           (iso(utc_now()), row["id"]))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return row
+
+    def finish(self, submission_id: str, *, status: str, total: float, max_total: float,
+               grading_key: str) -> None:
+        connect(self.out).execute(
+            "UPDATE submissions SET state='done', finished_at=?, finished_unix=?, status=?, total=?, "
+            "max_total=?, grading_key=? WHERE id=?",
+            (iso(utc_now()), time.time(), status, total, max_total, grading_key, submission_id))
+
+    def requeue(self, submission_id: str) -> None:
+        connect(self.out).execute("UPDATE submissions SET state='queued' WHERE id=? AND state='running'",
+                                  (submission_id,))
+
+    def recover(self) -> list:
+        """At a start: the rows a killed service left ``running`` (the caller finishes or requeues
+        them), after removing folders of submissions that were never committed."""
+        db = connect(self.out)
+        known = {row[0] for row in db.execute("SELECT id FROM submissions")}
+        root = serve_folder(self.out) / "submissions"
+        if root.is_dir():
+            for folder in root.iterdir():
+                if folder.is_dir() and folder.name not in known:
+                    shutil.rmtree(folder, ignore_errors=True)  # accepted never: its commit did not happen
+        return list(db.execute("SELECT * FROM submissions WHERE state='running' ORDER BY seq"))
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def row(self, submission_id: str):
+        return connect(self.out).execute("SELECT * FROM submissions WHERE id=?", (submission_id,)).fetchone()
+
+    def opens(self, submission_id: str, key: str):
+        """The row when ``key`` is its page key, else None (no difference told between the two)."""
+        row = self.row(submission_id)
+        if row is None or not isinstance(key, str) or not secrets.compare_digest(row["view_key_sha256"],
+                                                                                 digest(key)):
+            return None
+        return row
+
+    def of_learner(self, learner: str) -> list:
+        return list(connect(self.out).execute("SELECT * FROM submissions WHERE learner=? ORDER BY seq",
+                                              (learner,)))
+
+    def position(self, row) -> int:
+        """How many submissions are ahead of ``row`` (queued or running before it), 0 when running."""
+        if row["state"] != "queued":
+            return 0
+        return connect(self.out).execute(
+            "SELECT COUNT(*) FROM submissions WHERE state!='done' AND seq<?", (row["seq"],)).fetchone()[0]
+
+    def all(self) -> list:
+        return list(connect(self.out).execute("SELECT * FROM submissions ORDER BY seq"))
+
+
+def refuse_unknown(row) -> None:
+    if row is None:
+        raise Refused(404, "No such submission (or not yours): open the link your submission printed.",
+                      code="not-found")

@@ -1,0 +1,118 @@
+"""The grading service's database: ``OUT/serve/serve.sqlite``, and where its files go.
+
+One SQLite file holds the roster with the learners' token digests
+(:mod:`grader.serve.tokens`) and the queue of submissions
+(:mod:`grader.serve.queue`).  It is owner-only, in WAL mode with
+``synchronous=FULL``: a submission the service answered "accepted" to is on
+disk, whatever happens to the process next; WAL lets the pages read while a
+submission is written.  Each thread opens its own connection (:func:`connect`).
+
+Files of one submission live in ``OUT/serve/submissions/ID/`` (the notebook as
+uploaded, its result, its progress events); the executed notebooks in
+``OUT/serve/executed/``.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import sqlite3
+import threading
+from pathlib import Path
+
+from ..durable import open_database
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS learners (
+    learner TEXT PRIMARY KEY,              -- the id results and the gradebook use
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL DEFAULT '',
+    token_sha256 TEXT,                     -- sha256 of the learner's token (never the token)
+    issued_at TEXT,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS submissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, -- order of acceptance: the queue's order
+    id TEXT NOT NULL UNIQUE,
+    learner TEXT NOT NULL,
+    email TEXT NOT NULL,
+    received_at TEXT NOT NULL,             -- the service's clock at acceptance, UTC
+    received_unix REAL NOT NULL,
+    file_name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    attempt INTEGER NOT NULL,              -- 1, 2, ... per learner
+    timing TEXT NOT NULL,                  -- on time | late
+    late_by_s REAL NOT NULL DEFAULT 0,
+    penalty REAL NOT NULL DEFAULT 0,       -- fraction of the points taken off
+    view_key_sha256 TEXT NOT NULL,         -- the learner's page key, hashed
+    state TEXT NOT NULL DEFAULT 'queued'   -- queued | running | done
+        CHECK (state IN ('queued', 'running', 'done')),
+    runs INTEGER NOT NULL DEFAULT 0,       -- gradings started (more than 1: the service restarted)
+    started_at TEXT,
+    finished_at TEXT,
+    finished_unix REAL,
+    status TEXT,                           -- the result's status when done
+    total REAL,                            -- points as they count (penalty applied)
+    max_total REAL,
+    grading_key TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, seq);
+CREATE INDEX IF NOT EXISTS submissions_by_learner ON submissions (learner, seq);
+"""
+
+
+def serve_folder(out: Path) -> Path:
+    return Path(out) / "serve"
+
+
+def database_path(out: Path) -> Path:
+    return serve_folder(out) / "serve.sqlite"
+
+
+def submission_folder(out: Path, submission_id: str) -> Path:
+    return serve_folder(out) / "submissions" / submission_id
+
+
+def executed_folder(out: Path) -> Path:
+    return serve_folder(out) / "executed"
+
+
+_LOCAL = threading.local()
+
+
+def connect(out: Path) -> sqlite3.Connection:
+    """This thread's connection to ``out``'s service database (created on first use)."""
+    path = database_path(out)
+    key = str(path.resolve()) if path.exists() else str(path)
+    cache = getattr(_LOCAL, "connections", None)
+    if cache is None:
+        cache = _LOCAL.connections = {}
+    db = cache.get(key)
+    if db is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA busy_timeout=30000")
+        cache[str(path.resolve())] = db
+    return db
+
+
+def close_connections() -> None:
+    """Close this thread's connections (a thread that ends, a test)."""
+    for db in getattr(_LOCAL, "connections", {}).values():
+        db.close()
+    _LOCAL.connections = {}
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,115 @@
+"""What a submission's body must be, and the learner's message when it is not.
+
+The body is the course's (``COURSE_PROTOCOL.md``: ``assignmentKey``,
+``submitterEmail``, ``secret``, ``parts``) with one more field, the saved
+notebook itself::
+
+    "notebook": {"name": "week2.ipynb", "content": BASE64 OF THE FILE'S BYTES}
+
+:func:`parse` checks the body - JSON, the assignment, the notebook's presence
+and size - and, once the service knows the learner, :func:`check_notebook` its
+kind and contents; both raise :class:`~grader.serve.policy.Refused` with an
+HTTP status and one line for the learner: malformed JSON (400), no notebook
+(400), another assignment (422), too large (413), a zip or anything that is not
+a notebook (415), a notebook that mentions none of the assignment's parts (422).
+Nothing is written before every check passed.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from ..specs.model import Assignment
+from .policy import Refused
+
+_ZIP = b"PK\x03\x04"
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A checked submission body."""
+
+    email: str
+    token: str
+    file_name: str
+    content: bytes
+    sha256: str
+    claims: dict
+
+
+def body_limit(assignment: Assignment) -> int:
+    """The most bytes a body may have: the notebook in base64, and room for the rest."""
+    return int(assignment.submissions.max_upload_mb * _MB * 4 / 3) + 256 * 1024
+
+
+def too_large(assignment: Assignment) -> Refused:
+    return Refused(413, f"The notebook is larger than this assignment accepts "
+                        f"({assignment.submissions.max_upload_mb:g} MB): clear large outputs "
+                        f"(Cell > All Output > Clear), save, and submit again.", code="too-large")
+
+
+def parse(body: bytes, assignment: Assignment) -> Upload:
+    """The checked upload (see the module docstring)."""
+    if len(body) > body_limit(assignment):
+        raise too_large(assignment)
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(400, f"The submission is not valid JSON ({str(exc)[:80]}): submit with the "
+                           f"course's grading.py, grader.submit(email, token).", code="bad-json") from None
+    if not isinstance(data, dict):
+        raise Refused(400, "The submission is not a JSON object: submit with the course's grading.py.",
+                      code="bad-json")
+    key = data.get("assignmentKey")
+    if assignment.course_key and key != assignment.course_key:
+        raise Refused(422, f"This submission is for another assignment (key {str(key)[:40]!r}); this "
+                           f"server grades \u201c{assignment.title or assignment.id}\u201d: submit it "
+                           f"where your course says.", code="other-assignment")
+    notebook = data.get("notebook")
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("content"), str):
+        raise Refused(400, "The submission carries no notebook: this server grades the notebook itself. "
+                           "Use the grading.py of this course's assignment (it sends the saved .ipynb).",
+                      code="no-notebook")
+    try:
+        content = base64.b64decode(notebook["content"], validate=True)
+    except (binascii.Error, ValueError):
+        raise Refused(400, "The notebook in the submission is not base64: submit with the course's "
+                           "grading.py.", code="bad-notebook") from None
+    if len(content) > assignment.submissions.max_upload_mb * _MB:
+        raise too_large(assignment)
+    name = PurePath(str(notebook.get("name") or "notebook.ipynb")).name[:200] or "notebook.ipynb"
+    parts = data.get("parts")
+    return Upload(email=data.get("submitterEmail"), token=data.get("secret"), file_name=name,
+                  content=content, sha256=hashlib.sha256(content).hexdigest(),
+                  claims=parts if isinstance(parts, dict) else {})
+
+
+def check_notebook(upload: Upload, assignment: Assignment) -> None:
+    """Refuse what is not a notebook of ``assignment`` (after the learner is known)."""
+    content, name = upload.content, upload.file_name
+    if content.startswith(_ZIP):
+        raise Refused(415, f"{name} is a zip archive, not a notebook: submit the .ipynb file itself.",
+                      code="zip")
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(content.decode("utf-8-sig"), as_version=4)
+        cells = notebook.get("cells")
+    except Exception:  # nbformat raises several types for what is not a notebook
+        cells = None
+    if not isinstance(cells, list):
+        raise Refused(415, f"{name} is not a Jupyter notebook: submit the .ipynb file saved from Jupyter.",
+                      code="not-a-notebook")
+    code = "\n".join(str(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+    if assignment.parts and not any(re.search(r"[\"']" + re.escape(p.id) + r"[\"']", code)
+                                    for p in assignment.parts):
+        ids = ", ".join(p.id for p in assignment.parts)
+        raise Refused(422, f"{name} mentions none of the parts of \u201c{assignment.title or assignment.id}"
+                           f"\u201d ({ids}): is it the notebook of this assignment? Nothing was submitted.",
+                      code="other-notebook")

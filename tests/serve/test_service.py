@@ -1,0 +1,225 @@
+"""grader serve for real: the command on 127.0.0.1, real uploads, real kernels grading them.
+
+One service (``service``, shared by the package's tests: conftest.py) takes the submissions of
+most tests; the late-policy test and the kill test start their own.  The notebooks are the second assignment's (no TensorFlow), so a
+grading takes a few seconds.
+"""
+import datetime
+import hashlib
+import importlib.util
+import json
+import signal
+import sqlite3
+import threading
+import time
+
+import pytest
+import requests
+
+from grader.ledger.log import read_events
+from tests.conftest import ROOT
+from tests.serve.harness import SOLUTION, WEAK, Service, assignment_copy, body
+
+pytestmark = [pytest.mark.kernel]
+
+def test_a_submission_is_queued_graded_and_published(service):
+    response = service.submit("ann", service.tokens["ann"], SOLUTION)
+    assert response.status_code == 201, response.text
+    accepted = response.json()
+    assert accepted["attempt"] == 1 and accepted["timing"] == "on time" and accepted["penalty"] == 0
+    assert accepted["url"].startswith(f"{service.url}/submissions/{accepted['id']}?key=")
+    assert accepted["learnerMessage"].startswith("Submitted solution.ipynb for grading (Handwritten digits")
+    assert accepted["learnerMessage"].endswith(f"see your result at {accepted['url']}")
+    (status,) = service.wait_done([accepted])
+    assert status["result"] == {"status": "graded", "total": 4.0, "max_total": 4.0}
+    # What every other command reads: the result, the executed notebook, the page, the gradebook.
+    result = json.loads((service.out / "results" / "ann.json").read_text())
+    assert result["total"] == 4 and result["submission"] == "solution.ipynb"
+    assert (service.out / "executed" / "ann.ipynb").is_file()
+    assert "4 / 4 points" in (service.out / "feedback" / "ann.html").read_text()
+    assert "ann,solution.ipynb,graded,4,4" in (service.out / "gradebook.csv").read_text()
+    feedback = requests.get(accepted["url"].replace("?key=", "/feedback?key="), timeout=30)
+    assert feedback.status_code == 200 and "4 / 4 points" in feedback.text
+    journal = [json.loads(line) for line in (service.out / "journal.jsonl").read_text().splitlines()]
+    assert [e["event"] for e in journal if e.get("submission") == accepted["id"]] == ["start", "done"]
+    events = (service.out / "serve" / "submissions" / accepted["id"] / "progress.jsonl").read_text()
+    assert '"event": "part_judged"' in events and '"event": "finished"' in events
+    (row,) = [r for r in service.rows() if r["id"] == accepted["id"]]
+    assert row["sha256"] == hashlib.sha256(SOLUTION.read_bytes()).hexdigest() and row["runs"] == 1
+
+
+def _huge() -> bytes:
+    return b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5, "x": "' + b"x" * (21 * 2**20) + b'"}'
+
+
+BAD = [
+    ("malformed JSON", lambda t: b'{"submitterEmail": "ben@example.org", ', 400, "bad-json",
+     "The submission is not valid JSON"),
+    ("no notebook (the course's old grading.py)",
+     lambda t: json.dumps({"assignmentKey": "skl-2026", "submitterEmail": "ben@example.org", "secret": t,
+                           "parts": {}}).encode(), 400, "no-notebook", "carries no notebook"),
+    ("another assignment's key", lambda t: body("ben@example.org", t, SOLUTION.read_bytes(), key="XtD7ho3TEeiHQBWLWejjYAA"),
+     422, "other-assignment", "This submission is for another assignment"),
+    ("a zip", lambda t: body("ben@example.org", t, b"PK\x03\x04" + b"\0" * 100, "work.zip"), 415, "zip",
+     "work.zip is a zip archive, not a notebook"),
+    ("not a notebook", lambda t: body("ben@example.org", t, b"%PDF-1.7 ...", "work.pdf"), 415, "not-a-notebook",
+     "work.pdf is not a Jupyter notebook"),
+    ("a notebook of another assignment", lambda t: body("ben@example.org", t, (ROOT / "submissions" / "reference_solution.ipynb").read_bytes(), "mnist.ipynb"),
+     422, "other-notebook", "mnist.ipynb mentions none of the parts"),
+    ("a huge upload", lambda t: body("ben@example.org", t, _huge(), "big.ipynb"), 413, "too-large",
+     "larger than this assignment accepts (20 MB)"),
+    ("a wrong token", lambda t: body("ben@example.org", "0" * 32, SOLUTION.read_bytes()), 401, "wrong-token",
+     "This is not the token issued for ben@example.org"),
+    ("an unknown learner", lambda t: body("zed@example.org", t, SOLUTION.read_bytes()), 401, "unknown-email",
+     "zed@example.org is not on this course's roster"),
+]
+
+
+@pytest.mark.parametrize("what, make, status, code, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_a_clear_4xx_and_nothing_is_written(service, what, make, status, code, message):
+    before = (len(service.rows()), sorted(p.name for p in (service.out / "serve" / "submissions").iterdir()))
+    response = service.post(make(service.tokens["ben"]))
+    assert response.status_code == status, response.text
+    answer = response.json()
+    assert answer["errorCode"] == code and message in answer["details"]["learnerMessage"], answer
+    after = (len(service.rows()), sorted(p.name for p in (service.out / "serve" / "submissions").iterdir()))
+    assert after == before
+
+
+def _helper():
+    spec = importlib.util.spec_from_file_location("course_grading",
+                                                  ROOT / "assignments" / "mnist_digits" / "helpers" / "grading.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_course_helper_submits_the_saved_notebook(service, tmp_path, monkeypatch, capsys):
+    grading = _helper()
+    monkeypatch.setenv("GRADER_SUBMIT_URL", f"{service.url}/submit")
+    saved = tmp_path / "week2.ipynb"
+    saved.write_bytes(WEAK.read_bytes())
+    grader = grading.Grader("skl-2026", all_parts=["class_means", "nearest_mean"])
+    grader.set_answer("class_means", [0.5, 0.25])
+    result = grader.submit("cid@example.org", service.tokens["cid"], notebook=str(saved))
+    printed = capsys.readouterr().out.splitlines()
+    assert result.accepted and result.status_code == 201
+    assert printed[0].startswith("Submitting week2.ipynb as saved at ") and "not submitted" in printed[0]
+    assert printed[1].startswith("Submitted week2.ipynb for grading") and "/submissions/" in printed[1]
+    (row,) = [r for r in service.rows() if r["learner"] == "cid"]
+    assert row["sha256"] == hashlib.sha256(saved.read_bytes()).hexdigest()
+    # Found through the front end's variable when no path is given.
+    monkeypatch.setenv("JPY_SESSION_NAME", str(saved))
+    assert grader.submit("cid@example.org", "wrong" * 7).status_code == 401
+    assert "This is not the token issued for cid@example.org" in capsys.readouterr().out
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    monkeypatch.chdir(tmp_path)
+    lost = grader.submit("cid@example.org", service.tokens["cid"])
+    assert not lost.accepted and "cannot tell which notebook file this is" in capsys.readouterr().out
+
+
+def test_a_learner_sees_only_their_own_submissions(service):
+    mine = service.submit("dee", service.tokens["dee"], WEAK).json()
+    other = service.submit("ben", service.tokens["ben"], WEAK).json()
+    page = requests.get(mine["url"], timeout=30)
+    assert page.status_code == 200 and "dee" in page.text
+    base = mine["url"].split("?")[0]
+    for url in (base, base + "?key=wrong", base + "?key=" + other["url"].split("key=")[1]):
+        assert requests.get(url, timeout=30).status_code == 404
+        assert requests.get(url.replace(mine["id"], mine["id"] + "/status"), timeout=30).status_code == 404
+    browser = requests.Session()
+    refused = browser.post(f"{service.url}/me", data={"email": "ben@example.org", "token": "nope"}, timeout=30)
+    assert refused.status_code == 401 and "This is not the token issued for ben@example.org" in refused.text
+    listed = browser.post(f"{service.url}/me", data={"email": "ben@example.org", "token": service.tokens["ben"]},
+                          timeout=30)
+    assert listed.status_code == 200 and f"/submissions/{other['id']}" in listed.text
+    assert mine["id"] not in listed.text
+    assert browser.get(base, timeout=30).status_code == 404               # ben's session, dee's page
+    assert browser.get(other["url"].split("?")[0], timeout=30).status_code == 200
+    assert requests.get(f"{service.url}/instructor", timeout=30).status_code == 403
+    service.wait_done([mine, other])
+
+
+def test_late_submissions_pay_their_penalty_and_limits_hold(tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    window = (f"deadline = {(now - datetime.timedelta(hours=2)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+              f"late_until = {(now + datetime.timedelta(hours=2)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+              "late_penalty = 0.25\nattempts = 2\nmin_interval_s = 3\n")
+    served = Service(assignment_copy(tmp_path, window), tmp_path / "out", workers=1)
+    tokens = served.issue(["eve"])
+    served.start()
+    try:
+        first = served.submit("eve", tokens["eve"], SOLUTION)
+        assert first.status_code == 201 and first.json()["timing"] == "late" and first.json()["penalty"] == 0.25
+        assert "attempt 1, late, 25% late penalty" in first.json()["learnerMessage"]
+        too_soon = served.submit("eve", tokens["eve"], SOLUTION)
+        assert too_soon.status_code == 429 and "Too soon after your last submission" in too_soon.json()["message"]
+        (status,) = served.wait_done([first.json()])
+        assert status["result"]["total"] == 3.0      # 4 points, 25 % off
+        (penalty,) = [e for e in read_events(served.out) if e.action == "penalty"]
+        assert penalty.by == "grader serve" and penalty.learner == "eve" and penalty.detail["fraction"] == 0.25
+        assert "after the deadline of" in penalty.reason
+        assert "eve,solution.ipynb,graded,3,4" in (served.out / "gradebook.csv").read_text()
+        time.sleep(3)
+        assert served.submit("eve", tokens["eve"], WEAK).status_code == 201
+        time.sleep(3)
+        third = served.submit("eve", tokens["eve"], SOLUTION)
+        assert third.status_code == 403 and "used all 2 submissions" in third.json()["message"]
+    finally:
+        assert served.stop(signal.SIGTERM) == 143
+        assert served.output().strip().splitlines()[-1] == "grader: terminated"
+
+
+def test_a_service_killed_mid_burst_grades_every_accepted_submission_once(tmp_path):
+    from grader.api import grade
+
+    served = Service(assignment_copy(tmp_path), tmp_path / "out")
+    learners = [f"l{i}" for i in range(8)]
+    tokens = served.issue(learners)
+    served.start()
+    notebooks = {learner: (SOLUTION if i % 2 else WEAK) for i, learner in enumerate(learners)}
+    answers = {}
+
+    def send(learner):
+        answers[learner] = served.submit(learner, tokens[learner], notebooks[learner])
+
+    threads = [threading.Thread(target=send, args=(learner,)) for learner in learners]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(a.status_code == 201 for a in answers.values()), [a.text for a in answers.values()]
+    deadline = time.monotonic() + 120
+    while not any(r["state"] == "running" for r in served.rows()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    served.kill()                                   # mid-burst: some queued, some running, maybe one done
+    processes, cgroups = served.run.wait_clean(timeout=30)
+    assert not processes and not cgroups, (processes, cgroups)
+    served.start()
+    states = served.wait_done([a.json() for a in answers.values()])
+    rows = served.rows()
+    assert len(rows) == 8 and all(r["state"] == "done" for r in rows)
+    for row in rows:
+        assert (served.out / "serve" / "submissions" / row["id"] / "result.json").is_file()
+    journal = [json.loads(line) for line in (served.out / "journal.jsonl").read_text().splitlines()]
+    done = [e["submission"] for e in journal if e["event"] == "done" and "submission" in e]
+    assert sorted(done) == sorted(r["id"] for r in rows)     # each recorded once, none lost
+    # The gradebook is the one grader grade gives the same notebooks.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for learner, notebook in notebooks.items():
+        (folder / f"{learner}.ipynb").write_bytes(notebook.read_bytes())
+    batch = grade(folder, assignment=served.assignment, out=tmp_path / "batch", workers=2)
+    expected = {r.learner: (r.status, r.total, [p.points for p in r.parts]) for r in batch}
+    served_results = {s["learner"]: s["result"]["total"] for s in states}
+    assert served_results == {learner: total for learner, (_, total, _) in expected.items()}
+    gradebook = {line.split(",")[0]: line.split(",")[2:4] for line in
+                 (served.out / "gradebook.csv").read_text().splitlines()[1:]}
+    assert gradebook == {learner: [status, f"{total:g}"] for learner, (status, total, _) in expected.items()}
+    assert served.stop(signal.SIGINT) == 130
+    processes, cgroups = served.run.wait_clean(timeout=30)
+    assert not processes and not cgroups, (processes, cgroups)
+    db = sqlite3.connect(served.out / "serve" / "serve.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM submissions WHERE runs > 1").fetchone()[0] >= 1  # regraded after the kill
+    db.close()
