@@ -89,12 +89,17 @@ def _gradings(out: Path, grades: dict[str, Grade], wanted: set[str]) -> list[Ent
             continue
         seen.add(event["learner"])
         total = event.get("total")
+        # grader serve grades submissions: which one, and whether it is the one that counts.
+        served = (f"submission {event['submission']}" + ("" if event.get("counts", True) else
+                                                         ", not the one that counts") + ", "
+                  if event.get("submission") else "")
         entries.append(Entry(
             at=event.get("time", ""), learner=event["learner"], kind="graded",
-            text=f"graded by running the notebook: {total:g} point(s) ({event.get('status', '?')}), "
+            text=f"graded by running the notebook: {total:g} point(s) ({served}{event.get('status', '?')}), "
                  f"grading key {str(event.get('key', ''))[:12]}" if isinstance(total, (int, float))
-            else f"graded by running the notebook ({event.get('status', '?')})",
-            detail={"total": total, "status": event.get("status"), "key": event.get("key")}))
+            else f"graded by running the notebook ({served}{event.get('status', '?')})",
+            detail={"total": total, "status": event.get("status"), "key": event.get("key"),
+                    "submission": event.get("submission")}))
     for learner in sorted(wanted - seen):
         if learner in grades:
             measured = grades[learner].measured

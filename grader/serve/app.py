@@ -152,12 +152,15 @@ def build_app(service, *, public_url: str = ""):
     def _key_param(request) -> str:
         return f"?key={request.query_params['key']}" if request.query_params.get("key") else ""
 
+    def not_found(error: Refused) -> HTMLResponse:
+        return HTMLResponse(render_page("serve_message.html.j2", title="Not found", message=error.message),
+                            status_code=404)
+
     async def submission_page(request):
         try:
             row = await run_in_threadpool(find, request)
         except Refused as error:
-            return HTMLResponse(render_page("serve_message.html.j2", title="Not found", message=error.message),
-                                status_code=404)
+            return not_found(error)
         data = await run_in_threadpool(views.submission, service, row)
         return HTMLResponse(render_page("serve_submission.html.j2", s=data, key=_key_param(request),
                                         status_json=json.dumps(data)))
@@ -173,8 +176,7 @@ def build_app(service, *, public_url: str = ""):
         try:
             row = await run_in_threadpool(find, request)
         except Refused as error:
-            return HTMLResponse(render_page("serve_message.html.j2", title="Not found", message=error.message),
-                                status_code=404)
+            return not_found(error)
         return HTMLResponse(await run_in_threadpool(_feedback, row))
 
     def _feedback(row) -> str:

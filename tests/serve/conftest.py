@@ -5,7 +5,17 @@ import pytest
 
 from tests.serve.harness import Service, assignment_copy
 
-LEARNERS = ["ann", "ben", "cid", "dee", "fay"]
+LEARNERS = ["ann", "ben", "cid", "dee", "fay", "gus"]
+
+
+@pytest.fixture
+def services():
+    """Services a test starts itself (``services(Service(...))``): killed after it, whatever happened."""
+    started = []
+    yield lambda served: started.append(served) or served
+    for served in started:
+        served.kill()
+        served.run.kill_all()
 
 
 @pytest.fixture(scope="package")

@@ -5,10 +5,10 @@ Screenshots go to the test's folder, and to ``$GRADER_SCREENSHOTS`` when it is s
 """
 import os
 import shutil
-import time
 
 import pytest
 
+from tests.integration.test_orphans import _wait
 from tests.integration.test_report_render import browser  # noqa: F401 (the fixture)
 from tests.serve.harness import slow_notebook
 
@@ -23,16 +23,6 @@ def _shot(driver, tmp_path, name):
     return path
 
 
-def _until(condition, what, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_learner_page_shows_the_grading_live_then_the_feedback(service, browser, tmp_path):  # noqa: F811
     from selenium.webdriver.common.by import By
 
@@ -41,13 +31,13 @@ def test_the_learner_page_shows_the_grading_live_then_the_feedback(service, brow
     state = lambda: browser.find_element(By.ID, "state").get_attribute("data-state")  # noqa: E731
     assert state() in ("queued", "running")
     # While the notebook sleeps after its first graded part, that part's verdict is on the page.
-    row = _until(lambda: state() == "running" and browser.find_elements(
-        By.CSS_SELECTOR, "#verdicts tr.part[data-part='class_means']"), "the first verdict while running")
+    row = _wait(lambda: state() == "running" and browser.find_elements(
+        By.CSS_SELECTOR, "#verdicts tr.part[data-part='class_means']"), what="the first verdict while running")
     assert "passed" in row[0].text
     assert browser.find_element(By.ID, "cell").text.startswith(("cell ", "starting"))
     assert browser.find_element(By.ID, "state").text == "being graded"
     _shot(browser, tmp_path, "serve-learner-running")
-    _until(lambda: browser.find_elements(By.ID, "feedback"), "the feedback page after the grading")
+    _wait(lambda: browser.find_elements(By.ID, "feedback"), what="the feedback page after the grading")
     assert browser.find_element(By.ID, "state").text == "graded: 4 / 4 points"
     browser.switch_to.frame(browser.find_element(By.ID, "feedback"))
     assert browser.find_element(By.ID, "total").text.startswith("4 / 4 points")
@@ -69,4 +59,4 @@ def test_the_instructor_page_shows_the_queue_and_the_gradebook(service, browser,
     # The session opened with the key lets the instructor open any learner's page.
     link = browser.find_element(By.CSS_SELECTOR, "#recent tbody tr a")
     link.click()
-    _until(lambda: browser.find_elements(By.ID, "state"), "a learner's page from the instructor's")
+    _wait(lambda: browser.find_elements(By.ID, "state"), what="a learner's page from the instructor's")

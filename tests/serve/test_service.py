@@ -115,7 +115,9 @@ def test_the_course_helper_submits_the_saved_notebook(service, tmp_path, monkeyp
     monkeypatch.delenv("JPY_SESSION_NAME")
     monkeypatch.chdir(tmp_path)
     lost = grader.submit("cid@example.org", service.tokens["cid"])
-    assert not lost.accepted and "cannot tell which notebook file this is" in capsys.readouterr().out
+    assert not lost.accepted and lost.status_code == 400
+    assert "this server grades the notebook itself, and which notebook file this is cannot be told here" \
+        in capsys.readouterr().out
 
 
 def test_a_learner_sees_only_their_own_submissions(service):
@@ -140,12 +142,12 @@ def test_a_learner_sees_only_their_own_submissions(service):
     service.wait_done([mine, other])
 
 
-def test_late_submissions_pay_their_penalty_and_limits_hold(tmp_path):
+def test_late_submissions_pay_their_penalty_and_limits_hold(tmp_path, services):
     now = datetime.datetime.now(datetime.timezone.utc)
     window = (f"deadline = {(now - datetime.timedelta(hours=2)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
               f"late_until = {(now + datetime.timedelta(hours=2)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
-              "late_penalty = 0.25\nattempts = 2\nmin_interval_s = 3\n")
-    served = Service(assignment_copy(tmp_path, window), tmp_path / "out", workers=1)
+              "late_penalty = 0.25\nattempts = 2\nmin_interval_s = 3\ncounts = \"best\"\n")
+    served = services(Service(assignment_copy(tmp_path, window), tmp_path / "out", workers=1))
     tokens = served.issue(["eve"])
     served.start()
     try:
@@ -161,19 +163,26 @@ def test_late_submissions_pay_their_penalty_and_limits_hold(tmp_path):
         assert "after the deadline of" in penalty.reason
         assert "eve,solution.ipynb,graded,3,4" in (served.out / "gradebook.csv").read_text()
         time.sleep(3)
-        assert served.submit("eve", tokens["eve"], WEAK).status_code == 201
+        second = served.submit("eve", tokens["eve"], WEAK)
+        assert second.status_code == 201 and second.json()["attempt"] == 2
         time.sleep(3)
         third = served.submit("eve", tokens["eve"], SOLUTION)
         assert third.status_code == 403 and "used all 2 submissions" in third.json()["message"]
+        assert "your grade is that of your best graded one" in third.json()["message"]
+        (weaker,) = served.wait_done([second.json()])
+        assert weaker["result"]["total"] < 3.0
+        # counts = "best": the first submission stays the one that counts.
+        assert "eve,solution.ipynb,graded,3,4" in (served.out / "gradebook.csv").read_text()
+        assert json.loads((served.out / "results" / "eve.json").read_text())["submission"] == "solution.ipynb"
     finally:
         assert served.stop(signal.SIGTERM) == 143
         assert served.output().strip().splitlines()[-1] == "grader: terminated"
 
 
-def test_a_service_killed_mid_burst_grades_every_accepted_submission_once(tmp_path):
+def test_a_service_killed_mid_burst_grades_every_accepted_submission_once(tmp_path, services):
     from grader.api import grade
 
-    served = Service(assignment_copy(tmp_path), tmp_path / "out")
+    served = services(Service(assignment_copy(tmp_path), tmp_path / "out"))
     learners = [f"l{i}" for i in range(8)]
     tokens = served.issue(learners)
     served.start()
@@ -223,3 +232,63 @@ def test_a_service_killed_mid_burst_grades_every_accepted_submission_once(tmp_pa
     db = sqlite3.connect(served.out / "serve" / "serve.sqlite")
     assert db.execute("SELECT COUNT(*) FROM submissions WHERE runs > 1").fetchone()[0] >= 1  # regraded after the kill
     db.close()
+
+
+def test_the_commands_of_grade_work_on_what_the_service_graded(service, monkeypatch, capsys):
+    from grader.cli import main
+    from grader.post import post_results
+    from tests.post.conftest import FAST, WEBHOOK_SECRET
+    from tests.post.servers import WebhookReceiver
+
+    service.wait_done([service.submit("gus", service.tokens["gus"], SOLUTION).json()])
+    out = str(service.out)
+    assert main(["override", out, "gus", "class_means", "--points", "0", "--reason", "copied from ann",
+                 "--by", "prof.lee"]) == 0
+    gradebook = (service.out / "gradebook.csv").read_text()
+    assert "gus,solution.ipynb,graded,3,4" in gradebook and "overridden to 0" in gradebook
+    assert main(["audit", out, "gus"]) == 0
+    audit = capsys.readouterr().out
+    assert "override class_means: 1 -> 0 point(s) by prof.lee: copied from ann" in audit, audit
+    assert main(["rescore", out, "--assignment", str(service.assignment)]) in (0, 1)
+    assert main(["report", out]) == 0 and (service.out / "summary.html").is_file()
+    assert main(["similarity", out, "--assignment", str(service.assignment)]) == 0
+    assert (service.out / "similarity.html").is_file()
+    monkeypatch.setenv("GRADER_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    receiver = WebhookReceiver(WEBHOOK_SECRET)
+    try:
+        report = post_results(service.out, to="webhook", settings={"url": receiver.url}, retry=FAST)
+    finally:
+        receiver.close()
+    assert report.complete
+    posted = {doc["learner"]: doc["total"] for doc in receiver.documents.values()}
+    assert posted["gus"] == 3.0 and posted["ann"] == 4.0
+
+
+def test_usage_mistakes_are_one_line_and_exit_2(service, tmp_path, capsys):
+    import socket
+
+    from grader.batch.guard import BatchGuard
+    from grader.cli import main
+
+    folder = str(service.assignment)
+    assert main(["serve", "--assignment", folder, "--port", "70000"]) == 2
+    assert "--port: must be a port number from 0 to 65535, got 70000" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    assert main(["serve", "--assignment", folder, "--out", str(tmp_path / "file")]) == 2
+    assert "is a file: give a folder" in capsys.readouterr().err
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--assignment", folder, "--out", str(tmp_path / "a"), "--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot listen on 127.0.0.1:{port}" in err and "give another --port" in err
+    with BatchGuard(tmp_path / "b"):
+        assert main(["serve", "--assignment", folder, "--out", str(tmp_path / "b"), "--port", "0"]) == 2
+        assert "another `grader grade` (pid " in capsys.readouterr().err
+    # And the other way round: the running service holds its folder.
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "x.ipynb").write_bytes(SOLUTION.read_bytes())
+    assert main(["grade", str(tmp_path / "class"), "--out", str(service.out), "--assignment", folder]) == 2
+    err = capsys.readouterr().err
+    assert "another `grader serve` (pid " in err and "stop it first" in err and "Traceback" not in err

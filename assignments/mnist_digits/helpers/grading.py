@@ -41,6 +41,9 @@ DEFAULT_TIMEOUT = 30.0
 NOTEBOOK_ENV = "GRADER_NOTEBOOK"   # the notebook file to submit, when the front end does not tell
 
 ACCEPTED_MESSAGE = "Submitted to Coursera platform. See results on assignment page!"
+NO_NOTEBOOK_MESSAGE = ("Submission failed: this server grades the notebook itself, and which notebook file "
+                       "this is cannot be told here. Save it and call grader.submit(email, token, "
+                       "notebook='name.ipynb') (or set GRADER_NOTEBOOK).")
 HARNESS_MESSAGE = "Grading run: answers recorded by the grader, nothing was sent to Coursera."
 
 # How much of an unexpected response body is shown to the learner.
@@ -270,10 +273,10 @@ class Grader:
     def submit(self, email, token, notebook=None) -> SubmitResult:
         """Send all answers and print what the learner should know.
 
-        To Coursera (the default) the answers go as the course sent them.  To a
-        ``grader serve`` service (``GRADER_SUBMIT_URL``, or ``submit_url``) the saved
-        notebook goes too: ``notebook`` names it when the front end does not
-        (:func:`saved_notebook`).  Never raises for network trouble or odd answers
+        To Coursera (the default) the answers go as the course sent them.  To another
+        address (``GRADER_SUBMIT_URL``, or ``submit_url``: a ``grader serve`` service) the
+        saved notebook goes too, when it can be found: ``notebook`` names it when the front
+        end does not (:func:`saved_notebook`).  Never raises for network trouble or odd answers
         from the server: the problem is printed in one readable line instead.
         During a grading run nothing is sent; the call is recorded by the harness.
         """
@@ -281,15 +284,10 @@ class Grader:
             _agent.record_submit(email)
             print(HARNESS_MESSAGE)
             return SubmitResult(False, None, HARNESS_MESSAGE, recorded_by_harness=True)
-        path = None
-        if self._url() != DEFAULT_SUBMIT_URL:
-            path = saved_notebook(notebook)
-            if path is None:
-                result = SubmitResult(False, None, (
-                    "Submission failed: cannot tell which notebook file this is. Save it and call "
-                    "grader.submit(email, token, notebook='name.ipynb') (or set GRADER_NOTEBOOK)."))
-                print(result.message)
-                return result
+        # Another address than Coursera's may be a grader service, which grades the notebook itself:
+        # the saved file goes too when it can be found (a server of the course's protocol ignores it).
+        path = saved_notebook(notebook) if self._url() != DEFAULT_SUBMIT_URL else None
+        if path is not None:
             print(f"Submitting {os.path.basename(path)} as saved at {_saved_when(path)}: changes not "
                   f"saved since are not submitted (save with Ctrl+S / Cmd+S first).")
         result = self._post(email, token, path)
@@ -331,6 +329,8 @@ class Grader:
             # A grader service says where to follow the grading; Coursera says nothing more.
             message = payload.get("learnerMessage") if isinstance(payload, dict) else None
             return SubmitResult(True, status, str(message) if message else ACCEPTED_MESSAGE)
+        if notebook is None and isinstance(payload, dict) and payload.get("errorCode") == "no-notebook":
+            return SubmitResult(False, status, NO_NOTEBOOK_MESSAGE)
         message = _learner_message(payload)
         if message is not None:
             return SubmitResult(False, status, message)

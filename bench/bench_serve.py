@@ -1,0 +1,276 @@
+"""grader serve under a burst before the deadline, and killed in the middle of one.
+
+    .venv/bin/python bench/bench_serve.py [--submissions 200] [--workers 2] [--kill-at 0.3]
+
+Three runs of the same class of light notebooks (no TensorFlow in the kernel: the soak
+benchmark's, bench/soak.py; most pass, some raise), measured side by side on this machine:
+
+1. ``grader grade`` of the folder: the reference wall time and gradebook;
+2. ``grader serve``: every submission POSTed at once (one thread each), then, while the
+   workers are busy, a prober asks for a submission's status every 0.1 s; it prints how many
+   were accepted, lost and recorded twice, the latency of the submissions and of the status
+   answers (p50, p99, max), the throughput against ``grader grade`` of the same folder, and
+   whether the gradebook is grade's;
+3. the same burst, the service SIGKILLed (with its process group) once ``--kill-at`` of the
+   class is graded, then started again: every accepted submission graded and recorded once,
+   the same gradebook, nothing of the killed run left running.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import concurrent.futures
+import csv
+import json
+import os
+import random
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import requests  # noqa: E402
+
+from soak import LIGHT_GRADED, LIGHT_HEAD, make_assignment, make_class  # noqa: E402
+from tests.processes import Run  # noqa: E402
+
+KINDS = {"fine": (9, [LIGHT_GRADED]), "raises": (1, ["raise ValueError('learner bug')", LIGHT_GRADED])}
+COURSE_KEY = "XtD7ho3TEeiHQBWLWejjYAA"
+
+
+def _grader(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=ROOT, capture_output=True, text=True,
+                          **kwargs)
+
+
+def _gradebook(out: Path) -> dict:
+    with open(out / "gradebook.csv", newline="") as handle:
+        return {row["learner"]: (row["status"], row["total"]) for row in csv.DictReader(handle)}
+
+
+def _pct(values, q) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+class Served:
+    """One ``grader serve`` process on a free port."""
+
+    def __init__(self, args, assignment: Path, out: Path, mark: str):
+        self.args, self.assignment, self.out, self.mark = args, assignment, out, mark
+        self.process = None
+
+    def start(self) -> str:
+        address = self.out / "serve" / "address"
+        address.unlink(missing_ok=True)
+        self.log = open(self.out.parent / f"{self.out.name}-{time.time():.0f}.log", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader", "serve", "--assignment", str(self.assignment), "--out", str(self.out),
+             "--port", "0", "--workers", str(self.args.workers), "--quiet"],
+            cwd=ROOT, env={**os.environ, "GRADER_TEST_MARK": self.mark}, stdout=self.log, stderr=self.log,
+            start_new_session=True)
+        while not address.is_file():
+            if self.process.poll() is not None:
+                raise SystemExit(f"grader serve did not start: see {self.log.name}")
+            time.sleep(0.05)
+        self.url = address.read_text().strip()
+        return self.url
+
+    def done(self) -> int:
+        db = sqlite3.connect(f"file:{self.out / 'serve' / 'serve.sqlite'}?mode=ro", uri=True, timeout=30)
+        try:
+            return db.execute("SELECT COUNT(*) FROM submissions WHERE state='done'").fetchone()[0]
+        finally:
+            db.close()
+
+    def rows(self) -> list[dict]:
+        db = sqlite3.connect(f"file:{self.out / 'serve' / 'serve.sqlite'}?mode=ro", uri=True, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute("SELECT * FROM submissions")]
+        finally:
+            db.close()
+
+    def stop(self) -> int:
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(120)
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+
+def _tokens(out: Path, learners) -> dict:
+    roster = out.parent / f"roster-{out.name}.csv"
+    roster.write_text("email,learner\n" + "".join(f"{l}@example.org,{l}\n" for l in learners))
+    done = _grader("tokens", "issue", str(roster), "--out", str(out))
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    newest = max((out / "serve").glob("tokens-*.csv"), key=os.path.getmtime)
+    with open(newest, newline="") as handle:
+        return {row["learner"]: row["token"] for row in csv.DictReader(handle)}
+
+
+def _body(learner: str, token: str, path: Path) -> bytes:
+    return json.dumps({"assignmentKey": COURSE_KEY, "submitterEmail": f"{learner}@example.org", "secret": token,
+                       "parts": {}, "notebook": {"name": path.name,
+                                                 "content": base64.b64encode(path.read_bytes()).decode()}}).encode()
+
+
+def burst(served: Served, notebooks: dict, tokens: dict) -> tuple[dict, list[float]]:
+    """POST every notebook at once; {learner: answer JSON}, latencies (s)."""
+    bodies = {learner: _body(learner, tokens[learner], path) for learner, path in notebooks.items()}
+    barrier = threading.Barrier(len(bodies))
+    answers, latencies = {}, []
+
+    def send(learner):
+        barrier.wait()
+        started = time.monotonic()
+        response = requests.post(served.url + "/submit", data=bodies[learner], timeout=600)
+        latencies.append(time.monotonic() - started)
+        answers[learner] = (response.status_code, response.json())
+
+    with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
+        list(pool.map(send, bodies))
+    return answers, latencies
+
+
+class Prober(threading.Thread):
+    """Asks for a random accepted submission's status every 0.1 s; keeps the latencies."""
+
+    def __init__(self, url: str, accepted: list[dict]):
+        super().__init__(daemon=True)
+        self.url, self.accepted, self.latencies, self.errors = url, accepted, [], 0
+        self.stopping = threading.Event()
+
+    def run(self):
+        session = requests.Session()
+        rng = random.Random(1)
+        while not self.stopping.is_set():
+            submission = rng.choice(self.accepted)
+            key = submission["url"].split("?key=")[1]
+            started = time.monotonic()
+            try:
+                session.get(f"{self.url}/submissions/{submission['id']}/status?key={key}", timeout=60).raise_for_status()
+                self.latencies.append(time.monotonic() - started)
+            except requests.RequestException:
+                self.errors += 1
+            self.stopping.wait(0.1)
+
+
+def _recorded(out: Path) -> dict:
+    counts: dict[str, int] = {}
+    for line in (out / "journal.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["event"] == "done" and event.get("submission"):
+            counts[event["submission"]] = counts.get(event["submission"], 0) + 1
+    return counts
+
+
+def run_served(args, assignment, notebooks, work: Path, *, kill_at: float | None) -> dict:
+    out = work / ("serve-killed" if kill_at else "serve")
+    out.mkdir()
+    tokens = _tokens(out, notebooks)
+    mark = uuid.uuid4().hex
+    run = Run(mark)
+    served = Served(args, assignment, out, mark)
+    served.start()
+    started = time.monotonic()
+    answers, latencies = burst(served, notebooks, tokens)
+    accepted = [a for code, a in answers.values() if code == 201]
+    report = {"accepted": len(accepted), "refused": len(answers) - len(accepted), "submit": latencies}
+    prober = Prober(served.url, accepted)
+    prober.start()
+    if kill_at:
+        while served.done() < kill_at * len(accepted):
+            time.sleep(0.05)
+        rows = served.rows()
+        report["at_kill"] = {s: sum(r["state"] == s for r in rows) for s in ("done", "running", "queued")}
+        prober.stopping.set()
+        prober.join()
+        served.kill()
+        processes, cgroups = run.wait_clean(timeout=30)
+        report["left_after_kill"] = len(processes) + len(cgroups)
+        served.start()
+        prober = Prober(served.url, accepted)
+        prober.start()
+    while served.done() < len(accepted):
+        time.sleep(0.1)
+    report["wall"] = time.monotonic() - started
+    prober.stopping.set()
+    prober.join()
+    report["status"] = prober.latencies
+    report["status_errors"] = prober.errors
+    rows = served.rows()
+    recorded = _recorded(out)
+    report["lost"] = sum(1 for a in accepted if a["id"] not in {r["id"] for r in rows if r["state"] == "done"})
+    report["twice"] = sum(1 for count in recorded.values() if count > 1)
+    report["results"] = sum(1 for r in rows if (out / "serve" / "submissions" / r["id"] / "result.json").is_file())
+    report["rerun"] = sum(1 for r in rows if r["runs"] > 1)
+    report["code"] = served.stop()
+    processes, cgroups = run.wait_clean(timeout=30)
+    report["left"] = len(processes) + len(cgroups)
+    report["gradebook"] = _gradebook(out)
+    return report
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--kill-at", type=float, default=0.3, help="share of the class graded when killed")
+    parser.add_argument("--seed", type=int, default=20)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="grader-bench-serve-"))
+    assignment = make_assignment(work, tensorflow=False)
+    folder = work / "class"
+    made = make_class(folder, args.submissions, KINDS, LIGHT_HEAD, "serve", random.Random(args.seed))
+    notebooks = {learner: folder / f"{learner}.ipynb" for learner in made}
+    print(f"{len(notebooks)} light notebooks ({sum(k == 'raises' for k in made.values())} raise), "
+          f"{args.workers} workers, {os.cpu_count()} cores; work folder {work}", flush=True)
+
+    started = time.monotonic()
+    graded = _grader("grade", str(folder), "--out", str(work / "grade"), "--workers", str(args.workers),
+                     "--assignment", str(assignment), "--quiet")
+    grade_wall = time.monotonic() - started
+    reference = _gradebook(work / "grade")
+    print(f"grader grade: {grade_wall:.1f} s (exit {graded.returncode})", flush=True)
+    served = run_served(args, assignment, notebooks, work, kill_at=None)
+    killed = run_served(args, assignment, notebooks, work, kill_at=args.kill_at)
+
+    def ms(values, q):
+        return f"{_pct(values, q) * 1000:.0f}"
+
+    print()
+    print("| run | accepted | lost | recorded twice | wall | throughput vs grade | submit p50 / p99 / max (ms) "
+          "| status p50 / p99 (ms) while grading | gradebook = grade's | left running |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(f"| grader grade | - | - | - | {grade_wall:.1f} s | 1.00x | - | - | - | - |")
+    for name, report in (("serve, burst", served), ("serve, SIGKILL mid-burst + restart", killed)):
+        print(f"| {name} | {report['accepted']}/{len(notebooks)} | {report['lost']} | {report['twice']} | "
+              f"{report['wall']:.1f} s | {grade_wall / report['wall']:.2f}x | {ms(report['submit'], .5)} / "
+              f"{ms(report['submit'], .99)} / {max(report['submit']) * 1000:.0f} | {ms(report['status'], .5)} / "
+              f"{ms(report['status'], .99)} ({len(report['status'])} asked, {report['status_errors']} failed) | "
+              f"{'yes' if report['gradebook'] == reference else 'NO'} | {report['left']} |")
+    print()
+    print(f"killed with {killed['at_kill']}; {killed['left_after_kill']} process(es) or cgroup(s) of the killed run "
+          f"left; {killed['rerun']} submission(s) graded again after the restart (in flight when killed), "
+          f"{killed['results']} results for {killed['accepted']} submissions; exit status at the stop "
+          f"{served['code']} / {killed['code']}")
+    same = served["gradebook"] == reference and killed["gradebook"] == reference
+    ok = same and not served["lost"] and not killed["lost"] and not served["twice"] and not killed["twice"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
