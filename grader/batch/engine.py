@@ -19,7 +19,10 @@ One engine for every place gradings run.  It owns:
   in the process that started the batch, one learner at a time.
 
 Where gradings run is an executor's business (:mod:`grader.batch.executor`):
-the local process pool, or a Dask cluster (:mod:`grader.batch.dask`).
+the local process pool, or a Dask cluster (:mod:`grader.batch.dask`).  What
+it grades comes from a :class:`JobSource`: the jobs of a batch
+(:class:`JobList`), or the queue of the grading service, which keeps giving
+jobs while the engine runs (:mod:`grader.serve.service`).
 """
 from __future__ import annotations
 
@@ -65,6 +68,16 @@ class JobSource:
     def stopped(self) -> bool:
         """Return now, leaving what runs to the executor (cancelled when it closes)."""
         return False
+
+
+class _Draining:
+    """What :meth:`BatchEngine.drain` keeps while it runs: jobs in flight, to run again, deaths."""
+
+    def __init__(self):
+        self.running: dict[concurrent.futures.Future, Job] = {}
+        self.again: deque = deque()            # jobs to run again (a lost worker) before any new one
+        self.deaths: dict[str, int] = {}       # job -> worker deaths while grading it
+        self.resubmits: dict[str, int] = {}    # job -> times the executor lost track of it
 
 
 class JobList(JobSource):
@@ -192,57 +205,68 @@ class BatchEngine:
     def drain(self, jobs: "JobSource", executor: GradingExecutor) -> None:
         """Grade what ``jobs`` gives, at most ``executor.slots`` at a time, until it is exhausted
         (a batch's list) or stopped (a service shutting down: what runs is left to the executor
-        to cancel).  The executor must be open."""
-        deaths: dict[str, int] = {}
-        resubmits: dict[str, int] = {}
-        running: dict[concurrent.futures.Future, Job] = {}
-        again: deque = deque()   # jobs to run again (a lost worker) before any new one
+        to cancel).  The executor must be open.  Finished gradings are recorded once the freed
+        workers have their next jobs, so that recording never keeps a worker waiting."""
+        state = _Draining()
+        finished: list[tuple[Job, Outcome]] = []
         while not jobs.stopped():
-            while len(running) < executor.slots:
-                job = again.popleft() if again else jobs.take()
-                if job is None:
-                    break
-                tag = job.name or job.learner
-                if tag not in deaths:
-                    deaths[tag] = 0
-                    self._started(job)
-                try:
-                    running[executor.submit(job)] = job
-                except Exception as exc:  # the executor could not take it: this learner's row
-                    self._record(job, Outcome(self._row(job, _fault(exc), status=GRADER_ERROR)))
-            if not running:
-                if not again and jobs.exhausted():
+            self._fill(jobs, executor, state)
+            for job, outcome in finished:
+                self._record(job, outcome)
+            finished = []
+            if not state.running:
+                if not state.again and jobs.exhausted():
                     break
                 jobs.wait(_POLL_S)
                 continue
-            done, _ = concurrent.futures.wait(running, timeout=None if jobs.exhausted() else _POLL_S,
+            done, _ = concurrent.futures.wait(state.running, timeout=None if jobs.exhausted() else _POLL_S,
                                               return_when=concurrent.futures.FIRST_COMPLETED)
             for future in done:
-                job = running.pop(future)
-                tag = job.name or job.learner
-                try:
-                    outcome = future.result()
-                except WorkerLost as lost:
-                    deaths[tag] += lost.deaths
-                    if deaths[tag] < MAX_ATTEMPTS:
-                        again.appendleft(job)
-                        continue
-                    outcome = Outcome(self._row(job, f"the grading worker process died "
-                                                     f"{_died(deaths[tag])} while grading this "
-                                                     f"submission"))
-                except JobLost as lost:
-                    resubmits[tag] = resubmits.get(tag, 0) + 1
-                    if resubmits[tag] <= _MAX_RESUBMITS:
-                        self.journal.write("resubmit", learner=job.learner, reason=str(lost))
-                        again.appendleft(job)
-                        continue
-                    outcome = Outcome(self._row(job, f"the grader lost this grading {resubmits[tag]} "
-                                                     f"times ({lost})", status=GRADER_ERROR))
-                except (KeyboardInterrupt, SystemExit):
-                    raise
-                except BaseException as exc:  # a fault of the grader: this learner's row; the batch goes on
-                    outcome = Outcome(self._row(job, _fault(exc), status=GRADER_ERROR))
-                self._record(job, outcome)
+                settled = self._settle(state, future)
+                if settled is not None:
+                    finished.append(settled)
+        for job, outcome in finished:
+            self._record(job, outcome)
+
+    def _fill(self, jobs: "JobSource", executor: GradingExecutor, state: "_Draining") -> None:
+        while len(state.running) < executor.slots:
+            job = state.again.popleft() if state.again else jobs.take()
+            if job is None:
+                return
+            tag = job.name or job.learner
+            if tag not in state.deaths:
+                state.deaths[tag] = 0
+                self._started(job)
+            try:
+                state.running[executor.submit(job)] = job
+            except Exception as exc:  # the executor could not take it: this learner's row
+                self._record(job, Outcome(self._row(job, _fault(exc), status=GRADER_ERROR)))
+
+    def _settle(self, state: "_Draining", future) -> tuple[Job, Outcome] | None:
+        """A finished future: its job and outcome to record, or None when the job runs again."""
+        job = state.running.pop(future)
+        tag = job.name or job.learner
+        try:
+            return job, future.result()
+        except WorkerLost as lost:
+            state.deaths[tag] += lost.deaths
+            if state.deaths[tag] < MAX_ATTEMPTS:
+                state.again.appendleft(job)
+                return None
+            return job, Outcome(self._row(job, f"the grading worker process died {_died(state.deaths[tag])} "
+                                               f"while grading this submission"))
+        except JobLost as lost:
+            state.resubmits[tag] = state.resubmits.get(tag, 0) + 1
+            if state.resubmits[tag] <= _MAX_RESUBMITS:
+                self.journal.write("resubmit", learner=job.learner, reason=str(lost))
+                state.again.appendleft(job)
+                return None
+            return job, Outcome(self._row(job, f"the grader lost this grading {state.resubmits[tag]} "
+                                               f"times ({lost})", status=GRADER_ERROR))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # a fault of the grader: this learner's row; the batch goes on
+            return job, Outcome(self._row(job, _fault(exc), status=GRADER_ERROR))
 
     def _row(self, job: Job, reason: str, *, status: str | None = None) -> SubmissionResult:
         extra = {"status": status} if status else {}

@@ -13,10 +13,12 @@ Implementations:
 * :class:`LocalPoolExecutor` (here): worker processes on this machine.
 * :class:`grader.batch.dask.DaskExecutor`: a Dask cluster, local or remote.
 
-A third (the queue of a grading service, say) is one new file: a subclass
-that opens its connection in :meth:`~GradingExecutor.open`, turns jobs into
-futures in :meth:`~GradingExecutor.submit`, and reports lost workers through
-:attr:`~GradingExecutor.events`.
+A third is one new file: a subclass that opens its connection in
+:meth:`~GradingExecutor.open`, turns jobs into futures in
+:meth:`~GradingExecutor.submit`, and reports lost workers through
+:attr:`~GradingExecutor.events`.  (What the engine grades is another seam: a
+:class:`~grader.batch.engine.JobSource`, a batch's list or the queue of
+``grader serve``, :mod:`grader.serve.service`.)
 """
 from __future__ import annotations
 
@@ -66,16 +68,23 @@ class GradingExecutor(abc.ABC):
 
     def __exit__(self, kind, value, traceback) -> None:
         if kind is not None:
-            self.cancel()
+            # Ctrl-C, or a fault of the engine: what runs is stopped, not waited for.
+            self.stop_now()
         self.close()
 
 
 def _worker_init(parent: int) -> None:
     # A worker must not outlive a killed harness (it would keep grading for nobody), even one
     # killed while this worker was starting.
+    import signal
+
     from ..kernel.launch import die_with_parent
 
     die_with_parent(parent)
+    # The terminal's Ctrl-C reaches the workers too: the harness stops them (stop_now), and a
+    # grading in progress stops its kernel on it (grader.run.stop); an idle worker ignores it
+    # rather than print a traceback from the middle of multiprocessing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run(context: BatchContext, job: Job) -> Outcome:

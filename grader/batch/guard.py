@@ -27,6 +27,7 @@ from pathlib import Path
 from ..exceptions import BatchBusyError
 from ..run.ledger import Ledger, Swept, machine_ledger, run_id, sweep
 from ..run.reaper import Reaper
+from ..run.stop import adopt_orphans, reap_orphans
 
 
 class BatchGuard:
@@ -43,6 +44,7 @@ class BatchGuard:
         self._reaper: Reaper | None = None
 
     def __enter__(self) -> "BatchGuard":
+        adopt_orphans()  # the sandbox inits of workers that die come here, to be reaped at the end
         self.folder.mkdir(parents=True, exist_ok=True)
         handle = open(self.folder / "lock", "a+")
         try:
@@ -93,5 +95,7 @@ class BatchGuard:
             if self._reaper is not None:
                 self._reaper.close()
             sweep(machine_ledger(), dead_owners_only=True)
+            # Sandbox inits orphaned by workers that were stopped come to this process (grader.run.stop).
+            reap_orphans(wait_s=1.0)
         finally:
             self._release()

@@ -19,9 +19,9 @@ So :func:`honour_stop_signals` makes SIGINT and SIGTERM stop the command whateve
 inherited, and during a kernel's run :class:`StopRequest` records the signal, cancels the
 grading's task, cancels it again every quarter of a second until the task is in its
 clean-up, and is checked by the run at each step; the clean-up kills the kernel and the
-evaluator, and then the run raises :class:`Interrupted`.  A second signal during the
+evaluator, and then the run raises :class:`Interrupted`.  A second Ctrl-C during the
 clean-up ends the process at once: the watchdog (:mod:`grader.run.reaper`) kills what is
-left.
+left (a SIGTERM meanwhile - a batch stopping its workers - lets the clean-up finish).
 
 **Orphaned sandboxes.**  A sandboxed kernel is two bubblewrap processes: the launcher
 (which became the outer bubblewrap) and the sandbox's init, its child, pid 1 of the
@@ -135,7 +135,9 @@ class StopRequest:
 
     def _on_signal(self, signum, _frame) -> None:
         if self.signum is not None:
-            _stop_now(self.signum)
+            if signum == signal.SIGINT == self.signum:
+                _stop_now(signum)   # Ctrl-C again: the impatient learner
+            return                  # (SIGTERM meanwhile: the clean-up under way is the answer)
         self.signum = signum
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._cancel)

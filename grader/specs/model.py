@@ -158,9 +158,9 @@ class Assignment:
     folder: Path = _doc("the assignment folder", Path("."))
     reference_folder: Path | None = _doc("the reference folder, when there is one", None)
     digest: str = _doc("sha256 over the spec files and helpers: changes when grading may change", "")
-    measurement_digest: str = _doc("sha256 over what a measurement depends on (assignment.toml, "
-                                   "helpers, expected arrays): a change means notebooks must run "
-                                   "again", "")
+    measurement_digest: str = _doc("sha256 over what a measurement depends on (assignment.toml but "
+                                   "its [submissions] table, helpers, expected arrays): a change means "
+                                   "notebooks must run again", "")
     thresholds_digest: str = _doc("sha256 of thresholds.toml, the pass rules: a change alone is a "
                                   "rescore of stored measurements (grader rescore), not a re-run", "")
 
