@@ -652,6 +652,17 @@ def _audit(args) -> int:
     return EXIT_OK
 
 
+def _run_command(handler, args) -> int:
+    from .run.stop import reap_orphans
+
+    try:
+        return handler(args)
+    finally:
+        # However the command ends (Ctrl-C at any moment included), the sandbox inits it adopted
+        # are reaped before it exits, not left to the machine's init.
+        reap_orphans(wait_s=1.0)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -675,7 +686,7 @@ def main(argv: list[str] | None = None) -> int:
 
     honour_stop_signals()  # Ctrl-C and SIGTERM stop the command, even when its parent ignored them
     try:
-        return handlers[args.command](args)
+        return _run_command(handlers[args.command], args)
     except GraderError as exc:
         print(f"grader: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -4,9 +4,10 @@ Tests read MNIST from ``../shared/data/mnist.npz`` (these machines have no
 internet); ``GRADER_DATA_MNIST`` overrides it.  Kernels are real IPython
 kernels started by the harness.
 
-The test process is a child subreaper: the sandbox inits orphaned by a harness that a test
-SIGKILLs come to it rather than to the machine's init (which may leave them zombies), and
-are reaped after each test (:mod:`grader.run.stop`).
+The test process is a child subreaper: what a test's processes orphan (the sandbox inits and
+workers of a harness that a test SIGKILLs, a browser's helpers) comes to it rather than to the
+machine's init, which may leave them zombies, and every child of it that has exited is reaped
+after each test (the test's own processes have been waited for by then) and at the end.
 """
 from __future__ import annotations
 
@@ -31,12 +32,42 @@ def pytest_configure(config):
     adopt_orphans()
 
 
+def _reap_exited_children() -> int:
+    """Reap every child of this process that has exited (a zombie); returns how many."""
+    reaped, me = 0, str(os.getpid())
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
+        if parent == me and state == "Z":
+            try:
+                reaped += bool(os.waitpid(int(entry.name), os.WNOHANG)[0])
+            except ChildProcessError:
+                pass
+    return reaped
+
+
 @pytest.fixture(autouse=True)
-def _reap_orphaned_sandboxes():
+def _reap_orphans():
     yield
     from grader.run.stop import reap_orphans
 
-    reap_orphans(wait_s=0.5)
+    reap_orphans(wait_s=0.5)   # sandbox inits still exiting
+    _reap_exited_children()
+
+
+def pytest_unconfigure(config):
+    # What session fixtures stopped last (the browser, the shared service) orphans a moment later.
+    import time
+
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        _reap_exited_children()
+        time.sleep(0.1)
 
 
 def pytest_addoption(parser):

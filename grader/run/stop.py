@@ -203,9 +203,21 @@ def _sandbox_children() -> list[int]:
 
 def reap_orphans(wait_s: float = 1.0) -> int:
     """Reap the orphaned sandbox inits this process adopted, waiting up to ``wait_s`` for those
-    still exiting; returns how many were reaped."""
+    still exiting; returns how many were reaped.  Ctrl-C and SIGTERM wait until it is done (they
+    are blocked meanwhile, then delivered): a stop must not leave the inits to the machine."""
     if not _ADOPTING["on"]:
         return 0
+    blocked = threading.current_thread() is threading.main_thread()
+    if blocked:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        return _reap(wait_s)
+    finally:
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _reap(wait_s: float) -> int:
     reaped = 0
     deadline = time.monotonic() + wait_s
     while True:
