@@ -32,9 +32,9 @@ def pytest_configure(config):
     adopt_orphans()
 
 
-def _reap_exited_children() -> int:
-    """Reap every child of this process that has exited (a zombie); returns how many."""
-    reaped, me = 0, str(os.getpid())
+def _children() -> dict[int, str]:
+    """pid -> state of this process's children."""
+    found, me = {}, str(os.getpid())
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -43,9 +43,18 @@ def _reap_exited_children() -> int:
         except OSError:
             continue
         state, parent = stat[stat.rindex(")") + 2:].split()[:2]
-        if parent == me and state == "Z":
+        if parent == me:
+            found[int(entry.name)] = state
+    return found
+
+
+def _reap_exited_children() -> int:
+    """Reap every child of this process that has exited (a zombie); returns how many."""
+    reaped = 0
+    for pid, state in _children().items():
+        if state == "Z":
             try:
-                reaped += bool(os.waitpid(int(entry.name), os.WNOHANG)[0])
+                reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
             except ChildProcessError:
                 pass
     return reaped
@@ -61,35 +70,22 @@ def _reap_orphans():
 
 
 def pytest_unconfigure(config):
-    # What session fixtures stopped last (the browser, the shared service) orphans a moment later.
+    # What session fixtures stopped last (the browser, the shared service) orphans a moment later,
+    # and exits soon after: wait for it (reaping), so that nothing is left to the machine's init.
+    import sys
     import time
 
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 10.0
+    while _children() and time.monotonic() < deadline:
         _reap_exited_children()
         time.sleep(0.1)
-
-
-def pytest_addoption(parser):
-    parser.addoption("--regen-goldens", action="store_true", default=False,
-                     help="rewrite the expected-result JSON files beside the golden notebooks")
-
-
-@pytest.fixture(scope="session")
-def mnist_path() -> Path:
-    path = os.environ.get("GRADER_DATA_MNIST")
-    if not path or not Path(path).is_file():
-        pytest.fail("MNIST not found: set GRADER_DATA_MNIST or provide ../shared/data/mnist.npz")
-    return Path(path)
-
-
-@pytest.fixture(scope="session")
-def assignment():
-    from grader.assignments import load_assignment
-
-    return load_assignment(ASSIGNMENT_DIR)
-
-
-@pytest.fixture(scope="session")
-def regen_goldens(request) -> bool:
-    return request.config.getoption("--regen-goldens")
+    left = _children()
+    if left:
+        names = []
+        for pid in left:
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                names.append(f"{pid} {command[:120]}")
+            except OSError:
+                names.append(str(pid))
+        sys.stderr.write("warning: processes started by the tests are still running: " + "; ".join(names) + "\n")
