@@ -32,26 +32,12 @@ def pytest_configure(config):
     adopt_orphans()
 
 
-def _children() -> dict[int, str]:
-    """pid -> state of this process's children."""
-    found, me = {}, str(os.getpid())
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
-        if parent == me:
-            found[int(entry.name)] = state
-    return found
-
-
 def _reap_exited_children() -> int:
     """Reap every child of this process that has exited (a zombie); returns how many."""
     reaped = 0
-    for pid, state in _children().items():
+    from tests.processes import children
+
+    for pid, (_, state) in children().items():
         if state == "Z":
             try:
                 reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
@@ -75,11 +61,13 @@ def pytest_unconfigure(config):
     import sys
     import time
 
+    from tests.processes import children
+
     deadline = time.monotonic() + 10.0
-    while _children() and time.monotonic() < deadline:
+    while children() and time.monotonic() < deadline:
         _reap_exited_children()
         time.sleep(0.1)
-    left = _children()
+    left = children()
     if left:
         names = []
         for pid in left:

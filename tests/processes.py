@@ -41,6 +41,23 @@ def _state(pid: str) -> str:
         return "?"
 
 
+def children(parent: int | None = None) -> dict[int, tuple[str, str]]:
+    """pid -> (name, state) of the children of ``parent`` (default: this process)."""
+    parent = str(os.getpid() if parent is None else parent)
+    found = {}
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if ppid == parent:
+            found[int(entry.name)] = (stat[stat.index("(") + 1:stat.rindex(")")], state)
+    return found
+
+
 def marked(mark: str) -> dict[int, str]:
     """pid -> command line of every live (not zombie) process that carries the mark."""
     needle = f"GRADER_TEST_MARK={mark}".encode()

@@ -32,25 +32,9 @@ import sys
 import time
 from pathlib import Path
 
+from tests.processes import children
+
 _PR_SET_CHILD_SUBREAPER = 36
-
-
-def _children() -> dict[int, tuple[str, str]]:
-    """pid -> (name, state) of this process's children."""
-    found = {}
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
-        if int(parent) == me:
-            found[int(entry.name)] = (name, state)
-    return found
 
 
 def main(argv: list[str]) -> int:
@@ -68,7 +52,7 @@ def main(argv: list[str]) -> int:
     code = child.wait()
     ended, ended_at = time.monotonic(), time.time()
     adopted = {pid: {"pid": pid, "name": name, "state": state, "exited_after": None}
-               for pid, (name, state) in _children().items()}
+               for pid, (name, state) in children().items()}
     while time.monotonic() - ended < patience:
         for pid, item in adopted.items():
             if item["exited_after"] is None:
