@@ -77,3 +77,28 @@ def pytest_unconfigure(config):
             except OSError:
                 names.append(str(pid))
         sys.stderr.write("warning: processes started by the tests are still running: " + "; ".join(names) + "\n")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regen-goldens", action="store_true", default=False,
+                     help="rewrite the expected-result JSON files beside the golden notebooks")
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    path = os.environ.get("GRADER_DATA_MNIST")
+    if not path or not Path(path).is_file():
+        pytest.fail("MNIST not found: set GRADER_DATA_MNIST or provide ../shared/data/mnist.npz")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def assignment():
+    from grader.assignments import load_assignment
+
+    return load_assignment(ASSIGNMENT_DIR)
+
+
+@pytest.fixture(scope="session")
+def regen_goldens(request) -> bool:
+    return request.config.getoption("--regen-goldens")
