@@ -58,11 +58,18 @@ def _reap_orphans():
 def pytest_unconfigure(config):
     # What session fixtures stopped last (the browser, the shared service) orphans a moment later,
     # and exits soon after: wait for it (reaping), so that nothing is left to the machine's init.
+    # This process's own helpers, which would otherwise stop at its exit (and then be left to
+    # init to reap), are stopped and waited for here: the shared evaluator and the tracker
+    # multiprocessing starts for the local pool.
     import sys
     import time
+    from multiprocessing import resource_tracker
 
+    from grader.run.evaluation import close_shared
     from tests.processes import children
 
+    close_shared()
+    resource_tracker._resource_tracker._stop()   # closes its pipe and waits for it
     deadline = time.monotonic() + 10.0
     while children() and time.monotonic() < deadline:
         _reap_exited_children()
