@@ -66,7 +66,7 @@ def pytest_unconfigure(config):
     from multiprocessing import resource_tracker
 
     from grader.run.evaluation import close_shared
-    from tests.processes import children
+    from tests.processes import children, cmdline
 
     close_shared()
     resource_tracker._resource_tracker._stop()   # closes its pipe and waits for it
@@ -76,13 +76,7 @@ def pytest_unconfigure(config):
         time.sleep(0.1)
     left = children()
     if left:
-        names = []
-        for pid in left:
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-                names.append(f"{pid} {command[:120]}")
-            except OSError:
-                names.append(str(pid))
+        names = [f"{pid} {cmdline(str(pid))[:120]}".strip() for pid in left]
         sys.stderr.write("warning: processes started by the tests are still running: " + "; ".join(names) + "\n")
 
 

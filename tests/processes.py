@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+from grader.run.ledger import processes
 from grader.run.limits import _own_cgroup, _unified_own
 
 PROC = Path("/proc")
@@ -26,7 +27,7 @@ def _environ(pid: str) -> bytes:
         return b""
 
 
-def _cmdline(pid: str) -> str:
+def cmdline(pid: str) -> str:
     try:
         return (PROC / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
     except OSError:
@@ -43,19 +44,8 @@ def _state(pid: str) -> str:
 
 def children(parent: int | None = None) -> dict[int, tuple[str, str]]:
     """pid -> (name, state) of the children of ``parent`` (default: this process)."""
-    parent = str(os.getpid() if parent is None else parent)
-    found = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
-        if ppid == parent:
-            found[int(entry.name)] = (stat[stat.index("(") + 1:stat.rindex(")")], state)
-    return found
+    parent = os.getpid() if parent is None else parent
+    return {pid: (name, state) for pid, (ppid, name, state) in processes().items() if ppid == parent}
 
 
 def marked(mark: str) -> dict[int, str]:
@@ -65,7 +55,7 @@ def marked(mark: str) -> dict[int, str]:
     for entry in PROC.iterdir():
         if entry.name.isdigit() and entry.name != str(os.getpid()) and needle in _environ(entry.name).split(b"\0"):
             if _state(entry.name) != "Z":
-                found[int(entry.name)] = _cmdline(entry.name)
+                found[int(entry.name)] = cmdline(entry.name)
     return found
 
 
@@ -92,7 +82,7 @@ def cgroup_members(folders) -> dict[int, str]:
         except OSError:
             continue
         for pid in pids:
-            members[int(pid)] = _cmdline(pid)
+            members[int(pid)] = cmdline(pid)
     return members
 
 

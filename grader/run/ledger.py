@@ -56,8 +56,9 @@ def alive(pid: int, started: int | None) -> bool:
     return bool(pid) and started is not None and start_time(pid) == started
 
 
-def _children() -> dict[int, list[int]]:
-    tree: dict[int, list[int]] = {}
+def processes() -> dict[int, tuple[int, str, str]]:
+    """pid -> (parent pid, command name, state letter) of every process on the machine."""
+    table = {}
     for entry in _PROC.iterdir():
         if not entry.name.isdigit():
             continue
@@ -65,8 +66,15 @@ def _children() -> dict[int, list[int]]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        parent = int(stat[stat.rindex(")") + 2:].split()[1])
-        tree.setdefault(parent, []).append(int(entry.name))
+        state, parent = stat[stat.rindex(")") + 2:].split()[:2]
+        table[int(entry.name)] = (int(parent), stat[stat.index("(") + 1:stat.rindex(")")], state)
+    return table
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for pid, (parent, _, _) in processes().items():
+        tree.setdefault(parent, []).append(pid)
     return tree
 
 

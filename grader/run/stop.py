@@ -183,21 +183,19 @@ def adopt_orphans() -> None:
 
 def _sandbox_children() -> list[int]:
     """This process's children that live in a pid namespace below its own (sandbox inits)."""
+    from .ledger import processes
+
     me, found = os.getpid(), []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for name in entries:
-        if not name.isdigit():
+    for pid, (parent, _, _) in processes().items():
+        if parent != me:
             continue
         try:
-            with open(f"/proc/{name}/status") as status:
+            with open(f"/proc/{pid}/status") as status:
                 fields = dict(line.split(":", 1) for line in status if ":" in line)
         except (OSError, ValueError):
             continue
-        if fields.get("PPid", "").strip() == str(me) and len(fields.get("NSpid", "").split()) > 1:
-            found.append(int(name))
+        if len(fields.get("NSpid", "").split()) > 1:
+            found.append(pid)
     return found
 
 
