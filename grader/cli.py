@@ -652,10 +652,27 @@ def _audit(args) -> int:
     return EXIT_OK
 
 
+def _warn_unsandboxed_secrets(args) -> None:
+    """One line on stderr when kernels will run without the sandbox while secrets are in reach."""
+    if getattr(args, "sandbox", None) not in ("auto", "off"):
+        return
+    from .run.environment import unsandboxed_warning
+
+    warning = unsandboxed_warning()
+    if warning and args.sandbox == "auto":
+        from .run.sandbox import resolve_mode
+
+        sandboxed, _ = resolve_mode("auto")  # the probe runs only when there is something to warn of
+        warning = "" if sandboxed else warning
+    if warning:
+        print(f"grader: {warning}", file=sys.stderr)
+
+
 def _run_command(handler, args) -> int:
     from .run.stop import reap_orphans
 
     try:
+        _warn_unsandboxed_secrets(args)
         return handler(args)
     finally:
         # However the command ends (Ctrl-C at any moment included), the sandbox inits it adopted

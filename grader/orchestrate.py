@@ -77,8 +77,12 @@ def learner_id(path: Path) -> str:
 
 
 def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int | None = None) -> dict:
-    """The environment of the learner's kernel."""
-    env = dict(os.environ)
+    """The environment of the learner's kernel: an allow-list, never the harness's own environment
+    (:mod:`grader.run.environment`).  Inside the sandbox, :func:`grader.run.sandbox.kernel_env`
+    narrows it further."""
+    from .run.environment import inherited
+
+    env = inherited(sandboxed=False)
     if threads:
         # Several kernels side by side must not each spawn one thread per core.
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
@@ -100,7 +104,6 @@ def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int
         "GRADER_GRADING": "1",
         "HOME": env.get("HOME", str(workdir)),
     })
-    env.pop("GRADER_SUBMIT_URL", None)
     return env
 
 

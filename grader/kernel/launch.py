@@ -16,7 +16,9 @@ reach the kernel).  Configuration comes from the environment:
 ``GRADER_RLIMITS`` (``name=value`` pairs, e.g. ``fsize=1073741824,nofile=1024``),
 and ``GRADER_SANDBOX_ARGV`` (a JSON list: the bubblewrap command that wraps
 the kernel, see :mod:`grader.run.sandbox`; bubblewrap's ``--die-with-parent``
-carries the death signal into the sandbox).
+carries the death signal into the sandbox).  The harness gives this process an
+allow-listed environment (:mod:`grader.run.environment`); bubblewrap gets an
+empty one, and no file descriptor but the three standard ones.
 
 ``GRADER_LAUNCH_HOLD=STAGE:FOLDER`` is a test hook: at ``STAGE`` (``start``:
 before the death signal is requested; ``exec``: in the cgroups, just before
@@ -113,11 +115,22 @@ def main(argv: list[str]) -> None:
     else:
         kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]
     sandbox = os.environ.pop("GRADER_SANDBOX_ARGV", "")
+    # Nothing the harness had open reaches the learner's process: only stdin, stdout and stderr.
+    os.closerange(3, _max_fd())
     if sandbox:
-        # bubblewrap inherits the cgroups and rlimits set above, and passes them on.
+        # bubblewrap inherits the cgroups and rlimits set above, and passes them on.  It starts with
+        # no environment but the test suite's marks: its init is PID 1 inside the sandbox, and
+        # /proc/1/environ shows the environment that process was started with, whatever --clearenv
+        # later gives the kernel.
         wrapper = json.loads(sandbox)
-        os.execv(wrapper[0], wrapper + kernel)
+        marks = {k: v for k, v in os.environ.items() if k.startswith("GRADER_TEST_")}
+        os.execve(wrapper[0], wrapper + kernel, marks)
     os.execv(sys.executable, kernel)
+
+
+def _max_fd() -> int:
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return soft if soft != resource.RLIM_INFINITY and soft > 3 else 65536
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from pathlib import Path
 from ..exceptions import KernelSetupError
 from ..kernel.frames import FrameError, array_from, array_meta, encode_frame
 from ..kernel.integrity import integrity_inputs
+from .environment import inherited, test_hooks
 from .limits import KernelCgroup, Limits, killed_from_outside
 from .stop import adopt_orphans, reap_orphans
 
@@ -170,10 +171,11 @@ class Evaluator:
         # The launcher checks that its parent is still this process once it has asked to die with it.
         # (Started from a worker thread after a crash, the process dies with that thread, at the end
         # of the grading: the next grading starts a new one.)
-        # Test hooks (GRADER_LAUNCH_HOLD, GRADER_TEST_*) reach the launcher as the kernel's do.
-        hooks = {k: v for k, v in os.environ.items() if k == "GRADER_LAUNCH_HOLD" or k.startswith("GRADER_TEST_")}
-        launch = {**(os.environ if not self.options.sandbox else hooks), **env, **self._cgroup.env(),
-                  "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GRADER_PARENT_PID": str(os.getpid())}
+        # An allow-list, never the harness's environment (grader.run.environment); test hooks
+        # (GRADER_LAUNCH_HOLD, GRADER_TEST_*) reach the launcher as the kernel's do.
+        launch = {**inherited(sandboxed=self.options.sandbox), **test_hooks(), **env, **self._cgroup.env(),
+                  "GRADER_PARENT_PID": str(os.getpid())}
+        launch.setdefault("PATH", "/usr/bin:/bin")
         if self.options.sandbox:
             import json
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from ..events import CellFinished, CellStarted, Emitter, KernelReady, PartMeasured
 from ..exceptions import KernelSetupError
+from .environment import test_hooks
 from .limits import KernelCgroup, Limits, killed_from_outside
 from .stop import StopRequest, adopt_orphans, reap_orphans
 from ..results import CellError
@@ -262,7 +263,8 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
     execution.limits = cgroup.describe()
     # The launcher checks that its parent is still this process once it has asked to die with it.
-    env = {**options.env, **cgroup.env(), "GRADER_PARENT_PID": str(os.getpid())}
+    # options.env is an allow-list (grader.run.environment); the launcher's test hooks are added here.
+    env = {**options.env, **test_hooks(), **cgroup.env(), "GRADER_PARENT_PID": str(os.getpid())}
     if options.sandbox:
         from .sandbox import bwrap_argv, kernel_env
 

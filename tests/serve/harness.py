@@ -66,8 +66,10 @@ def body(email: str, token: str, content: bytes, name: str = "digits.ipynb", key
 class Service:
     """``grader serve`` on ``assignment`` into ``out`` (see the module docstring)."""
 
-    def __init__(self, assignment: Path, out: Path, *, workers: int = 2, extra=(), mark: str | None = None):
+    def __init__(self, assignment: Path, out: Path, *, workers: int = 2, extra=(), mark: str | None = None,
+                 env: dict | None = None):
         self.assignment, self.out, self.workers, self.extra = assignment, out, workers, list(extra)
+        self.env = env  # the service's environment (default: this process's)
         self.run = Run(mark or uuid.uuid4().hex)
         self.process: subprocess.Popen | None = None
         self.url = ""
@@ -86,7 +88,7 @@ class Service:
     def start(self, timeout: float = 120.0) -> "Service":
         address = self.out / "serve" / "address"
         address.unlink(missing_ok=True)
-        env = {**os.environ, "GRADER_TEST_MARK": self.run.mark}
+        env = {**(os.environ if self.env is None else self.env), "GRADER_TEST_MARK": self.run.mark}
         self.log = open(self.out.parent / f"serve-{self.run.mark[:8]}-{time.time():.0f}.log", "w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "grader", "serve", "--assignment", str(self.assignment), "--out",
