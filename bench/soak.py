@@ -199,7 +199,7 @@ def _victims(run: Run) -> dict[str, list[int]]:
             continue  # the sandbox's own processes: an OOM killer picks the big one inside
         if "ipykernel_launcher" in command:
             victims["kernel"].append(pid)
-        elif "grader.kernel.evaluator" in command:
+        elif "grader.kernel.evaluator_server" in command:
             victims["evaluator"].append(pid)
     return victims
 

@@ -1,7 +1,8 @@
-"""Owner-only SQLite files whose commits survive a kill: the outbox and the corrections log.
+"""Owner-only SQLite files whose commits survive a kill: the outbox, the corrections log and
+the grading service's database.
 
-Both hold what must never be lost or read by others (what was sent where; who changed a
-grade and why), so both open their file the same way: created owner-only before SQLite
+Each holds what must never be lost or read by others (what was sent where; who changed a
+grade and why; who submitted what, and their hashed tokens), so each opens its file the same way: created owner-only before SQLite
 would create it under the umask, autocommit (each statement its own transaction unless the
 caller opens one), ``synchronous=FULL`` so that a committed row is on disk before the
 harness acts on it, and a schema applied idempotently with its version recorded.

@@ -122,7 +122,7 @@ class CorrectionError(GraderError):
     """A correction of grades cannot be made; nothing was written.
 
     ``learner``, ``part`` and ``path`` name what to fix, when known
-    (:mod:`grader.ledger`).
+    (:mod:`grader.corrections`).
     """
 
     def __init__(self, message: str, *, learner: str | None = None, part: str | None = None,

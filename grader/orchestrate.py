@@ -25,7 +25,7 @@ from .version import __version__
 from .events import Emitter, Finished, KernelStarting, Listener, PartJudged, PartMeasured, Started
 from .judge.compare import saved_vs_rerun
 from .specs.data import resolve_all, split_labels
-from .run.evaluation import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
+from .run.evaluator_client import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
 from .run.execute import RunOptions, code_cell_numbers, find_graded_cells, run_notebook
 from .run.limits import Limits
 from .judge.extract import extract, extract_reports
@@ -123,7 +123,7 @@ def function_integrity(assignment: Assignment) -> dict:
 
     A plain Python function cannot leave its process: the agent calls it in the
     kernel on this draw, and the harness keeps the seed to redo it.  Graph parts
-    get theirs from :func:`grader.run.evaluation.build_plan`, which never enter the kernel.
+    get theirs from :func:`grader.run.evaluator_client.build_plan`, which never enter the kernel.
     """
     return {part.id: {"seed": secrets.randbelow(2**31), "rows": INTEGRITY_ROWS,
                       "noise": assignment.split(part.split).noise}
@@ -203,7 +203,7 @@ def grade_notebook(path: str | Path, *, assignment: Assignment, options: GradeOp
     into the kernel's working folder, keeping their paths relative to
     ``files_root``.  ``on_event`` is called with the grading's progress
     (:mod:`grader.events`): cells as they run, each part's verdict as soon as it
-    is measured, the result at the end.  ``ledger`` (:class:`grader.run.ledger.Ledger`)
+    is measured, the result at the end.  ``ledger`` (:class:`grader.run.process_register.Ledger`)
     is where the kernel and the evaluator are recorded while they run, so that a
     harness killed meanwhile leaves nothing behind.
     """
@@ -237,15 +237,15 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     if notebook is None:
         return ungradable(path, assignment, problem, started, digest, learner)
 
-    from .run.sandbox import resolve_mode
+    from .run.sandbox import sandbox_mode
 
-    use_sandbox, sandbox_text = resolve_mode(options.sandbox)
+    use_sandbox, sandbox_text = sandbox_mode(options.sandbox)
     kernel = assignment.kernel
     seed = kernel.seed if options.seed is None else options.seed
     tf1 = kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat
     started_at = _now()
     # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
-    # and integrity draws that never enter the kernel (grader.run.evaluation).
+    # and integrity draws that never enter the kernel (grader.run.evaluator_client).
     # Built in a thread while the kernel starts (loading and checking the data takes a while).
     graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
         if kernel.framework == "tensorflow" else ()
@@ -259,7 +259,7 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     lost: list[str] = []
     while True:
         # The attempt's record in the ledger holds its scratch folder, cgroups and processes, so
-        # that a harness killed at any moment leaves nothing of it behind (grader.run.ledger).
+        # that a harness killed at any moment leaves nothing of it behind (grader.run.process_register).
         entry = ledger.entry(f"kernel {learner or learner_id(path)}") if ledger is not None else None
         scratch = Path(tempfile.gettempdir()) / f"grader-{uuid.uuid4().hex[:12]}"
         if entry is not None and not options.keep_workdir:

@@ -184,3 +184,19 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def load_results(out: str | Path) -> list[SubmissionResult]:
+    """Every readable result file of ``out/results``, in file-name order (none when it is missing).
+
+    Files that are not results (hidden files, unreadable or foreign JSON) are skipped.
+    """
+    results = []
+    for path in sorted((Path(out) / "results").glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            results.append(SubmissionResult.from_json(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, KeyError):
+            continue
+    return results

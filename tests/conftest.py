@@ -65,7 +65,7 @@ def pytest_unconfigure(config):
     import time
     from multiprocessing import resource_tracker
 
-    from grader.run.evaluation import close_shared
+    from grader.run.evaluator_client import close_shared
     from tests.processes import children, cmdline
 
     close_shared()

@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from grader.run.ledger import processes
+from grader.run.process_register import processes
 from grader.run.limits import _own_cgroup, _unified_own
 
 PROC = Path("/proc")

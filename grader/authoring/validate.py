@@ -460,67 +460,17 @@ def ci_suites(report: ValidationReport) -> list:
     return suites
 
 
-# --- the command line (wired into grader/cli.py) -----------------------------------------------
-
-def add_validate_parser(subparsers):
-    """Add ``grader validate ASSIGNMENT_DIR`` to the CLI's subcommands."""
-    from ..report.ci import add_junit_option
-
-    parser = subparsers.add_parser(
-        "validate", help="check an assignment folder: specs, data, helpers; the solution passes "
-                         "and the template fails",
-        description="Check an assignment for CI: its specs load and agree with the thresholds, "
-                    "its helper modules import, its data is available; the reference solution "
-                    "passes every part (under --seeds seeds, with each part's spread and margin); "
-                    "the template fails every part without a harness error. Exit 0 only when "
-                    "everything holds; each problem names the file and field to fix.")
-    parser.add_argument("assignment_dir", metavar="ASSIGNMENT_DIR",
-                        help="the assignment folder (with assignment.toml), or an assignment name")
-    parser.add_argument("--reference", metavar="DIR",
-                        help="the reference folder (default: ../../reference/NAME beside it)")
-    parser.add_argument("--seeds", type=int, default=1, metavar="N",
-                        help="run the solution under N seeds (default: 1)")
-    parser.add_argument("--data", action="append", default=[], metavar="NAME=PATH",
-                        help="use this local copy of a data file (also: GRADER_DATA_<NAME>)")
-    parser.add_argument("--no-run", action="store_true",
-                        help="only the consistency checks: run no notebook")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")
-    add_junit_option(parser)
-    return parser
-
-
-def run_validate(args) -> int:
-    """``grader validate``: 0 when everything holds, 1 when something does not."""
-    import argparse
-
+def assignment_folder(name_or_dir: str | Path) -> Path:
+    """The folder of an assignment given as a folder or as a name (``grader validate``'s argument)."""
     from ..assignments import available
-    from ..report.ci import emit
     from ..exceptions import AssignmentNotFoundError
-    from ..orchestrate import GradeOptions
 
-    folder = Path(args.assignment_dir)
-    if not folder.is_dir():
-        found = available()
-        if args.assignment_dir not in found:
-            raise AssignmentNotFoundError(
-                f"{args.assignment_dir} is not a folder nor an assignment name "
-                f"(found: {', '.join(sorted(found)) or 'none'})")
-        folder = found[args.assignment_dir]
-    data = {}
-    for value in args.data:
-        name, sep, path = value.partition("=")
-        if not sep or not name or not path:
-            raise argparse.ArgumentTypeError(f"--data expects NAME=PATH, got {value!r}")
-        data[name] = path
-    progress = None if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    report = validate(folder, seeds=args.seeds, options=GradeOptions(data=data),
-                      reference_dir=args.reference, run=not args.no_run, progress=progress)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        print(format_report(report))
-    name = report.assignment.id if report.assignment else folder.name
-    emit(ci_suites(report), junit=args.junit, title=f"grader validate: {name}",
-         stream=sys.stderr if args.json else sys.stdout, time=report.duration_s)
-    return 0 if report.ok else 1
+    folder = Path(name_or_dir)
+    if folder.is_dir():
+        return folder
+    found = available()
+    if str(name_or_dir) not in found:
+        raise AssignmentNotFoundError(
+            f"{name_or_dir} is not a folder nor an assignment name "
+            f"(found: {', '.join(sorted(found)) or 'none'})")
+    return found[str(name_or_dir)]

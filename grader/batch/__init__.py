@@ -9,4 +9,6 @@
 * :mod:`grader.batch.dask`, :mod:`grader.batch.dask_bundle`,
   :mod:`grader.batch.dask_plugin`: the Dask executor, and the files it ships.
 * :mod:`grader.batch.progress`: the live status line.
+* :mod:`grader.batch.guard`: one batch per results folder, and the sweep of what a killed
+  run of it left.
 """

@@ -18,17 +18,16 @@ is Dask's to handle first: the scheduler runs the task again on another worker,
 and the journal gets a ``worker-lost`` event.  When the scheduler gives up
 (``allowed-failures``; ``local:N`` allows one retry, as the local pool does),
 the job raises :class:`~grader.batch.job.WorkerLost` and the engine makes the
-row.  See ``docs/cluster.md`` for running workers.
+row.  See ``docs/operator/cluster.md`` for running workers.
 """
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import contextlib
 import uuid
 from pathlib import Path
 
-from ..exceptions import ClusterError
+from ..exceptions import ClusterError, UsageError
 from .executor import GradingExecutor
 from .job import MAX_ATTEMPTS, BatchContext, Job, JobLost, WorkerLost
 
@@ -43,7 +42,7 @@ WORKERS_TIMEOUT_S = 600      # a queued SLURM job may take a while to start its 
 # times a second, each server checks its event loop every 20 ms, and monitors poll psutil
 # several times a second.  None of it serves a grading batch; these cut the idle CPU of a
 # 2-worker cluster from about 5 % of a core to 1.5 %.  The same keys can be set on remote
-# workers through DASK_* environment variables (docs/cluster.md).  As the local pool does, a
+# workers through DASK_* environment variables (docs/operator/cluster.md).  As the local pool does, a
 # submission whose worker dies twice is a row, not a third try (allowed-failures, set below).
 LOCAL_CLUSTER_CONFIG = {
     "distributed.worker.profile.enabled": False,
@@ -54,30 +53,24 @@ LOCAL_CLUSTER_CONFIG = {
 }
 
 
-# --- the command line ---------------------------------------------------------------------------
+# --- the address ---------------------------------------------------------------------------------
 
 def cluster_address(value: str) -> str:
-    """Validate ``--cluster``: ``local:N``, a scheduler address, or a scheduler file."""
+    """Check a cluster address: ``local:N``, a scheduler address, or a scheduler file.
+
+    Raises :class:`grader.exceptions.UsageError` naming what to give instead.
+    """
     if value.startswith(LOCAL_PREFIX):
         count = value[len(LOCAL_PREFIX):]
         if not count.isdigit() or int(count) < 1:
-            raise argparse.ArgumentTypeError(
-                f"--cluster local:N needs a number of workers of at least 1, got {value!r}")
+            raise UsageError(f"--cluster local:N needs a number of workers of at least 1, got {value!r}",
+                             argument="cluster", value=value)
         return value
     if "://" in value or ":" in value or Path(value).is_file():
         return value
-    raise argparse.ArgumentTypeError(
+    raise UsageError(
         f"--cluster expects a Dask scheduler address (tcp://host:8786), a scheduler file, "
-        f"or local:N; got {value!r}")
-
-
-def add_cluster_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--cluster`` to ``grader grade`` (imports nothing of Dask)."""
-    parser.add_argument(
-        "--cluster", metavar="ADDRESS", type=cluster_address, default=None,
-        help="grade on a Dask cluster: a scheduler address (tcp://host:8786), a scheduler file "
-             "(dask scheduler --scheduler-file), or local:N for N worker processes on this "
-             "machine; results, journal and outbox stay here (see docs/cluster.md)")
+        f"or local:N; got {value!r}", argument="cluster", value=value)
 
 
 def local_workers(address: str) -> int | None:
@@ -128,12 +121,12 @@ def _check_workers(client, address: str, options) -> dict:
         client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
     except (TimeoutError, OSError):
         raise ClusterError(f"no Dask worker joined the scheduler at {address} within "
-                           f"{WORKERS_TIMEOUT_S} s: start workers (docs/cluster.md)") from None
+                           f"{WORKERS_TIMEOUT_S} s: start workers (docs/operator/cluster.md)") from None
     try:
         facts = client.run(worker_facts)
     except Exception as exc:  # a worker that cannot import grader fails to unpickle the call
         raise ClusterError(f"the Dask workers at {address} cannot run the grader ({type(exc).__name__}: "
-                           f"{exc}); install this package on every worker (docs/cluster.md)") from None
+                           f"{exc}); install this package on every worker (docs/operator/cluster.md)") from None
     others = {worker: f["version"] for worker, f in facts.items() if f["version"] != __version__}
     if others:
         raise ClusterError(f"workers run another grader version than this one ({__version__}): "

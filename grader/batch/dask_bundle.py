@@ -264,7 +264,7 @@ def grade_on_worker(plugin: str, manifest: Bundle, context, package: Package, jo
     # task's own are recorded in the same machine-wide ledger.
     import uuid
 
-    from ..run.ledger import machine_ledger, sweep
+    from ..run.process_register import machine_ledger, sweep
 
     ledger = machine_ledger()
     sweep(ledger, dead_owners_only=True)

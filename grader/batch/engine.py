@@ -98,7 +98,7 @@ def grading_key(submission: Submission, assignment: Assignment, options: GradeOp
 
     The thresholds are not in it: a change of thresholds.toml alone does not run notebooks
     again; the stored measurements are judged again and the rescore is recorded in the
-    corrections log (:mod:`grader.ledger.rescore`, called by :func:`grader.api.grade`).
+    corrections log (:mod:`grader.corrections.rescore`, called by :func:`grader.api.grade`).
     """
     digest = hashlib.sha256()
     for path in ([submission.notebook] if submission.notebook else []) + list(submission.files):
@@ -151,7 +151,7 @@ class BatchEngine:
                  force: bool = False, ledger=None):
         self.assignment, self.options, self.data_paths = assignment, options, data_paths
         self.out, self.force = Path(out), force
-        self.ledger = ledger  # grader.run.ledger.Ledger: where local gradings record their kernels
+        self.ledger = ledger  # grader.run.process_register.Ledger: where local gradings record their kernels
         self.results_dir, self.executed_dir = self.out / "results", self.out / "executed"
         self.journal = Journal(self.out / "journal.jsonl")
         self.finished: dict[str, SubmissionResult] = {}

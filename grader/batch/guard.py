@@ -7,7 +7,7 @@
   the kernel however the holder dies), so two commands never write the same
   results; a second one stops with :class:`~grader.exceptions.BatchBusyError`;
 * holding the lock, it knows every earlier run of ``OUT`` is over, so whatever
-  the ledger (``OUT/.grader/running``, :mod:`grader.run.ledger`) still records
+  the ledger (``OUT/.grader/running``, :mod:`grader.run.process_register`) still records
   was left behind by a run that was killed: its kernels, evaluators and
   workers are killed and its cgroups removed (:attr:`swept` says how many, and
   the journal gets a ``swept`` event);
@@ -15,7 +15,7 @@
   run the moment the harness dies, and for a worker's kernels when that worker
   dies;
 * before and after the batch it sweeps, in this machine's ledger of Dask
-  workers' gradings (:func:`grader.run.ledger.machine_ledger`), what workers
+  workers' gradings (:func:`grader.run.process_register.machine_ledger`), what workers
   that died left behind (a ``local:N`` cluster's killed workers, say).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 from ..exceptions import BatchBusyError
-from ..run.ledger import Ledger, Swept, machine_ledger, run_id, sweep
+from ..run.process_register import Ledger, Swept, machine_ledger, run_id, sweep
 from ..run.reaper import Reaper
 from ..run.stop import adopt_orphans, reap_orphans
 
@@ -88,7 +88,7 @@ class BatchGuard:
             self._lock = None
 
     def __exit__(self, *exc) -> None:
-        from ..run.evaluation import close_shared
+        from ..run.evaluator_client import close_shared
 
         try:
             close_shared(self.ledger)  # this process's evaluator (--workers 1); workers stop their own

@@ -35,7 +35,7 @@ class BatchContext:
     options: GradeOptions
     data_paths: dict = field(default_factory=dict)   # data file name -> path on the grading machine
     executed_dir: Path | None = None                  # where executed notebooks go (None: return them)
-    ledger: object = None                             # grader.run.ledger.Ledger (gradings on this machine)
+    ledger: object = None                             # grader.run.process_register.Ledger (gradings on this machine)
 
 
 @dataclass(frozen=True)

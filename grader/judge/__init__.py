@@ -9,4 +9,6 @@
 * :mod:`grader.judge.extract` and :mod:`grader.judge.score`: the dispatchers the
   pipeline calls (claimed + measured value of a part; its verdict).
 * :mod:`grader.judge.compare`: the notebook's saved outputs against the re-run's.
+* :mod:`grader.judge.fingerprint`: a model's fingerprint (its outputs on fixed inputs), for
+  similarity.
 """

@@ -186,7 +186,7 @@ def _measure_graph(spec: dict):
     """The model behind the graph tensor ``output``, exported as a frozen graph.
 
     Nothing is run here: the harness runs the exported graph in the evaluator
-    (:mod:`grader.kernel.evaluator`), a separate process that holds the inputs
+    (:mod:`grader.kernel.evaluator_server`), a separate process that holds the inputs
     and the integrity check's shuffle and noise, none of which enter the kernel.
     """
     from . import tfsetup

@@ -1,7 +1,7 @@
 """The integrity check's draw: which images, in which order, moved by how much.
 
 One definition for the three places that need it: the harness builds the
-evaluator's inputs from it (:mod:`grader.run.evaluation`), the agent in the
+evaluator's inputs from it (:mod:`grader.run.evaluator_client`), the agent in the
 kernel calls a learner's Python function on it (function parts, which cannot
 leave the kernel), and the harness redoes the order to compare like with like
 (:mod:`grader.judge.extract`).  Only NumPy: it runs on both sides of the kernel

@@ -1,7 +1,7 @@
 """Start an IPython kernel inside its limits: ``python -m grader.kernel.launch -f CONNECTION_FILE``.
 
 (``python -m grader.kernel.launch --evaluator`` starts the evaluator,
-:mod:`grader.kernel.evaluator`, inside its own limits the same way.)
+:mod:`grader.kernel.evaluator_server`, inside its own limits the same way.)
 
 The harness's kernelspec runs this instead of ``ipykernel_launcher``.  Before
 any learner code exists, the process asks to be killed if its parent dies and
@@ -111,7 +111,7 @@ def main(argv: list[str]) -> None:
     _set_rlimits(os.environ.pop("GRADER_RLIMITS", ""))
     _hold(hold, "exec", role)
     if role == "evaluator":
-        kernel = [sys.executable, "-m", "grader.kernel.evaluator"]
+        kernel = [sys.executable, "-m", "grader.kernel.evaluator_server"]
     else:
         kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]
     sandbox = os.environ.pop("GRADER_SANDBOX_ARGV", "")

@@ -64,7 +64,7 @@ def export_graph(*, output_name, output, input_name, placeholder, session, sessi
     Returns ``{"graph": bytes, "input": tensor name, "output": tensor name}``:
     the part of the graph ``output`` depends on, with every variable replaced
     by a constant holding its current value.  The harness runs it in the
-    evaluator (:mod:`grader.kernel.evaluator`), never in this process.
+    evaluator (:mod:`grader.kernel.evaluator_server`), never in this process.
     """
     import warnings
 

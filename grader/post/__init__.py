@@ -5,6 +5,13 @@
 through a durable outbox (:mod:`grader.post.outbox`), so that every score is
 delivered once; :func:`outbox_status` lists what is pending, sent or failed.
 
+Modules: :mod:`grader.post.send` (one run: settings, record, send), :mod:`grader.post.outbox`
+(the durable outbox), :mod:`grader.post.delivery` (retries), :mod:`grader.post.scores`
+(the grade that counts, from results and corrections), :mod:`grader.post.config` (settings
+from the command line, environment and config file), :mod:`grader.post.secrets` (secrets
+kept out of messages), :mod:`grader.post.registry` (the destinations' table) and
+``destinations/`` (one module per destination).  The command is :mod:`grader.cli.post`.
+
 Importing this package is free: the modules load on first use, so that
 ``grader --help`` stays instant.
 """
@@ -14,9 +21,9 @@ __all__ = ["post_results", "outbox_status", "PostReport", "Outcome", "default_re
 
 def __getattr__(name):
     if name in ("post_results", "outbox_status", "PostReport", "Outcome"):
-        from . import run
+        from . import send
 
-        return getattr(run, name)
+        return getattr(send, name)
     if name in ("default_registry", "Registry"):
         from . import registry
 

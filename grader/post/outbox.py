@@ -17,7 +17,7 @@ never creates a new key.
 
 Versions.  Each row is one *version* of a learner's score at one destination
 (``version`` = ``seq + 1``): a regrade, a rescore or an override that changes
-the grade that counts (:mod:`grader.ledger`) records a new version with a new
+the grade that counts (:mod:`grader.corrections`) records a new version with a new
 key; retries of one version reuse its key.  ``change`` says what the version
 is (``4/5: RMv95 overridden to 1 by lee``).
 

@@ -5,7 +5,7 @@ accepts ``OUT`` (the outbox is ``OUT/outbox.sqlite``), ``OUT/results`` (same
 outbox), or any folder of result JSON files (the outbox goes in that folder).
 
 What is posted is the grade that counts: the result with the corrections log
-of the base folder applied (:mod:`grader.ledger`: rescores, overrides).  Its
+of the base folder applied (:mod:`grader.corrections`: rescores, overrides).  Its
 digest is what the outbox compares, so a correction that changes a learner's
 points is a new version of their score, and nothing else is sent again.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import PostError
-from ..ledger import Corrections, Grade
+from ..corrections import Corrections, Grade
 from ..results import SubmissionResult
 
 

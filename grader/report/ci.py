@@ -307,30 +307,16 @@ def emit(suites: list[Suite], *, junit: str | Path | None = None, title: str = "
         write_github(suites, title=title, stream=stream, environ=environ)
 
 
-def add_junit_option(parser) -> None:
-    """``--junit FILE`` on a command's parser."""
-    parser.add_argument("--junit", metavar="FILE",
-                        help="also write the verdicts as JUnit XML (one test case per part per "
-                             "notebook) for CI test reports; inside GitHub Actions a job summary "
-                             "and annotations are written too")
+def write_ci_outputs(results, *, junit: str | Path | None = None, command: str = "grader",
+                     files: Mapping[str, str] | None = None, stream: TextIO | None = None,
+                     environ: Mapping[str, str] | None = None) -> None:
+    """After ``check`` or ``grade``: JUnit (when ``junit`` names a file), GitHub summary and annotations.
 
-
-def write_ci_outputs(results, args) -> None:
-    """After ``check`` or ``grade``: JUnit (``--junit``), GitHub summary and annotations.
-
-    ``results`` is a SubmissionResult or a list of them; annotations point at
-    ``args.notebook`` (check) or ``args.directory``/submission (grade).
+    ``results`` is a SubmissionResult or a list of them; ``files`` maps a learner to the
+    file the annotations point at; ``command`` names the run in titles (``check``, ``grade``).
     """
     results = list(results) if isinstance(results, (list, tuple)) else [results]
-    files = {}
-    for result in results:
-        if getattr(args, "notebook", None):
-            files[result.learner] = str(args.notebook)
-        elif getattr(args, "directory", None):
-            files[result.learner] = str(Path(args.directory) / result.submission)
-    suites = suites_from_results(results, files=files)
-    command = getattr(args, "command", None) or "grader"
+    suites = suites_from_results(results, files=dict(files or {}))
     assignment = results[0].assignment if results else ""
-    emit(suites, junit=getattr(args, "junit", None),
-         title=f"grader {command}" + (f": {assignment}" if assignment else ""),
-         stream=sys.stderr if getattr(args, "json", False) else sys.stdout)
+    emit(suites, junit=junit, title=f"grader {command}" + (f": {assignment}" if assignment else ""),
+         stream=stream or sys.stdout, environ=environ)

@@ -4,7 +4,7 @@ Pages carry their pictures inline (base64 PNG) and their style inline, so a
 page can be mailed, uploaded to an LMS or opened from a zip.  Values measured
 on data the assignment marks as hidden are never shown on learner pages.
 Points are those that count: the corrections log of the results folder
-(:mod:`grader.ledger`) is applied, and a corrected part says so, with the
+(:mod:`grader.corrections`) is applied, and a corrected part says so, with the
 instructor's reason.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from ..ledger import Corrections, Grade
+from ..corrections import Corrections, Grade
 from ..results import PASSED, PartResult, SubmissionResult, write_atomic
 from ..textutil import safe_name
 
@@ -242,14 +242,3 @@ def write_summary(results: list[SubmissionResult], out: Path, *, assignment_titl
     write_atomic(summary, summary_page(results, assignment_title=assignment_title,
                                        corrections=corrections, similarity=similarity))
     return summary
-
-
-def load_results(out: Path) -> list[SubmissionResult]:
-    """Every result file of a results folder."""
-    results = []
-    for path in sorted((out / "results").glob("*.json")):
-        try:
-            results.append(SubmissionResult.from_json(path.read_text(encoding="utf-8")))
-        except (ValueError, TypeError, KeyError):
-            continue
-    return results

@@ -188,7 +188,7 @@ class _Silent:
         pass
 
 
-def resolve_mode(mode: str, stream: TextIO) -> str:
+def display_mode(mode: str, stream: TextIO) -> str:
     """``auto`` becomes ``live`` on a terminal (not TERM=dumb) and ``plain`` anywhere else."""
     if mode != "auto":
         return mode
@@ -209,7 +209,7 @@ class check_progress:
         stream = stream if stream is not None else sys.stderr
         if mode not in MODES:
             raise ValueError(f"progress mode must be one of {', '.join(MODES)}, got {mode!r}")
-        self.mode = resolve_mode(mode, stream)
+        self.mode = display_mode(mode, stream)
         self.display = {"live": LiveProgress, "plain": PlainProgress,
                         "jsonl": JsonLinesProgress}.get(self.mode, _Silent)(stream, announce)
 

@@ -1,7 +1,7 @@
 """Present results: the per-part table of ``grader check`` and the gradebook files.
 
 The gradebook is computed from the result files and the corrections log
-(:mod:`grader.ledger`): totals and part points are the ones that count, and
+(:mod:`grader.corrections`): totals and part points are the ones that count, and
 three columns at the end say how they came to differ from the grader's own
 verdict (``grader_total``, ``overridden``, ``corrections``).
 """
@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 from typing import Iterable
 
-from ..ledger import Corrections, Grade
+from ..corrections import Corrections, Grade
 from ..results import PASSED, SubmissionResult, write_atomic
 from ..textutil import fmt_value
 
@@ -144,7 +144,7 @@ def format_gradebook(results: Iterable[SubmissionResult], *,
     return "\n".join(lines)
 
 
-# --- corrections (grader.ledger) in the gradebook --------------------------------------------
+# --- corrections (grader.corrections) in the gradebook --------------------------------------------
 
 CORRECTION_COLUMNS = ["grader_total", "overridden", "corrections"]
 

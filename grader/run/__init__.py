@@ -2,10 +2,16 @@
 
 * :mod:`grader.run.execute`: one notebook in a fresh kernel (nbclient), the
   graded cells found and measured as they run.
-* :mod:`grader.run.evaluation`: the harness's side of the evaluator, the separate
+* :mod:`grader.run.evaluator_client`: the harness's side of the evaluator, the separate
   process that runs the exported models on inputs the kernel never sees.
 * :mod:`grader.run.sandbox`: bubblewrap around kernels and evaluators.
 * :mod:`grader.run.limits`: cgroups and rlimits (memory, processes, files).
+* :mod:`grader.run.environment`: the allow-listed environment every process a notebook
+  can see starts from.
+* :mod:`grader.run.process_register`: what each grading started (processes, cgroups,
+  folders), recorded before it exists, so that a killed harness leaves nothing running.
+* :mod:`grader.run.reaper`: the watchdog that kills what a dead harness's gradings left.
+* :mod:`grader.run.stop`: Ctrl-C and SIGTERM at any moment; orphaned sandbox inits reaped.
 
 The code that runs *inside* the kernel and the evaluator is :mod:`grader.kernel`.
 """

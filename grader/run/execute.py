@@ -66,7 +66,9 @@ class Execution:
     failure: str = ""                                 # why the run stopped early, if it did
     failed_at: int | None = None                      # code cell number where it stopped
     duration_s: float = 0.0
-    timings: dict = field(default_factory=dict)       # seconds per phase: start, agent, cells, measure
+    # seconds per phase: kernel_start, agent_install, cells, measure (the harness's requests after
+    # graded cells), evaluate (the evaluator's work), evaluate_wait (waiting for it after the last cell)
+    timings: dict = field(default_factory=dict)
     limits: str = ""                                  # how the limits were enforced
     peak_memory_mb: float | None = None
     evaluator_peak_memory_mb: float | None = None
@@ -187,10 +189,10 @@ class RunOptions:
     sandbox: bool = False                 # run the kernel under bubblewrap (grader.run.sandbox)
     readonly: tuple = ()                  # paths the sandboxed kernel may read
     startup_timeout: float = 120.0
-    plan: object = None                   # grader.run.evaluation.Plan (or a future of one): their inputs
+    plan: object = None                   # grader.run.evaluator_client.Plan (or a future of one): their inputs
     graph_parts: tuple = ()               # ids of the parts the evaluator runs
-    evaluator: object = None              # grader.run.evaluation.EvaluatorOptions
-    entry: object = None                  # grader.run.ledger.Entry: the kernel's cgroups and processes go there
+    evaluator: object = None              # grader.run.evaluator_client.EvaluatorOptions
+    entry: object = None                  # grader.run.process_register.Entry: the kernel's cgroups and processes go there
     events: Emitter | None = None         # progress: cells started and finished, parts measured
 
 
@@ -266,18 +268,18 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     # options.env is an allow-list (grader.run.environment); the launcher's test hooks are added here.
     env = {**options.env, **test_hooks(), **cgroup.env(), "GRADER_PARENT_PID": str(os.getpid())}
     if options.sandbox:
-        from .sandbox import bwrap_argv, kernel_env
+        from .sandbox import bwrap_argv, sandboxed_env
 
         adopt_orphans()
 
-        inner = kernel_env(options.env, workdir=workdir)
+        inner = sandboxed_env(options.env, workdir=workdir)
         env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
             workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner, chdir=cwd))
     stage = "start"   # start -> agent -> cells: how far the run got, for what a fault means
     stop.attach(asyncio.current_task())
     try:
         if options.plan is not None and options.graph_parts:
-            from .evaluation import shared_evaluator
+            from .evaluator_client import shared_evaluator
 
             # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
             # kernel's start.

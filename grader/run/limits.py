@@ -15,7 +15,7 @@ controllers (the "hybrid" layout), the kernel also joins a v2 cgroup there, for
 ``cgroup.kill`` alone; with v1 only, every pid listed is killed until none is
 left.  Every folder is announced (``record``) before it is made, so that a
 harness killed at any moment leaves a record of what to remove
-(:mod:`grader.run.ledger`).
+(:mod:`grader.run.process_register`).
 """
 from __future__ import annotations
 

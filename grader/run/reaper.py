@@ -4,7 +4,7 @@
 is started by :class:`Reaper` in a session of its own (a kill of the
 harness's process group does not reach it) with a pipe on its stdin whose
 other end only the harness holds.  Every second it sweeps the ledger entries
-(:mod:`grader.run.ledger`) of run ``RUN`` whose owner process has died (a batch
+(:mod:`grader.run.process_register`) of run ``RUN`` whose owner process has died (a batch
 worker killed by the OOM killer, say); when the pipe closes, because the
 harness exited or was killed at any moment, it sweeps every entry of the run
 and exits.  What it found is appended to the batch's journal as a ``reaped``
@@ -22,7 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .ledger import Ledger, Swept, sweep
+from .process_register import Ledger, Swept, sweep
 
 _TICK_S = 1.0
 

@@ -71,7 +71,7 @@ def unavailable_reason() -> str:
     return ""
 
 
-def resolve_mode(mode: str) -> tuple[bool, str]:
+def sandbox_mode(mode: str) -> tuple[bool, str]:
     """(use the sandbox?, description for results) for a --sandbox mode."""
     if mode not in MODES:
         raise GraderError(f"--sandbox must be one of {', '.join(MODES)}, not {mode!r}")
@@ -126,7 +126,7 @@ def bwrap_argv(*, workdir: Path, ipc_dir: Path | None, readonly: list[Path], env
     return argv
 
 
-def kernel_env(env: dict, *, workdir: Path) -> dict:
+def sandboxed_env(env: dict, *, workdir: Path) -> dict:
     """The sandboxed kernel's environment: only what it needs, from the harness's choices."""
     keep = ("PYTHONPATH", "PYTHONHASHSEED", "TF_USE_LEGACY_KERAS", "TF_CPP_MIN_LOG_LEVEL", "MPLBACKEND",
             "GRADER_GRADING", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",

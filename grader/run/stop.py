@@ -183,7 +183,7 @@ def adopt_orphans() -> None:
 
 def _sandbox_children() -> list[int]:
     """This process's children that live in a pid namespace below its own (sandbox inits)."""
-    from .ledger import processes
+    from .process_register import processes
 
     me, found = os.getpid(), []
     for pid, (parent, _, _) in processes().items():

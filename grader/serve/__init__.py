@@ -16,6 +16,8 @@ outbox are those of ``grader grade``: ``grader post``, ``override``, ``rescore``
 * :mod:`grader.serve.queue`: accepted submissions, never lost, graded once;
 * :mod:`grader.serve.service`: the engine fed from the queue, and what a grading's end
   publishes (the counting result, the gradebook, the learner's page);
-* :mod:`grader.serve.app`: the HTTP API and the pages (Starlette, served by uvicorn);
-* :mod:`grader.serve.cli`: ``grader serve`` and ``grader tokens``.
+* :mod:`grader.serve.views`: what the learner's and the instructor's pages show;
+* :mod:`grader.serve.app`: the HTTP API and the pages (Starlette);
+* :mod:`grader.serve.server`: uvicorn and the command's life (``grader serve``; the
+  command line is :mod:`grader.cli.serve`).
 """

@@ -181,7 +181,7 @@ def build_app(service, *, public_url: str = ""):
 
     def _feedback(row) -> str:
         from ..batch.engine import load_result
-        from ..ledger import Corrections
+        from ..corrections import Corrections
         from ..report.html import feedback_page, notebook_images
         from .store import executed_folder
 

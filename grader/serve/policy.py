@@ -6,7 +6,7 @@ decides, with the service's clock at the moment of acceptance:
 * **on time** until ``deadline`` (always, without one);
 * **late** until ``late_until``: accepted, ``late_penalty`` (plus ``late_penalty_per_day``
   per started day after the deadline, at most 1) of the points taken off the grade
-  (a ``penalty`` event in the corrections log, :mod:`grader.ledger`);
+  (a ``penalty`` event in the corrections log, :mod:`grader.corrections`);
 * **refused** after that (after the deadline itself when there is no ``late_until``);
 * at most ``attempts`` submissions per learner, ``per_hour`` in any hour, and
   ``min_interval_s`` seconds between two.

@@ -27,9 +27,9 @@ from pathlib import Path
 from ..batch.engine import BatchEngine, Journal, JobSource, grading_key, load_result
 from ..batch.inputs import Submission
 from ..batch.job import Job, Outcome
-from ..ledger import Corrections
-from ..ledger.grades import result_id
-from ..ledger.log import PENALTY, Event, Log
+from ..corrections import Corrections
+from ..corrections.grades import result_id
+from ..corrections.log import PENALTY, Event, Log
 from ..orchestrate import GradeOptions
 from ..results import GRADER_ERROR, SubmissionResult, write_atomic
 from ..specs.model import Assignment
@@ -120,7 +120,7 @@ class GradingService:
             self.engine.ledger = self.guard.ledger
             if self.guard.describe_swept():
                 self.log(self.guard.describe_swept())
-            from ..report.html import load_results
+            from ..results import load_results
 
             self._results = {r.learner: r for r in load_results(self.out)}
             for row in self.queue.recover():

@@ -99,6 +99,6 @@ def instructor(service) -> dict:
 
 def gradebook(service) -> tuple[list[str], list[dict]]:
     """The class gradebook so far, as ``gradebook.csv`` has it (corrections applied)."""
-    from ..ledger import Corrections
+    from ..corrections import Corrections
 
     return gradebook_rows(service.results(), corrections=Corrections.load(service.out))

@@ -79,7 +79,7 @@ def similarity_report(out: str | Path, *, corpus: str | Path | None = None,
     out = Path(out)
     corpus_folder = check_corpus(corpus)
     if results is None:
-        from ..report.html import load_results
+        from ..results import load_results
 
         if not out.is_dir():
             raise SimilarityError(f"{out} does not exist: give the --out folder of grader grade")

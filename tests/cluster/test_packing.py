@@ -4,7 +4,6 @@ The bundle must be self-contained (a worker has no shared disk) and must give
 the worker an assignment with the caller's digest, so grading keys and
 results match a local run's.
 """
-import argparse
 import hashlib
 import io
 import os
@@ -17,7 +16,7 @@ import pytest
 
 from grader.batch import dask as dask_executor
 from grader.batch import dask_bundle as cluster
-from grader.exceptions import ClusterError
+from grader.exceptions import ClusterError, UsageError
 from grader.batch.inputs import Submission
 from grader.assignments import load_assignment
 from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR, ROOT
@@ -120,7 +119,7 @@ def test_unpack_refuses_members_outside_the_target(tmp_path):
 
 def test_cluster_option_parses_without_importing_dask():
     code = ("import argparse, sys\n"
-            "from grader.batch.dask import add_cluster_option\n"
+            "from grader.cli.options import add_cluster_option\n"
             "p = argparse.ArgumentParser(); add_cluster_option(p)\n"
             "print(p.parse_args(['--cluster', 'local:2']).cluster, p.parse_args([]).cluster,\n"
             "      'distributed' in sys.modules or 'dask' in sys.modules)\n")
@@ -129,7 +128,7 @@ def test_cluster_option_parses_without_importing_dask():
     for good in ("local:1", "tcp://10.0.0.5:8786", "scheduler:8786"):
         assert dask_executor.cluster_address(good) == good
     for bad in ("local:0", "local:two", "nowhere"):
-        with pytest.raises(argparse.ArgumentTypeError):
+        with pytest.raises(UsageError):
             dask_executor.cluster_address(bad)
 
 

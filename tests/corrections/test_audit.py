@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from grader import corrections
-from grader.audit import history
+from grader.api import corrections
+from grader.api.audit import history
 from grader.post import post_results
 from tests.conftest import ROOT
 from tests.post.conftest import FAST, WEBHOOK_SECRET

@@ -12,9 +12,9 @@ import sys
 
 import pytest
 
-from grader import corrections
-from grader.ledger import LOG_FILE, Corrections
-from grader.ledger.log import read_events
+from grader.api import corrections
+from grader.corrections import LOG_FILE, Corrections
+from grader.corrections.log import read_events
 from tests.conftest import ROOT
 from tests.integration.test_report_render import browser  # noqa: F401 - headless Chromium
 
@@ -156,5 +156,5 @@ def test_by_defaults_to_grader_user(graded, monkeypatch):
     event = corrections.override(graded, "ada", "9XaAS", points=0, reason="copied shapes cell",
                                  reports=False)
     assert event.by == "ta-kim"
-    grade = Corrections.load(graded).grade(corrections.load_results(graded)[0])
+    grade = Corrections.load(graded).grade(corrections.graded_results(graded)[0])
     assert grade.result.total == 4 and grade.grader_total == 5

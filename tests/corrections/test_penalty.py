@@ -4,9 +4,9 @@ import sqlite3
 
 import pytest
 
-from grader.ledger import Corrections
-from grader.ledger.grades import result_id
-from grader.ledger.log import LOG_FILE, PENALTY, SCHEMA_VERSION, Event, Log, read_events
+from grader.corrections import Corrections
+from grader.corrections.grades import result_id
+from grader.corrections.log import LOG_FILE, PENALTY, SCHEMA_VERSION, Event, Log, read_events
 from grader.report.html import feedback_page
 from grader.report.table import gradebook_rows
 from tests.corrections.factory import mnist_result

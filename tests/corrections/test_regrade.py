@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from grader.ledger.log import read_events
+from grader.corrections.log import read_events
 from tests.conftest import ROOT
 from tests.snippets import SHAPES, untrained_model, write_notebook
 

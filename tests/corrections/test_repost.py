@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from grader import corrections
+from grader.api import corrections
 from grader.post import post_results
 from tests.conftest import ROOT
 from tests.post.conftest import FAST, WEBHOOK_SECRET, write_learners

@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from grader import corrections
+from grader.api import corrections
 from grader.judge.extract import extract
 from grader.judge.score import rejudge_part, score_part
-from grader.ledger import Corrections
-from grader.ledger.log import read_events
+from grader.corrections import Corrections
+from grader.corrections.log import read_events
 from tests.conftest import ROOT
 
 from .factory import mnist_result, write_class
@@ -105,7 +105,7 @@ def test_an_override_holds_through_a_rescore(class_of_40, mnist_copy):
     report = corrections.rescore(out)
     change = next(c for c in report.changed if c.learner == "learner25")
     assert change.overridden == ["RMv95"] and change.before == change.after == 4.5
-    grade = Corrections.load(out).grade(corrections.load_results(out)[25])
+    grade = Corrections.load(out).grade(corrections.graded_results(out)[25])
     assert grade.result.part("RMv95").points == 0.5 and grade.judged["RMv95"].status == "failed"
     assert "the part was rescored: measured 0.9250 (passed, 1 points) then" in \
         grade.overrides["RMv95"].changed

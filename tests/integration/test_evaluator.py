@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from grader.run.evaluation import Evaluator, EvaluatorOptions, Plan
+from grader.run.evaluator_client import Evaluator, EvaluatorOptions, Plan
 from grader.kernel.integrity import integrity_inputs
 from grader.run.limits import Limits
 from grader.run.sandbox import unavailable_reason

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.run.ledger import alive, start_time
+from grader.run.process_register import alive, start_time
 from tests.conftest import ROOT
 from tests.integration.test_batch import GRADED, UNTRAINED, _gradebook, _notebook
 from tests.processes import Run
@@ -276,7 +276,7 @@ def test_an_evaluator_killed_from_outside_is_no_fault_of_the_model(tmp_path, mon
 
     import numpy as np
 
-    from grader.run.evaluation import Evaluator, EvaluatorOptions, Plan
+    from grader.run.evaluator_client import Evaluator, EvaluatorOptions, Plan
     from grader.run.limits import Limits
     from grader.run.sandbox import unavailable_reason
 

@@ -128,12 +128,19 @@ def platform(keypair):
     clear_token_cache()
 
 
+def post_main(argv: list[str]) -> int:
+    """``grader post ARGV`` in this process; its exit status."""
+    from grader.cli import main
+
+    return main(["post", *argv])
+
+
 def run_post_cli(args: list[str], *, env: dict | None = None, timeout: float = 60):
-    """``python -m grader.post ...`` in a subprocess (the same code as ``grader post``)."""
-    return subprocess.run([sys.executable, "-m", "grader.post", *args], capture_output=True,
+    """``grader post ...`` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "grader", "post", *args], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=timeout)
 
 
 def popen_post_cli(args: list[str], *, env: dict | None = None):
-    return subprocess.Popen([sys.executable, "-m", "grader.post", *args], cwd=ROOT, env=env,
+    return subprocess.Popen([sys.executable, "-m", "grader", "post", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -89,7 +89,7 @@ def test_killed_mid_post_to_the_course_platform(course, results_dir, learners_cs
 
 
 def test_status_lists_pending_sent_failed(course, results_dir, learners_csv, tokens, capsys):
-    from grader.post.cli import main
+    from tests.post.conftest import post_main as main
 
     course.plan = ["401"]
     assert main([str(results_dir), "--to", "coursera", "--url", course.url, "--learners",

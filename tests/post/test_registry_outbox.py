@@ -34,14 +34,14 @@ def test_registry_is_one_explicit_table():
 
 
 def test_cli_help_names_every_registered_destination():
-    from grader.post.cli import DESTINATIONS_HELP
+    from grader.cli.post import DESTINATIONS_HELP
 
     assert all(name in DESTINATIONS_HELP for name in default_registry().names())
 
 
 def test_importing_the_cli_is_cheap():
-    code = ("import sys, argparse; import grader.post.cli as c; p = argparse.ArgumentParser(); "
-            "s = p.add_subparsers(); c.add_post_parser(s); c.add_post_option(s.add_parser('grade'));"
+    code = ("import sys, argparse; import grader.cli.post as c; p = argparse.ArgumentParser(); "
+            "s = p.add_subparsers(); c.add_parser(s); c.add_post_option(s.add_parser('grade'));"
             "heavy = [m for m in sys.modules if m.split('.')[0] in ('requests', 'sqlite3', 'jwt', "
             "'cryptography', 'tensorflow', 'numpy')]; assert not heavy, heavy")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -127,7 +127,7 @@ def _grade_args(argv):
     """Parse like `grader grade` does once add_post_option is wired in."""
     import argparse
 
-    from grader.post.cli import add_post_option
+    from grader.cli.post import add_post_option
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", default="results")
@@ -139,7 +139,7 @@ def _grade_args(argv):
 
 def test_grade_post_options_check_early_and_post_after(results_dir, receiver, learners_csv,
                                                        clean_env, capsys):
-    from grader.post.cli import check_post_options, post_after_grade
+    from grader.cli.post import check_post_options, post_after_grade
 
     from .conftest import WEBHOOK_SECRET
 

@@ -7,7 +7,7 @@ import pytest
 
 from grader.exceptions import DestinationConfigError
 from grader.post import post_results
-from grader.post.cli import main
+from tests.post.conftest import post_main as main
 from grader.post.config import load_learners
 from grader.post.secrets import Redactor, Secret
 

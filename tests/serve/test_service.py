@@ -16,7 +16,7 @@ import time
 import pytest
 import requests
 
-from grader.ledger.log import read_events
+from grader.corrections.log import read_events
 from tests.conftest import ROOT
 from tests.serve.harness import SOLUTION, WEAK, Service, assignment_copy, body
 

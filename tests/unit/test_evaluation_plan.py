@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from grader.run.evaluation import INTEGRITY_ROWS, build_plan
+from grader.run.evaluator_client import INTEGRITY_ROWS, build_plan
 from grader.kernel.integrity import integrity_inputs
 from grader.kernel.frames import FrameError, array_from, array_meta, encode_frame, read_frame
 from grader.orchestrate import function_integrity, kernel_agent_config

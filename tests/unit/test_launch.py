@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.run.ledger import alive, start_time
+from grader.run.process_register import alive, start_time
 from tests.conftest import ROOT
 
 PARENT = """

@@ -119,6 +119,22 @@ def test_the_kernel_side_imports_nothing_of_the_harness():
     assert {m: t for m, t in leaks.items() if t} == {}
 
 
+def test_every_package_docstring_names_its_modules():
+    """A newcomer reads a package's docstring to find its modules: it lists every one."""
+    import re
+
+    missing = {}
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        folder = init.parent
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        names = [p.stem for p in folder.glob("*.py") if p.stem not in ("__init__", "__main__")]
+        names += [p.parent.name for p in folder.glob("*/__init__.py")]
+        absent = [n for n in names if not re.search(rf"(?<![\w]){re.escape(n)}(?![\w])", doc)]
+        if absent:
+            missing[module_name(init)] = sorted(absent)
+    assert missing == {}
+
+
 def test_the_checker_sees_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.report.ci import add_junit_option, annotations, emit, junit_xml, suites_from_results, write_ci_outputs
+from grader.cli.options import add_junit_option, ci_outputs as write_ci_outputs
+from grader.report.ci import annotations, emit, junit_xml, suites_from_results
 from grader.results import CellError, PartResult, SubmissionResult
 
 XSD = Path(__file__).with_name("junit.xsd")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.authoring.validate import add_validate_parser, format_report, run_validate, validate
+from grader.authoring.validate import format_report, validate
+from grader.cli.validate import add_parser as add_validate_parser, run as run_validate
 from tests.conftest import ROOT
 
 XSD = Path(__file__).with_name("junit.xsd")

@@ -16,7 +16,7 @@ from typing import Any, Callable, ClassVar
 from urllib.parse import urlsplit
 
 from ...exceptions import DestinationConfigError
-from ...ledger import Grade
+from ...corrections import Grade
 from ...results import SubmissionResult
 from ..config import Identity, Setting
 from ..delivery import Attempt, RetryPolicy, from_exception, from_response

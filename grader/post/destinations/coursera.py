@@ -1,6 +1,6 @@
 """Coursera's programming-assignment endpoint, spoken exactly as the course's Grader did.
 
-One JSON body per learner (``docs/posting.md``; the protocol is in the
+One JSON body per learner (``docs/instructor/posting.md``; the protocol is in the
 course's ``grading.Grader``): the assignment's ``course_key``, the learner's
 email and course token, and every part of the assignment, each
 ``{"output": TEXT}`` or ``{}`` when nothing was measured.  TEXT is the value

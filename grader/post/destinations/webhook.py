@@ -33,7 +33,7 @@ EVENT = "grader.score"
 
 
 def document(delivery: Delivery) -> dict:
-    """The JSON document for one score (field names: ``docs/posting.md``)."""
+    """The JSON document for one score (field names: ``docs/instructor/posting.md``)."""
     result, identity, row = delivery.result, delivery.identity, delivery.row
     doc = {
         "event": EVENT,

@@ -2,7 +2,7 @@
 
 The steps, in order: read the settings (command line, environment, owner-only
 config file), the learner map and the result files with their corrections
-(:mod:`grader.ledger`); let the destination check its settings; *record* every
+(:mod:`grader.corrections`); let the destination check its settings; *record* every
 grade in the outbox (pending) - a grade already recorded as it is adds nothing,
 a changed one is a new version - only then send each pending score, retrying
 transient failures, and mark it sent, failed or still pending.  See
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..exceptions import DestinationConfigError, PostError
-from ..ledger import Corrections
+from ..corrections import Corrections
 from .config import ConfigFile, Identity, load_config, load_learners, resolve
 from .delivery import REFUSED, RETRY_SETTINGS, SENT, RetryPolicy, deliver
 from .destinations.base import Delivery, PostContext
@@ -215,3 +215,47 @@ def outbox_status(results_dir: str | Path, *, to: str | None = None,
         return []
     with Outbox.open(base, lock=False) as outbox:
         return outbox.rows(destination=to, learner=learner)
+
+
+def check_settings(name: str, settings: dict, *, registry: Registry | None = None,
+                   options: dict[str, str] | None = None) -> None:
+    """Every setting given on the command line must be a non-secret setting of destination ``name``.
+
+    ``options`` names the command-line option of a setting (``url`` -> ``--url``), for the message.
+    Raises :class:`grader.exceptions.UsageError`.
+    """
+    from ..exceptions import UsageError
+
+    registry = registry or default_registry()
+    declared = {s.name: s for s in registry.get(name).SETTINGS}
+    for key in settings:
+        option = (options or {}).get(key, f"--set {key}")
+        if key not in declared:
+            raise UsageError(f"{option} is not a setting of {name} (its settings: {', '.join(declared)})",
+                             argument=key, value=settings[key])
+        if declared[key].secret:
+            raise UsageError(f"{key} is a secret: set it in the environment or the config file, never on "
+                             f"the command line (other users can read command lines)", argument=key)
+
+
+def check_destinations(names: list[str], *, out: str | Path, config: str | Path | None = None,
+                       learners: str | Path | None = None, settings: dict | None = None,
+                       assignment=None, registry: Registry | None = None) -> None:
+    """Before a batch that posts to ``names``: fail now on a destination's settings.
+
+    Reads the config file, the learner map and each destination's settings, and lets
+    the destination check them, so that a long batch does not end in a configuration
+    error.  Raises :class:`grader.exceptions.DestinationConfigError`.
+    """
+    registry = registry or default_registry()
+    loaded = load_config(config)
+    loaded.check_tables(registry.names() + list(RESERVED))
+    load_learners(learners)
+    for name in names:
+        cls = registry.get(name)
+        given = {k: v for k, v in (settings or {}).items() if k in {s.name for s in cls.SETTINGS}}
+        context = PostContext(base=Path(out), redactor=Redactor(), policy=retry_policy(loaded),
+                              assignment=_assignment_loader(assignment))
+        values = resolve(cls.SETTINGS, table=name, config=loaded, overrides=given,
+                         redactor=context.redactor)
+        cls(name=name, settings=values, context=context).check([])

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generate the sklearn_digits notebooks: template, reference solution, sample submissions.
 
-    .venv/bin/python reference/sklearn_digits/make_notebooks.py
+    .venv/bin/python tools/make_sklearn_notebooks.py
 
 It (re)writes, without outputs and with fixed cell ids (the same files byte for byte):
 
@@ -20,8 +20,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+ROOT = Path(__file__).resolve().parent.parent
+HERE = ROOT / "reference" / "sklearn_digits"
 PARTS = ["class_means", "nearest_mean", "mlp_accuracy", "mlp_loss"]
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 

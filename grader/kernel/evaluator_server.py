@@ -1,6 +1,6 @@
 """The evaluator: runs a learner's exported model on the harness's inputs, outside the kernel.
 
-``python -m grader.kernel.evaluator`` (started by the harness through
+``python -m grader.kernel.evaluator_server`` (started by the harness through
 :mod:`grader.kernel.launch`, sandboxed like a kernel but with nothing to
 read: no data files, no submission).  After each graded cell the learner's
 kernel exports the model as a frozen TensorFlow graph (variables turned into

@@ -84,7 +84,7 @@ class RescoreReport:
         return [change.learner for change in self.changed]
 
 
-def rescore(out: str | Path, *, assignment: Assignment, results: list[SubmissionResult],
+def judge_again(out: str | Path, *, assignment: Assignment, results: list[SubmissionResult],
             by: str | None = None, reason: str = "", force: bool = False) -> RescoreReport:
     """Judge ``results`` of ``out`` again with ``assignment``'s thresholds; record what changed.
 

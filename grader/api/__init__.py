@@ -6,6 +6,15 @@
 machine's worker processes, or a Dask cluster), and writes the gradebook and
 the HTML reports.  A submission that fails, hangs, dies or is not a notebook is
 a row with its reason, never an abort.
+
+Every command is a call of a public function, with keyword arguments; the command
+line (:mod:`grader.cli`) only parses, calls and prints:
+
+* this module: :func:`check` and :func:`grade` (also ``grader.check``, ``grader.grade``);
+* :mod:`grader.api.corrections`: course staff's corrections (override, clear, rescore),
+  recorded in the corrections log (:mod:`grader.corrections`), then the reports rewritten;
+* :mod:`grader.api.audit`: a grade's history, from the journal, the results, the
+  corrections log and the outbox.
 """
 from __future__ import annotations
 
@@ -15,16 +24,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from .assignments import find_assignment
-from .events import Listener
-from .exceptions import UsageError
-from .orchestrate import GradeOptions, grade_notebook
-from .paths import notebook_file, output_folder
-from .results import SubmissionResult
-from .specs.model import Assignment
+from ..assignments import find_assignment
+from ..events import Listener
+from ..exceptions import UsageError
+from ..orchestrate import GradeOptions, grade_notebook
+from ..paths import notebook_file, output_folder
+from ..results import SubmissionResult
+from ..specs.model import Assignment
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .batch.progress import Progress
+    from ..batch.progress import Progress
 
 
 def _assignment(assignment: Assignment | str | Path | None, notebooks=()) -> Assignment:
@@ -49,9 +58,9 @@ def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = 
     """
     import tempfile
 
-    from .run.evaluation import close_shared
-    from .run.ledger import Ledger, run_id
-    from .run.reaper import Reaper
+    from ..run.evaluator_client import close_shared
+    from ..run.process_register import Ledger, run_id
+    from ..run.reaper import Reaper
 
     path = notebook_file(notebook)
     assignment = _assignment(assignment, [path])
@@ -67,7 +76,7 @@ def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = 
 
 def check_grade_inputs(directory: Path, out: Path, workers: int | None) -> None:
     """Refuse a batch that cannot be what was meant, before anything is written."""
-    from .batch.inputs import count_notebooks
+    from ..batch.inputs import count_notebooks
 
     if workers is not None and not (isinstance(workers, int) and workers >= 1):
         raise UsageError(f"workers must be a whole number of 1 or more, got {workers!r}",
@@ -101,19 +110,19 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
     ``similarity``: at the end, write the instructor's similarity report (``out/similarity.html``,
     :func:`grader.similarity.similarity_report`), comparing with the files of ``corpus`` too.
     """
-    from .batch.engine import BatchEngine, Journal
-    from .batch.executor import InlineExecutor, LocalPoolExecutor
-    from .batch.guard import BatchGuard
-    from .batch.inputs import collect, read_mapping
-    from .batch.progress import Progress
-    from .report.html import write_reports
-    from .report.table import write_gradebook
-    from .specs.data import resolve_all
+    from ..batch.engine import BatchEngine, Journal
+    from ..batch.executor import InlineExecutor, LocalPoolExecutor
+    from ..batch.guard import BatchGuard
+    from ..batch.inputs import collect, read_mapping
+    from ..batch.progress import Progress
+    from ..report.html import write_reports
+    from ..report.table import write_gradebook
+    from ..specs.data import resolve_all
 
     directory, out = Path(directory), Path(out)
     check_grade_inputs(directory, out, workers)
     if similarity:
-        from .similarity import check_corpus
+        from ..similarity import check_corpus
 
         check_corpus(corpus)  # a wrong folder fails now, not after an hour of grading
     # One batch per results folder; what a killed run of it left running is killed first.
@@ -141,7 +150,7 @@ def grade(directory: str | Path = "submissions", *, assignment: Assignment | str
         if guard.describe_swept():
             progress.note(guard.describe_swept())
         if cluster:
-            from .batch.dask import DaskExecutor
+            from ..batch.dask import DaskExecutor
 
             executor = DaskExecutor(cluster)
         elif workers == 1:
@@ -166,9 +175,9 @@ def _rescore_resumed(out: Path, assignment: Assignment, results: list[Submission
     grading key); their stored measurements are judged again and the rescore is
     appended to the corrections log, so the gradebook, the pages and posting use it.
     """
-    from .ledger.rescore import rescore
+    from ..corrections.rescore import judge_again
 
-    report = rescore(out, assignment=assignment, results=results,
+    report = judge_again(out, assignment=assignment, results=results,
                      reason="thresholds.toml changed since these results were graded "
                             "(recorded by grader grade)")
     if report.judged:
@@ -181,8 +190,8 @@ def _rescore_resumed(out: Path, assignment: Assignment, results: list[Submission
 
 def _similarity(results: list[SubmissionResult], out: Path, *, assignment: Assignment, corpus) -> None:
     """The similarity report at the end of a batch, and the summary page that links it."""
-    from .report.html import write_summary
-    from .similarity import similarity_report
+    from ..report.html import write_summary
+    from ..similarity import similarity_report
 
     similarity_report(out, corpus=corpus, assignment=assignment, results=results)
     write_summary(results, out, assignment_title=assignment.title)

@@ -5,7 +5,7 @@ One row per event, never changed and never deleted - SQLite triggers refuse
 directly can only add to it.  Each event says who (``by``), when (``at``, UTC),
 which learner and part, the points before and after, and why (``reason``), and
 names the measurement it was made against (``result_id``: see
-:func:`grader.ledger.grades.result_id`).
+:func:`grader.corrections.grades.result_id`).
 
 Actions:
 
@@ -90,7 +90,7 @@ class Event:
     id: int = 0           # set when appended
 
 
-def utc_now() -> str:
+def utc_now_text() -> str:
     """The current UTC time in ISO 8601 with milliseconds (the outbox's format too)."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
@@ -156,7 +156,7 @@ class Log:
 
     def append(self, events: list[Event]) -> list[Event]:
         """Append ``events`` in one transaction; returns them with their id and time."""
-        at = utc_now()
+        at = utc_now_text()
         stored = []
         self._db.execute("BEGIN IMMEDIATE")
         try:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import CorrectionError
-from ..results import SubmissionResult
+from ..results import SubmissionResult, load_results
 from ..textutil import safe_name
 from .grades import Corrections, Grade, Override, under
 from .log import CLEAR, OVERRIDE, Event, Log, default_author
@@ -30,17 +30,10 @@ def results_folder(out: str | Path) -> Path:
     return folder
 
 
-def load_results(out: str | Path) -> list[SubmissionResult]:
-    """Every readable result file of ``out/results`` (files that are not results are skipped)."""
-    results = []
-    for path in sorted(results_folder(out).glob("*.json")):
-        if path.name.startswith("."):
-            continue
-        try:
-            results.append(SubmissionResult.from_json(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError, TypeError, KeyError):
-            continue
-    return results
+def graded_results(out: str | Path) -> list[SubmissionResult]:
+    """Every readable result file of ``out/results``, or an error when ``out`` is no results folder."""
+    results_folder(out)
+    return load_results(out)
 
 
 def find_result(out: str | Path, learner: str) -> SubmissionResult:
@@ -53,7 +46,7 @@ def find_result(out: str | Path, learner: str) -> SubmissionResult:
             return result
     except (OSError, ValueError, TypeError, KeyError):
         pass
-    known = {r.learner: r for r in load_results(out)}
+    known = {r.learner: r for r in graded_results(out)}
     if learner in known:
         return known[learner]
     close = difflib.get_close_matches(learner, list(known), n=3)
@@ -135,7 +128,7 @@ class Listed:
 
 def overrides_in_force(out: str | Path) -> list[Listed]:
     """Every override in force in ``out``, by learner and part."""
-    results = {r.learner: r for r in load_results(out)}
+    results = {r.learner: r for r in graded_results(out)}
     corrections = Corrections.load(out)
     listed = []
     for learner in corrections.learners():

@@ -2,7 +2,7 @@
 
 After each graded cell, the agent in the learner's kernel exports the
 TensorFlow model of each loss or accuracy part as a frozen graph.  The
-harness sends it to the evaluator (:mod:`grader.kernel.evaluator`), a
+harness sends it to the evaluator (:mod:`grader.kernel.evaluator_server`), a
 separate process started with the kernel and sandboxed like it, together
 with the inputs it chose: the split's inputs, the integrity check's shuffled
 and moved sample (its seed stays in the harness), and the splits the part is
@@ -104,7 +104,7 @@ class EvaluatorOptions:
     threads: int | None = None
     timeout: float = 120.0          # seconds for one model's evaluation
     startup_timeout: float = 120.0
-    ledger: object = None           # grader.run.ledger.Ledger: where the process is recorded
+    ledger: object = None           # grader.run.process_register.Ledger: where the process is recorded
 
 
 class Evaluator:

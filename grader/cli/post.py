@@ -1,17 +1,15 @@
-"""``grader post`` and ``grader grade --post``: parse, call :func:`grader.post.post_results`, print.
+"""``grader post RESULTS --to NAME``, and ``grader grade --post NAME``: parse, call
+:func:`grader.post.post_results`, print.
 
-Wired into :mod:`grader.cli` with :func:`add_post_parser`,
-:func:`add_post_option`, :func:`run_post` and :func:`post_after_grade`; also
-runnable on its own as ``python -m grader.post RESULTS --to NAME``.  Only
-argparse is imported at start-up (``grader --help`` stays instant); secrets
-have no command-line option on purpose (other users can read command lines).
+Secrets have no command-line option on purpose (other users can read command lines).
 """
 from __future__ import annotations
 
 import argparse
-import sys
 
-EXIT_OK, EXIT_INCOMPLETE, EXIT_ERROR = 0, 1, 2
+from .options import EXIT_OK, to_stderr
+
+EXIT_INCOMPLETE = 1
 DESTINATIONS_HELP = "coursera, webhook, gradescope or lti"
 
 # Command-line options that set a destination setting, and the setting they set.
@@ -28,15 +26,15 @@ def _add_common(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
                              "email,lms_user_id (default: $GRADER_LEARNERS)")
 
 
-def add_post_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(commands) -> argparse.ArgumentParser:
     """Add the ``post`` command to the ``grader`` subparsers."""
-    post = subparsers.add_parser(
+    post = commands.add_parser(
         "post", help="post scores from a results folder to a course platform, LMS or URL",
         description="Post every result in RESULTS (the --out folder of `grader grade`) to one "
                     "destination. Each score is recorded in RESULTS/outbox.sqlite before it is "
                     "sent and marked sent when the destination confirms it, so a re-run sends "
                     "only what is still pending and nothing twice. Secrets come from the "
-                    "environment or an owner-only config file: see docs/posting.md.")
+                    "environment or an owner-only config file: see docs/instructor/posting.md.")
     post.add_argument("results", nargs="?", default="results", metavar="RESULTS",
                       help="results folder (default: results/)")
     post.add_argument("--to", metavar="NAME", help=f"destination: {DESTINATIONS_HELP}")
@@ -84,11 +82,13 @@ def add_post_option(grade_parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args) -> dict:
+    from ..exceptions import UsageError
+
     settings = {}
     for pair in getattr(args, "set", []) or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise argparse.ArgumentTypeError(f"--set expects KEY=VALUE, got {pair!r}")
+            raise UsageError(f"--set expects KEY=VALUE, got {pair!r}", argument="set", value=pair)
         settings[key.strip()] = value
     for setting in _SETTING_OPTIONS:
         if getattr(args, setting, None) is not None:
@@ -98,27 +98,9 @@ def _settings(args) -> dict:
     return settings
 
 
-def _check_settings(name: str, settings: dict, registry) -> None:
-    """Every option given must be a non-secret setting of the chosen destination."""
-    declared = {s.name: s for s in registry.get(name).SETTINGS}
-    for key in settings:
-        option = _SETTING_OPTIONS.get(key, f"--set {key}")
-        if key not in declared:
-            raise argparse.ArgumentTypeError(
-                f"{option} is not a setting of {name} (its settings: {', '.join(declared)})")
-        if declared[key].secret:
-            raise argparse.ArgumentTypeError(
-                f"{key} is a secret: set it in the environment or the config file, never on the "
-                f"command line (other users can read command lines)")
-
-
 def _retry(args) -> dict:
     return {key: getattr(args, key) for key in ("attempts", "base_delay", "max_delay", "timeout")
             if getattr(args, key, None) is not None}
-
-
-def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def format_report(report) -> str:
@@ -163,66 +145,41 @@ def format_status(rows) -> str:
     return "\n".join(lines)
 
 
-def run_post(args) -> int:
+def run(args) -> int:
     """``grader post``: 0 every score delivered, 1 some pending or failed, errors raise."""
-    from .run import outbox_status, post_results
+    from ..exceptions import UsageError
+    from ..post.send import check_settings, outbox_status, post_results
 
     if args.status:
         rows = outbox_status(args.results, to=args.to)
         print(format_status(rows))
         return EXIT_INCOMPLETE if any(r.status in ("pending", "failed") for r in rows) else EXIT_OK
     if not args.to:
-        raise argparse.ArgumentTypeError(f"--to NAME is required ({DESTINATIONS_HELP})")
-    from .registry import default_registry
-
-    registry = default_registry()
+        raise UsageError(f"--to NAME is required ({DESTINATIONS_HELP})", argument="to")
     settings = _settings(args)
-    _check_settings(args.to, settings, registry)
+    check_settings(args.to, settings, options=_SETTING_OPTIONS)
     report = post_results(args.results, to=args.to, config=args.post_config,
                           learners=args.learners, assignment=args.assignment, settings=settings,
-                          retry=_retry(args), retry_failed=args.retry_failed, registry=registry,
-                          progress=None if args.quiet else _stderr)
+                          retry=_retry(args), retry_failed=args.retry_failed,
+                          progress=None if args.quiet else to_stderr)
     print(format_report(report))
     return EXIT_OK if report.complete else EXIT_INCOMPLETE
 
 
 def check_post_options(args) -> None:
-    """Before ``grader grade --post`` starts grading: fail now on a destination's settings.
-
-    Reads the config file, the learner map and each destination's settings, and
-    lets the destination check them, so that a long batch does not end in a
-    configuration error. Raises :class:`grader.exceptions.DestinationConfigError`.
-    """
+    """Before ``grader grade --post`` starts grading: fail now on a destination's settings."""
     if not getattr(args, "post", None):
         return
-    from pathlib import Path
+    from ..post.send import check_destinations
 
-    from .config import load_config, load_learners, resolve
-    from .destinations.base import PostContext
-    from .registry import RESERVED, default_registry
-    from .run import _assignment_loader, retry_policy
-    from .secrets import Redactor
-
-    registry = default_registry()
-    config = load_config(args.post_config)
-    config.check_tables(registry.names() + list(RESERVED))
-    load_learners(args.learners)
-    settings = _settings(args)
-    for name in args.post:
-        cls = registry.get(name)
-        given = {k: v for k, v in settings.items() if k in {s.name for s in cls.SETTINGS}}
-        context = PostContext(base=Path(args.out), redactor=Redactor(),
-                              policy=retry_policy(config),
-                              assignment=_assignment_loader(getattr(args, "assignment", None)))
-        values = resolve(cls.SETTINGS, table=name, config=config, overrides=given,
-                         redactor=context.redactor)
-        cls(name=name, settings=values, context=context).check([])
+    check_destinations(args.post, out=args.out, config=args.post_config, learners=args.learners,
+                       settings=_settings(args), assignment=getattr(args, "assignment", None))
 
 
 def post_after_grade(args, out_dir) -> int:
-    """After ``grader grade --post NAME``: post ``out_dir`` to each NAME; 0, 1 as run_post."""
-    from .registry import default_registry
-    from .run import post_results
+    """After ``grader grade --post NAME``: post ``out_dir`` to each NAME; 0, 1 as :func:`run`."""
+    from ..post.registry import default_registry
+    from ..post.send import post_results
 
     registry = default_registry()
     settings = _settings(args)
@@ -232,29 +189,8 @@ def post_after_grade(args, out_dir) -> int:
                  if k in {s.name for s in registry.get(name).SETTINGS}}
         report = post_results(out_dir, to=name, config=args.post_config, learners=args.learners,
                               assignment=getattr(args, "assignment", None), settings=given,
-                              registry=registry,
-                              progress=None if getattr(args, "quiet", False) else _stderr)
+                              registry=registry, progress=None if getattr(args, "quiet", False) else to_stderr)
         print(format_report(report))
         if not report.complete:
             status = EXIT_INCOMPLETE
     return status
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.post RESULTS --to NAME ...`` (the same as ``grader post``)."""
-    parser = argparse.ArgumentParser(prog="grader")
-    add_post_parser(parser.add_subparsers(dest="command", required=True))
-    try:
-        args = parser.parse_args(["post", *(sys.argv[1:] if argv is None else argv)])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    from ..exceptions import GraderError
-
-    try:
-        return run_post(args)
-    except (GraderError, argparse.ArgumentTypeError) as exc:
-        print(f"grader: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
-        return 130

@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .ledger import Corrections, Grade
-from .ledger.log import CLEAR, JUDGED, OVERRIDE, RESCORE, Event
-from .ledger.overrides import find_result, load_results, results_folder
-from .post.outbox import FAILED, PENDING, SENT, SUPERSEDED, Row
-from .post.run import outbox_status
+from ..corrections import Corrections, Grade
+from ..corrections.log import CLEAR, JUDGED, OVERRIDE, RESCORE, Event
+from ..corrections.overrides import find_result, graded_results, results_folder
+from ..post.outbox import FAILED, PENDING, SENT, SUPERSEDED, Row
+from ..post.send import outbox_status
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def history(out: str | Path, learner: str | None = None) -> Audit:
     """
     out = Path(out)
     results_folder(out)
-    results = [find_result(out, learner)] if learner is not None else load_results(out)
+    results = [find_result(out, learner)] if learner is not None else graded_results(out)
     corrections = Corrections.load(out)
     grades = {result.learner: corrections.grade(result) for result in results}
     wanted = set(grades) if learner is None else {learner}

@@ -1,14 +1,14 @@
 """Course staff's corrections as library calls: override, clear, rescore - then the reports.
 
 Each call records its events in the corrections log of the results folder
-(:mod:`grader.ledger`; result files are never edited) and rewrites what is
+(:mod:`grader.corrections`; result files are never edited) and rewrites what is
 computed from it: ``gradebook.csv`` / ``gradebook.json``, the feedback pages of
 the learners concerned and ``summary.html``.  Posting the new versions is the
 next ``grader post`` run (it sends only the grades that changed).
 
 ::
 
-    from grader import corrections
+    from grader.api import corrections
     corrections.override("results", "alice", "RMv95", points=1, reason="regrade accepted")
     corrections.rescore("results")          # after editing reference/NAME/thresholds.toml
 """
@@ -18,13 +18,13 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from .assignments import find_assignment, load_assignment
-from .exceptions import CorrectionError, GraderError
-from .ledger.log import Event
-from .ledger.overrides import (Listed, clear_override, load_results, overrides_in_force,
+from ..assignments import find_assignment, load_assignment
+from ..exceptions import CorrectionError, GraderError
+from ..corrections.log import Event
+from ..corrections.overrides import (Listed, clear_override, graded_results, overrides_in_force,
                                results_folder, set_override)
-from .ledger.rescore import RescoreReport
-from .specs.model import Assignment
+from ..corrections.rescore import RescoreReport
+from ..specs.model import Assignment
 
 
 def override(out: str | Path, learner: str, part: str, *, points: float, reason: str,
@@ -64,16 +64,16 @@ def rescore(out: str | Path, *, assignment: Assignment | str | Path | None = Non
     into ``out`` used (its journal), else the one the results name, found like
     ``grader grade`` finds it.  Results already judged with the current
     thresholds are left alone unless ``force``.  Every change is recorded
-    (:mod:`grader.ledger.rescore`); the reports are rewritten when a verdict changed.
+    (:mod:`grader.corrections.rescore`); the reports are rewritten when a verdict changed.
     """
-    from .ledger.rescore import rescore as rescore_results
+    from ..corrections.rescore import judge_again
 
-    results = load_results(out)
+    results = graded_results(out)
     if not results:
         raise CorrectionError(f"{out}/results/ holds no result files: run grader grade first",
                               path=str(out))
     assignment = _assignment(assignment, results, out)
-    report = rescore_results(out, assignment=assignment, results=results, by=by, reason=reason,
+    report = judge_again(out, assignment=assignment, results=results, by=by, reason=reason,
                              force=force)
     if reports and report.judged:
         changed = {change.learner for change in report.changed}
@@ -84,16 +84,12 @@ def rescore(out: str | Path, *, assignment: Assignment | str | Path | None = Non
 def refresh_reports(out: str | Path, *, learners: Iterable[str] | None = None,
                     results: list | None = None, title: str = "") -> None:
     """Rewrite the gradebook, ``summary.html`` and the feedback pages of ``learners`` (all: None)."""
-    from .report.html import write_reports
-    from .report.table import write_gradebook
+    from ..report.rebuild import rebuild_reports
 
-    out = Path(out)
-    results = load_results(out) if results is None else results
-    if not results:
-        return
-    write_gradebook(results, out)
-    write_reports(results, out, assignment_title=title or _title(out, results[0].assignment),
-                  learners=learners)
+    results = graded_results(out) if results is None else results
+    if results:
+        rebuild_reports(out, title=title or _title(Path(out), results[0].assignment), learners=learners,
+                        results=results)
 
 
 def _assignment(assignment: Assignment | str | Path | None, results: list,
