@@ -265,8 +265,10 @@ def pages() -> dict[Path, str]:
     return {CLI_PAGE: cli_page(), SPEC_PAGE: spec_page()}
 
 
-def stale(root: Path = ROOT) -> list[Path]:
-    """The generated pages under ``root`` whose text differs from what the code gives now."""
+def stale(root: Path | None = None) -> list[Path]:
+    """The generated pages under ``root`` (the repository) whose text differs from what the code
+    gives now."""
+    root = ROOT if root is None else root
     found = []
     for path, text in pages().items():
         file = root / path
