@@ -14,7 +14,7 @@ ifneq ($(SHARED_MNIST),)
 export GRADER_DATA_MNIST ?= $(abspath $(SHARED_MNIST))
 endif
 
-.PHONY: demo test test-fast bench bench-similarity clean system-deps
+.PHONY: demo test test-fast bench bench-similarity docs clean system-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,5 +48,10 @@ bench: $(VENV)/.installed
 bench-similarity: $(VENV)/.installed
 	$(PY) bench/bench_similarity.py
 
+# The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or anchor fails.
+# `$(VENV)/bin/mkdocs serve` serves it while you edit.
+docs: $(VENV)/.installed
+	$(VENV)/bin/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) results .pytest_cache site

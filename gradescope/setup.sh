@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder's image (Ubuntu).
 # The autograder zip (see make_autograder.sh) unpacks into /autograder/source: the grader
-# package, assignments/ and reference/. Details: docs/posting.md, "Gradescope".
+# package, assignments/ and reference/. Details: docs/instructor/posting.md, "gradescope".
 set -euo pipefail
 
 SOURCE=/autograder/source
