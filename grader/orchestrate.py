@@ -241,95 +241,147 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
 
     use_sandbox, sandbox_text = sandbox_mode(options.sandbox)
     kernel = assignment.kernel
-    seed = kernel.seed if options.seed is None else options.seed
-    tf1 = kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat
-    started_at = _now()
+    integrity = function_integrity(assignment)
     # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
     # and integrity draws that never enter the kernel (grader.run.evaluator_client).
     # Built in a thread while the kernel starts (loading and checking the data takes a while).
     graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
         if kernel.framework == "tensorflow" else ()
-    plan = _background(build_plan, assignment, data_paths) if graph_parts else None
-    integrity = function_integrity(assignment)
-    limits = Limits(memory_mb=options.memory_mb or kernel.memory_mb,
-                    processes=options.max_processes or kernel.max_processes)
-    judge = functools.partial(_judge, assignment=assignment, data_paths=data_paths,
-                              integrity=integrity, graded_cell_of=graded_cell_of)
+    attempt = _Attempt(
+        path=path, learner=learner or learner_id(path), assignment=assignment, options=options,
+        data_paths=data_paths, files=tuple(files), files_root=files_root, graded=graded,
+        seed=kernel.seed if options.seed is None else options.seed,
+        tf1=kernel.tf1_compat if options.tf1_compat is None else options.tf1_compat,
+        sandbox=use_sandbox, sandbox_text=sandbox_text, integrity=integrity, graph_parts=graph_parts,
+        plan=_background(build_plan, assignment, data_paths) if graph_parts else None,
+        limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
+                      processes=options.max_processes or kernel.max_processes),
+        judge=functools.partial(_judge, assignment=assignment, data_paths=data_paths,
+                                integrity=integrity, graded_cell_of=graded_cell_of),
+        emit=emit, started=started, ledger=ledger)
+    started_at = _now()
     saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
-    lost: list[str] = []
-    while True:
-        # The attempt's record in the ledger holds its scratch folder, cgroups and processes, so
-        # that a harness killed at any moment leaves nothing of it behind (grader.run.process_register).
-        entry = ledger.entry(f"kernel {learner or learner_id(path)}") if ledger is not None else None
-        scratch = Path(tempfile.gettempdir()) / f"grader-{uuid.uuid4().hex[:12]}"
-        if entry is not None and not options.keep_workdir:
-            entry.add_path(scratch)
-        scratch.mkdir(mode=0o755)
-        os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user (whatever the umask)
-        workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
-        workdir.mkdir()
-        try:
-            home = _prepare_workdir(workdir, path, files, files_root)
-            kernel_data = {}
-            for data in assignment.data:
-                target = home / data.file
-                if not target.exists():
-                    os.symlink(data_paths[data.name], target)
-                kernel_data[data.name] = str(target)
-            agent_config = kernel_agent_config(assignment, seed=seed, tf1=tf1, data=kernel_data,
-                                               integrity=integrity, threads=options.threads)
-            run_options = RunOptions(
-                cell_timeout=options.cell_timeout or kernel.cell_timeout,
-                notebook_budget=options.notebook_budget or kernel.notebook_budget,
-                measure_timeout=kernel.measure_timeout,
-                env=kernel_env(assignment, seed=seed, workdir=workdir, threads=options.threads),
-                agent_config=agent_config, kernel_log=scratch / "kernel.log",
-                limits=limits, sandbox=use_sandbox,
-                readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
-                          *(Path(p).resolve() for p in data_paths.values())),
-                plan=plan, graph_parts=graph_parts, entry=entry,
-                # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
-                evaluator=EvaluatorOptions(
-                    sandbox=use_sandbox, readonly=(Path(__file__).resolve().parent,), limits=limits,
-                    threads=options.threads, timeout=kernel.measure_timeout, ledger=ledger),
-                events=Emitter(_stream_verdicts(emit, judge, assignment), started=started) if emit else None)
-            emit(KernelStarting, sandbox=sandbox_text)
-            execution = run_notebook(copy.deepcopy(saved), workdir=workdir, cwd=home, options=run_options,
-                                     graded=graded)
-        finally:
-            if not options.keep_workdir:
-                shutil.rmtree(scratch, ignore_errors=True)
-            if entry is not None:
-                entry.close()
-        if not execution.lost:
-            break
-        lost.append(execution.lost)
-        if len(lost) >= RUNS:
-            raise KernelLostError(lost)
-
+    execution, lost = _run_until_not_lost(attempt, saved)
     if executed_path is not None:
         import nbformat
 
         from .results import write_atomic
 
         write_atomic(executed_path, nbformat.writes(execution.notebook))
+    return _result(attempt, execution, saved=saved, digest=digest, started_at=started_at, lost=lost)
 
-    parts = [judge(part, execution.measurements.get(part.id), execution) for part in assignment.parts]
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What every run of one grading needs (a grading cut short from outside runs again)."""
+
+    path: Path
+    learner: str
+    assignment: Assignment
+    options: GradeOptions
+    data_paths: dict
+    files: tuple
+    files_root: Path | None
+    graded: dict            # cell index -> the part ids measured after it
+    seed: int
+    tf1: bool
+    sandbox: bool
+    sandbox_text: str
+    integrity: dict
+    graph_parts: tuple
+    plan: object            # a future of the evaluator's inputs, or None
+    limits: Limits
+    judge: object           # one part's verdict from its measurement and the run so far
+    emit: Emitter
+    started: float
+    ledger: object
+
+
+def _run_until_not_lost(attempt: _Attempt, saved) -> tuple:
+    """(execution, why earlier runs were lost): runs again, up to RUNS times, a grading cut short
+    from outside the notebook (:attr:`grader.run.execute.Execution.lost`); then raises
+    :class:`KernelLostError`, a fault of the machine and never a grade."""
+    lost: list[str] = []
+    while True:
+        execution = _run_once(attempt, saved)
+        if not execution.lost:
+            return execution, lost
+        lost.append(execution.lost)
+        if len(lost) >= RUNS:
+            raise KernelLostError(lost)
+
+
+def _run_once(attempt: _Attempt, saved):
+    """One run of the notebook in a fresh kernel, in a scratch folder recorded before it exists."""
+    options, assignment, kernel = attempt.options, attempt.assignment, attempt.assignment.kernel
+    ledger = attempt.ledger
+    # The attempt's record in the register holds its scratch folder, cgroups and processes, so
+    # that a harness killed at any moment leaves nothing of it behind (grader.run.process_register).
+    entry = ledger.entry(f"kernel {attempt.learner}") if ledger is not None else None
+    scratch = Path(tempfile.gettempdir()) / f"grader-{uuid.uuid4().hex[:12]}"
+    if entry is not None and not options.keep_workdir:
+        entry.add_path(scratch)
+    scratch.mkdir(mode=0o755)
+    os.chmod(scratch, 0o755)  # the sandboxed kernel runs as another user (whatever the umask)
+    workdir = scratch / "work"  # the kernel's working folder; the kernel's log sits outside it
+    workdir.mkdir()
+    try:
+        home = _prepare_workdir(workdir, attempt.path, attempt.files, attempt.files_root)
+        kernel_data = {}
+        for data in assignment.data:
+            target = home / data.file
+            if not target.exists():
+                os.symlink(attempt.data_paths[data.name], target)
+            kernel_data[data.name] = str(target)
+        agent_config = kernel_agent_config(assignment, seed=attempt.seed, tf1=attempt.tf1, data=kernel_data,
+                                           integrity=attempt.integrity, threads=options.threads)
+        emit = attempt.emit
+        run_options = RunOptions(
+            cell_timeout=options.cell_timeout or kernel.cell_timeout,
+            notebook_budget=options.notebook_budget or kernel.notebook_budget,
+            measure_timeout=kernel.measure_timeout,
+            env=kernel_env(assignment, seed=attempt.seed, workdir=workdir, threads=options.threads),
+            agent_config=agent_config, kernel_log=scratch / "kernel.log",
+            limits=attempt.limits, sandbox=attempt.sandbox,
+            readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
+                      *(Path(p).resolve() for p in attempt.data_paths.values())),
+            plan=attempt.plan, graph_parts=attempt.graph_parts, entry=entry,
+            # The evaluator reads nothing but the grader's code: its inputs come through its pipe.
+            evaluator=EvaluatorOptions(
+                sandbox=attempt.sandbox, readonly=(Path(__file__).resolve().parent,), limits=attempt.limits,
+                threads=options.threads, timeout=kernel.measure_timeout, ledger=ledger),
+            events=Emitter(_stream_verdicts(emit, attempt.judge, assignment), started=attempt.started)
+            if emit else None)
+        emit(KernelStarting, sandbox=attempt.sandbox_text)
+        return run_notebook(copy.deepcopy(saved), workdir=workdir, cwd=home, options=run_options,
+                            graded=attempt.graded)
+    finally:
+        if not options.keep_workdir:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if entry is not None:
+            entry.close()
+
+
+def _result(attempt: _Attempt, execution, *, saved, digest: str, started_at: str,
+            lost: list[str]) -> SubmissionResult:
+    """The submission's result: every part judged, the run's facts and notes."""
+    assignment, options = attempt.assignment, attempt.options
+    parts = [attempt.judge(part, execution.measurements.get(part.id), execution) for part in assignment.parts]
     result = SubmissionResult(
-        learner=learner or learner_id(path), assignment=assignment.id,
+        learner=attempt.learner, assignment=assignment.id,
         assignment_version=assignment.version, assignment_digest=assignment.digest,
         measurement_digest=assignment.measurement_digest,
         thresholds_digest=assignment.thresholds_digest,
-        harness_version=__version__, submission=path.name, submission_sha256=digest,
+        harness_version=__version__, submission=attempt.path.name, submission_sha256=digest,
         status=GRADED, reason=execution.failure, total=sum(p.points for p in parts),
         max_total=assignment.max_points, started_at=started_at,
-        duration_s=round(time.monotonic() - started, 3), seed=seed, parts=parts,
+        duration_s=round(time.monotonic() - attempt.started, 3), seed=attempt.seed, parts=parts,
         errors=execution.errors)
-    result.sandbox = sandbox_text
+    result.sandbox = attempt.sandbox_text
     # Unset, the kernel's TensorFlow takes one thread per core.
     result.threads = options.threads or os.cpu_count()
     result.limits = execution.limits
-    result.timings = {**execution.timings, "total": round(time.monotonic() - started, 3)}
+    result.timings = {**execution.timings, "total": round(time.monotonic() - attempt.started, 3)}
     result.peak_memory_mb = execution.peak_memory_mb
     result.evaluator_peak_memory_mb = execution.evaluator_peak_memory_mb
     result.notes.extend(saved_vs_rerun(saved, execution.notebook))

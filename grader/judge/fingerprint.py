@@ -18,8 +18,7 @@ compared with a tolerance, not hashed:
   the same for every grading), each a mean over every output value.  Noise in
   the last bits of single values averages out (about 1e-10 on MNIST
   probabilities), while two different models differ by about 1e-5 and more:
-  :data:`SKETCH_TOLERANCE` sits between the two (measured: README,
-  "Similarity").
+  :data:`SKETCH_TOLERANCE` sits between the two (measured: docs/instructor/similarity.md).
 * ``classes``: a digest of the predicted classes (the argmax per row, or the
   outputs themselves when they are classes).  Class outputs have no last bits
   to lose, but a tie between two classes can flip under the noise above: the

@@ -220,176 +220,222 @@ def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[i
 
 async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, graded,
                stop: StopRequest) -> Execution:
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
+    """The run: a kernel session, the cells in it, and what a fault of each stage means."""
     from nbclient.exceptions import DeadKernelError
 
-    NotebookClient = _capped_client_class()
     started = time.monotonic()
-    deadline = started + options.notebook_budget
     execution = Execution(notebook=notebook)
-    emit = options.events or Emitter(None)
-    numbers = code_cell_numbers(notebook)
-    execution.cells = [CellRun(index=i, number=n) for i, n in numbers.items()]
-    runs = {run.index: run for run in execution.cells}
-
-    specs = KernelSpecManager(kernel_dirs=[str(kernelspec_dir())])
-    if options.sandbox:
-        # No network in the sandbox: the kernel listens on unix sockets in a folder both sides see.
-        ipc_dir = Path(tempfile.mkdtemp(prefix="grader-ipc-", dir=workdir.parent))
-        km = AsyncKernelManager(kernel_name=SANDBOX_KERNEL_NAME, kernel_spec_manager=specs,
-                                transport="ipc", ip=str(ipc_dir / "kernel"),
-                                connection_file=str(ipc_dir / "kernel.json"))
-    else:
-        ipc_dir = None
-        km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
-
-    cell_timeout = options.cell_timeout
-
-    def timeout_for(_cell) -> int:
-        # Only numbers in this closure: nbclient's client keeps it in reference cycles that live until
-        # the collector runs, and the options hold the evaluator's inputs (tens of MB).
-        remaining = deadline - time.monotonic()
-        return max(1, int(min(cell_timeout, remaining)))
-
-    client = NotebookClient(
-        notebook, km=km, allow_errors=True, interrupt_on_timeout=True, timeout_func=timeout_for,
-        startup_timeout=int(options.startup_timeout), record_timing=False,
-        resources={"metadata": {"path": str(cwd)}},
-        extra_arguments=["--HistoryManager.hist_file=:memory:"])
-
-    log = open(options.kernel_log, "wb") if options.kernel_log else None
-    streams = {"stdout": log, "stderr": log} if log else {}
-    evaluations, pending = None, {}
-    entry = options.entry
-    cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
-    execution.limits = cgroup.describe()
-    # The launcher checks that its parent is still this process once it has asked to die with it.
-    # options.env is an allow-list (grader.run.environment); the launcher's test hooks are added here.
-    env = {**options.env, **test_hooks(), **cgroup.env(), "GRADER_PARENT_PID": str(os.getpid())}
-    if options.sandbox:
-        from .sandbox import bwrap_argv, sandboxed_env
-
-        adopt_orphans()
-
-        inner = sandboxed_env(options.env, workdir=workdir)
-        env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
-            workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner, chdir=cwd))
-    stage = "start"   # start -> agent -> cells: how far the run got, for what a fault means
+    execution.cells = [CellRun(index=i, number=n) for i, n in code_cell_numbers(notebook).items()]
+    session = _KernelSession(notebook, workdir=workdir, cwd=cwd, options=options, execution=execution,
+                             stop=stop, started=started)
     stop.attach(asyncio.current_task())
-    try:
+    async with session:  # however the run ends: the kernel stopped, its cgroup removed, the evaluator drained
+        try:
+            await session.start()
+            await _run_cells(session, graded)
+        except _StartFault as fault:
+            execution.lost = f"the kernel could not be started ({fault})"
+        except DeadKernelError:
+            execution.failure = execution.failure or "the kernel died"
+            if session.stage != "cells":
+                execution.lost = f"the kernel died while starting ({session.stage})"
+        except KernelSetupError:
+            raise
+        except (RuntimeError, TimeoutError) as exc:
+            if session.stage != "cells":
+                # Nothing of the learner's has run yet: whatever stopped the kernel is not theirs.
+                execution.lost = f"the kernel could not be started ({first_line(str(exc)) or type(exc).__name__})"
+            elif "Kernel" in str(exc) or "kernel" in str(exc):
+                execution.failure = execution.failure or f"the kernel could not be run: {exc}"
+            else:
+                raise
+    execution.duration_s = time.monotonic() - started
+    execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
+    return execution
+
+
+class _KernelSession:
+    """One kernel's life for one run, as an async context manager (nbclient's setup/teardown shape,
+    with a cleanup of our own).
+
+    Made: the kernel manager (IPC transport in the sandbox), nbclient's client, the kernel's cgroup
+    and its launcher's environment.  :meth:`start` starts the evaluator's session (its TensorFlow
+    import overlaps the kernel's start), the kernel and the agent; ``stage`` says how far it got
+    (start -> agent -> cells), which decides what a fault means.  Leaving the context stops the
+    kernel, removes its cgroup (killing what the notebook left running) and collects the
+    evaluator's measurements (:meth:`drain`), however the run ended.
+    """
+
+    def __init__(self, notebook, *, workdir: Path, cwd: Path, options: RunOptions, execution: Execution,
+                 stop: StopRequest, started: float):
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import AsyncKernelManager
+
+        self.options, self.execution, self.stop, self.started, self.cwd = options, execution, stop, started, cwd
+        self.deadline = started + options.notebook_budget
+        self.emit = options.events or Emitter(None)
+        self.stage = "start"
+        self.evaluations, self.pending = None, {}   # part id -> (cell number, task of its measurement)
+        specs = KernelSpecManager(kernel_dirs=[str(kernelspec_dir())])
+        if options.sandbox:
+            # No network in the sandbox: the kernel listens on unix sockets in a folder both sides see.
+            ipc_dir = Path(tempfile.mkdtemp(prefix="grader-ipc-", dir=workdir.parent))
+            self.km = AsyncKernelManager(kernel_name=SANDBOX_KERNEL_NAME, kernel_spec_manager=specs,
+                                         transport="ipc", ip=str(ipc_dir / "kernel"),
+                                         connection_file=str(ipc_dir / "kernel.json"))
+        else:
+            ipc_dir = None
+            self.km = AsyncKernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=specs)
+        self.timeout_for = _timeouts(options.cell_timeout, self.deadline)
+        self.client = _capped_client_class()(
+            notebook, km=self.km, allow_errors=True, interrupt_on_timeout=True, timeout_func=self.timeout_for,
+            startup_timeout=int(options.startup_timeout), record_timing=False,
+            resources={"metadata": {"path": str(cwd)}},
+            extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        self.log = open(options.kernel_log, "wb") if options.kernel_log else None
+        entry = options.entry
+        self.cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
+        execution.limits = self.cgroup.describe()
+        # The launcher checks that its parent is still this process once it has asked to die with it.
+        # options.env is an allow-list (grader.run.environment); the launcher's test hooks are added here.
+        self.env = {**options.env, **test_hooks(), **self.cgroup.env(), "GRADER_PARENT_PID": str(os.getpid())}
+        if options.sandbox:
+            from .sandbox import bwrap_argv, sandboxed_env
+
+            adopt_orphans()
+            inner = sandboxed_env(options.env, workdir=workdir)
+            self.env["GRADER_SANDBOX_ARGV"] = json.dumps(bwrap_argv(
+                workdir=workdir, ipc_dir=ipc_dir, readonly=list(options.readonly), env=inner, chdir=cwd))
+
+    async def __aenter__(self) -> "_KernelSession":
+        return self
+
+    async def start(self) -> None:
+        """The evaluator's session, the kernel, its client and the agent."""
+        options, execution = self.options, self.execution
         if options.plan is not None and options.graph_parts:
             from .evaluator_client import shared_evaluator
 
             # Started now (or kept from the last grading), so that its TensorFlow import overlaps the
             # kernel's start.
-            evaluations = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
+            self.evaluations = shared_evaluator(options.evaluator).session(options.plan, options.graph_parts)
         phase = time.monotonic()
-        stop.check()
-        await client.async_start_new_kernel(env=env, cwd=str(cwd), **streams)
-        if entry is not None and km.provisioner is not None and km.provisioner.process is not None:
-            entry.add_process(km.provisioner.process.pid)
+        self.stop.check()
+        streams = {"stdout": self.log, "stderr": self.log} if self.log else {}
+        await self.client.async_start_new_kernel(env=self.env, cwd=str(self.cwd), **streams)
+        if options.entry is not None and self.km.provisioner is not None \
+                and self.km.provisioner.process is not None:
+            options.entry.add_process(self.km.provisioner.process.pid)
         # Not nbclient's async_setup_kernel: it would register an exit-time cleanup that fails with
         # a traceback when the kernel died while starting, and take over SIGINT and SIGTERM (a
         # Ctrl-C would then kill the kernel and look like the learner's crash).  The cleanup is ours.
-        await client.async_start_new_kernel_client()
+        await self.client.async_start_new_kernel_client()
         execution.timings["kernel_start"] = round(time.monotonic() - phase, 3)
-        stage = "agent"
+        self.stage = "agent"
         phase = time.monotonic()
-        await _install_agent(client, options)
+        await _install_agent(self.client, options)
         execution.timings["agent_install"] = round(time.monotonic() - phase, 3)
-        emit(KernelReady, seconds=round(time.monotonic() - started, 3))
+        self.emit(KernelReady, seconds=round(time.monotonic() - self.started, 3))
         execution.timings["measure"] = 0.0
-        stage = "cells"
-        for index, cell in enumerate(notebook.cells):
-            if cell.get("cell_type") != "code":
-                continue
-            stop.check()
-            run = runs[index]
-            if time.monotonic() >= deadline:
-                execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
-                                     f"ran out before cell {run.number}")
-                execution.failed_at = run.number
-                break
-            emit(CellStarted, number=run.number, total=len(numbers),
-                 first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
-            ok = await _run_cell(client, cell, run, timeout_for(cell), execution)
-            stop.check()  # nbclient reports a cancelled cell as a dead kernel
-            if not ok and run.error is not None and run.error.ename == "DeadKernel":
-                _classify_death(execution, cgroup, options, f"while running cell {run.number}")
-            emit(CellFinished, number=run.number, total=len(numbers), status=run.status,
-                 duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "")
-            if not ok:
-                break
-            if index in graded:
-                stop.check()
-                phase = time.monotonic()
-                await _measure(client, graded[index], run.number, execution, options,
-                               evaluations, pending)
-                execution.timings["measure"] = round(
-                    execution.timings["measure"] + time.monotonic() - phase, 3)
-                if not await client.km.is_alive():
-                    execution.exit_code = await _exit_code(client)
-                    execution.failure = f"the kernel died while cell {run.number} was being measured"
-                    execution.failed_at = run.number
-                    _classify_death(execution, cgroup, options, f"after cell {run.number}")
-                    break
-        if not execution.failure:
-            await _collect_answers(client, execution, options)
-            if not await client.km.is_alive():  # killed while the claims were collected
-                execution.exit_code = await _exit_code(client)
-                _classify_death(execution, cgroup, options, "after the last cell")
-    except _StartFault as fault:
-        execution.lost = f"the kernel could not be started ({fault})"
-    except DeadKernelError:
-        execution.failure = execution.failure or "the kernel died"
-        if stage != "cells":
-            execution.lost = f"the kernel died while starting ({stage})"
-    except KernelSetupError:
-        raise
-    except (RuntimeError, TimeoutError) as exc:
-        if stage != "cells":
-            # Nothing of the learner's has run yet: whatever stopped the kernel is not theirs.
-            execution.lost = f"the kernel could not be started ({first_line(str(exc)) or type(exc).__name__})"
-        elif "Kernel" in str(exc) or "kernel" in str(exc):
-            execution.failure = execution.failure or f"the kernel could not be run: {exc}"
-        else:
-            raise
-    finally:
-        stop.cleaning = True
-        if client.kc is not None:
-            # nbclient leaves the channels to the kernel manager's owner (this function): without this,
+        self.stage = "cells"
+
+    async def __aexit__(self, *exc_info) -> None:
+        self.stop.cleaning = True
+        if self.client.kc is not None:
+            # nbclient leaves the channels to the kernel manager's owner (this session): without this,
             # every grading would leave a heartbeat thread, its event loop and its sockets in the
             # worker, which grades hundreds of notebooks.
-            client.kc.stop_channels()
-            client.kc = None
-        await _stop_kernel(km, sandboxed=options.sandbox)
-        execution.peak_memory_mb = cgroup.peak_memory_mb()
-        cgroup.remove()  # kills whatever the notebook left running
-        if log:
-            log.close()
-        if evaluations is not None and stop.requested:
-            # Nobody waits for these models: the thread running one gets an end of file and returns.
+            self.client.kc.stop_channels()
+            self.client.kc = None
+        await _stop_kernel(self.km, sandboxed=self.options.sandbox)
+        self.execution.peak_memory_mb = self.cgroup.peak_memory_mb()
+        self.cgroup.remove()  # kills whatever the notebook left running
+        if self.log:
+            self.log.close()
+        await self.drain()
+
+    async def drain(self) -> None:
+        """The evaluator's measurements of the models exported while the notebook ran (most are done
+        by now); on a stop, nobody waits for them: the thread running one gets an end of file."""
+        evaluations, execution = self.evaluations, self.execution
+        if evaluations is None:
+            return
+        if self.stop.requested:
             evaluations.evaluator.abort()
-            for _, task in pending.values():
+            for _, task in self.pending.values():
                 task.cancel()
-        elif evaluations is not None:
-            try:
-                # The models exported while the notebook ran; most are done by now.
-                phase = time.monotonic()
-                for part_id, (cell_number, task) in pending.items():
-                    execution.measurements[part_id] = {"cell": cell_number, **await task}
-                    if execution.measurements[part_id].get("lost") and not execution.lost:
-                        execution.lost = execution.measurements[part_id]["error"]
-                execution.timings["evaluate_wait"] = round(time.monotonic() - phase, 3)
-                execution.timings["evaluate"] = round(evaluations.busy_s, 3)
-            finally:
-                for _, task in pending.values():
-                    task.cancel()
-                execution.evaluator_peak_memory_mb = evaluations.evaluator.peak_memory_mb()
-    execution.duration_s = time.monotonic() - started
-    execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
-    return execution
+            return
+        try:
+            phase = time.monotonic()
+            for part_id, (cell_number, task) in self.pending.items():
+                execution.measurements[part_id] = {"cell": cell_number, **await task}
+                if execution.measurements[part_id].get("lost") and not execution.lost:
+                    execution.lost = execution.measurements[part_id]["error"]
+            execution.timings["evaluate_wait"] = round(time.monotonic() - phase, 3)
+            execution.timings["evaluate"] = round(evaluations.busy_s, 3)
+        finally:
+            for _, task in self.pending.values():
+                task.cancel()
+            execution.evaluator_peak_memory_mb = evaluations.evaluator.peak_memory_mb()
+
+    async def died(self) -> bool:
+        """Whether the kernel is dead; if so, its exit code is recorded."""
+        if await self.client.km.is_alive():
+            return False
+        self.execution.exit_code = await _exit_code(self.client)
+        return True
+
+
+def _timeouts(cell_timeout: float, deadline: float):
+    """nbclient's per-cell timeout: the cell timeout, or what is left of the notebook's budget.
+
+    Only numbers in this closure: nbclient's client keeps it in reference cycles that live until
+    the collector runs, and the options hold the evaluator's inputs (tens of MB).
+    """
+    def timeout_for(_cell) -> int:
+        remaining = deadline - time.monotonic()
+        return max(1, int(min(cell_timeout, remaining)))
+    return timeout_for
+
+
+async def _run_cells(session: _KernelSession, graded: dict[int, list[str]]) -> None:
+    """Every code cell in order, each graded cell measured right after it; then the claims."""
+    execution, options, stop, emit = session.execution, session.options, session.stop, session.emit
+    runs = {run.index: run for run in execution.cells}
+    for index, cell in enumerate(execution.notebook.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        stop.check()
+        run = runs[index]
+        if time.monotonic() >= session.deadline:
+            execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
+                                 f"ran out before cell {run.number}")
+            execution.failed_at = run.number
+            return
+        emit(CellStarted, number=run.number, total=len(runs),
+             first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
+        ok = await _run_cell(session.client, cell, run, session.timeout_for(cell), execution)
+        stop.check()  # nbclient reports a cancelled cell as a dead kernel
+        if not ok and run.error is not None and run.error.ename == "DeadKernel":
+            _classify_death(execution, session.cgroup, options, f"while running cell {run.number}")
+        emit(CellFinished, number=run.number, total=len(runs), status=run.status,
+             duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "")
+        if not ok:
+            return
+        if index in graded:
+            stop.check()
+            phase = time.monotonic()
+            await _measure(session.client, graded[index], run.number, execution, options,
+                           session.evaluations, session.pending)
+            execution.timings["measure"] = round(execution.timings["measure"] + time.monotonic() - phase, 3)
+            if await session.died():
+                execution.failure = f"the kernel died while cell {run.number} was being measured"
+                execution.failed_at = run.number
+                _classify_death(execution, session.cgroup, options, f"after cell {run.number}")
+                return
+    await _collect_answers(session.client, execution, options)
+    if await session.died():  # killed while the claims were collected
+        _classify_death(execution, session.cgroup, options, "after the last cell")
 
 
 async def _stop_kernel(km, *, sandboxed: bool) -> None:

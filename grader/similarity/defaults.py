@@ -2,7 +2,7 @@
 
 Imported by ``grader --help`` (argparse only), so it imports nothing.  The
 defaults are calibrated on the fixtures of ``tests/similarity`` and on a
-synthetic class (README, "Similarity": the figures and why).
+synthetic class (docs/instructor/similarity.md: the figures and why).
 """
 from __future__ import annotations
 

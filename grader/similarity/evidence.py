@@ -37,7 +37,7 @@ from .models import ModelGroup
 
 @dataclass(frozen=True)
 class Thresholds:
-    """When a pair is reported (``grader similarity`` options; calibration: README, "Similarity")."""
+    """When a pair is reported (``grader similarity`` options; calibration: docs/instructor/similarity.md)."""
 
     # Defaults and meanings: grader.similarity.defaults (shared with the command line).
     code: float = THRESHOLD_DEFAULTS["code"][0]                        # reports a pair on its own

@@ -29,7 +29,7 @@ def test_console_entry_points_print_help():
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-m", "grader", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "check" in out.stdout and "grade" in out.stdout
-    assert time.perf_counter() - start < 5  # generous: a loaded CI machine; the real figure is in the README
+    assert time.perf_counter() - start < 5  # generous: a loaded CI machine; the real figure is in bench/RESULTS.md
 
 
 def test_usage_errors_exit_2(capsys, tmp_path):
