@@ -23,14 +23,13 @@ never holds the others.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import secrets
 import time
 from pathlib import Path
 
 from ..report.html import render_page
+from ..report.table import gradebook_csv
 from . import views
 from .policy import Refused
 from .queue import RESULT_FILE, refuse_unknown
@@ -242,11 +241,7 @@ def build_app(service, *, public_url: str = ""):
         if not instructor_only(request):
             return PlainTextResponse("instructors only\n", status_code=403)
         columns, rows = await run_in_threadpool(views.gradebook, service)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buffer.getvalue(), media_type="text/csv")
+        return Response(gradebook_csv(columns, rows), media_type="text/csv")
 
     async def health(request):
         if service.failure is not None:
