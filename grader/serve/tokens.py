@@ -218,7 +218,8 @@ def authenticate(out: Path, email: str, token: str) -> Learner:
     db = connect(out)
     row = db.execute("SELECT * FROM learners WHERE email=?", (email,)).fetchone()
     if row is None:
-        raise Refused(401, f"{email} is not on this course's roster: use the email your instructor "
+        shown = email if len(email) <= 100 else email[:99] + "\u2026"   # a megabyte "email" is not echoed
+        raise Refused(401, f"{shown} is not on this course's roster: use the email your instructor "
                            f"registered (the one your token was sent to).", code="unknown-email")
     learner = _learner(row)
     if not row["token_sha256"] or not hmac.compare_digest(row["token_sha256"], digest(token)):
