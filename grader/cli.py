@@ -412,6 +412,11 @@ def _add_serve_parsers(commands) -> None:
     serve.add_argument("--threads", type=_COUNT, metavar="N",
                        help="CPU threads per kernel (default: cores / workers)")
     serve.add_argument("--quiet", "-q", action="store_true", help="no line per submission on stderr")
+    serve.add_argument("--request-timeout", type=_SECONDS, metavar="SECONDS",
+                       help="seconds a client has to send a request's headers, and at most between two "
+                            "pieces of its body; 408 after it (default: 30)")
+    serve.add_argument("--max-connections", type=_COUNT, metavar="N",
+                       help="connections served at once; 503 past it (default: 256)")
     _add_run_options(serve)
     from .batch.dask import add_cluster_option
 
@@ -442,8 +447,11 @@ def _serve(args) -> int:
     from .serve.server import serve
 
     options = _options(args)
+    limits = {name: getattr(args, name) for name in ("request_timeout", "max_connections")
+              if getattr(args, name) is not None}
     serve(assignment=args.assignment, out=args.out, options=options, workers=args.workers,
-          cluster=args.cluster, host=args.host, port=args.port, public_url=args.public_url, quiet=args.quiet)
+          cluster=args.cluster, host=args.host, port=args.port, public_url=args.public_url, quiet=args.quiet,
+          **limits)
     return EXIT_OK
 
 

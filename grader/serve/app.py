@@ -20,27 +20,38 @@ with the instructor key (``OUT/serve/instructor.key``, printed at start).  An
 unknown submission and someone else's look alike: 404.  Blocking work (SQLite,
 files, parsing a notebook) runs in Starlette's thread pool, so one slow upload
 never holds the others.
+
+Hostile input (issue #24; ``docs/operator/service-security.md``): every body is capped and
+has deadlines before a route reads it, every answer carries the security headers
+(:mod:`grader.serve.protect`); failed sign-ins are throttled per learner and per client
+address, sessions are bounded (:mod:`grader.serve.sessions`); every refusal is a 4xx with
+``details.learnerMessage``, and writes nothing.
 """
 from __future__ import annotations
 
+import hmac
 import json
+import math
 import secrets
 import time
 from pathlib import Path
+from typing import Callable
 
 from ..report.html import render_page
 from ..report.table import gradebook_csv
 from . import views
-from .policy import Refused
+from .policy import Refused, duration
+from .protect import BodyGuard, SecurityHeaders, content_security_policy, refusal, with_nonce
 from .queue import RESULT_FILE, refuse_unknown
+from .sessions import PER_ADDRESS, PER_LEARNER, SESSION_S, FailureThrottle, Sessions
 from .store import serve_folder, submission_folder
 from .tokens import authenticate
 from .upload import body_limit, check_notebook, parse, too_large
 
 COOKIE = "grader_session"
-SESSION_S = 12 * 3600
-_DRAIN_LIMIT = 1024 * 1024 * 1024   # an oversized body is read and dropped up to this, so that the
-                                    # learner's client gets the 413 rather than a broken connection
+SUBMIT_PATHS = ("/submit", "/api/onDemandProgrammingScriptSubmissions.v1")
+FORM_LIMIT = 16 * 1024    # POST /me: an email and a token
+OTHER_LIMIT = 4 * 1024    # every other route reads no body; a small one is let through unread
 
 
 def instructor_key(out: Path) -> str:
@@ -56,73 +67,116 @@ def instructor_key(out: Path) -> str:
     return path.read_text().strip()
 
 
-class Sessions:
-    """Browser sessions after a login (in memory: a restart asks to log in again)."""
-
-    def __init__(self):
-        self._sessions: dict[str, tuple[str, str, float]] = {}
-
-    def open(self, role: str, learner: str = "") -> str:
-        token = secrets.token_urlsafe(24)
-        self._sessions[token] = (role, learner, time.time() + SESSION_S)
-        return token
-
-    def of(self, request) -> tuple[str, str]:
-        found = self._sessions.get(request.cookies.get(COOKIE, ""))
-        if found is None or found[2] < time.time():
-            return "", ""
-        return found[0], found[1]
+def same_secret(given: str, expected: str) -> bool:
+    """``given == expected`` in constant time, for any text (``secrets.compare_digest`` raises
+    TypeError on a str that is not ASCII: a key typed with an accent must be a 403, not a 500)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
 
 
-def build_app(service, *, public_url: str = ""):
-    """The Starlette application of ``service`` (a :class:`grader.serve.service.GradingService`)."""
+def _throttled(wait: float, whose: str) -> Refused:
+    at = time.strftime("%H:%M UTC", time.gmtime(time.time() + wait))
+    return Refused(429, f"Too many failed sign-ins {whose}: try again in {duration(math.ceil(wait))} (after "
+                        f"{at}). Check the email and the token you were sent; ask your instructor for a new "
+                        f"token if it no longer works.", code="throttled", retry_after=wait)
+
+
+def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
+    """The Starlette application of ``service`` (a :class:`grader.serve.service.GradingService`);
+    ``request_timeout``: the longest wait for a request body's next bytes (408 after it)."""
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
-    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
     from starlette.routing import Route
 
     out, assignment = service.out, service.assignment
     key = instructor_key(out)
     sessions = Sessions()
+    per_learner, per_address = FailureThrottle(*PER_LEARNER), FailureThrottle(*PER_ADDRESS)
     title = assignment.title or assignment.id
-
-    def refused(error: Refused) -> JSONResponse:
-        return JSONResponse({"errorCode": error.code, "message": error.message,
-                             "details": {"learnerMessage": error.message}}, status_code=error.status)
 
     def base(request) -> str:
         return (public_url or str(request.base_url)).rstrip("/")
 
-    async def read_body(request) -> bytes:
-        limit = body_limit(assignment)
-        declared = request.headers.get("content-length", "")
-        chunks, size, dropping = [], 0, declared.isdigit() and int(declared) > limit
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                dropping = True
-            if size > _DRAIN_LIMIT:
-                break
-            if not dropping:
-                chunks.append(chunk)
-        if dropping:
-            raise too_large(assignment)
-        return b"".join(chunks)
+    def html(request, text: str, *, status: int = 200, framed: bool = False, retry_after=None) -> HTMLResponse:
+        """A page under the answer's CSP (``framed``: the learner's page may frame it)."""
+        nonce = request.state.csp_nonce
+        headers = ({"content-security-policy": content_security_policy(nonce, framed_by_self=True),
+                    "x-frame-options": "SAMEORIGIN"} if framed else {})
+        if retry_after is not None:
+            headers["retry-after"] = str(max(1, math.ceil(retry_after)))
+        return HTMLResponse(with_nonce(text, nonce), status_code=status, headers=headers)
 
-    def accept(body: bytes) -> dict:
-        upload = parse(body, assignment)
-        learner = authenticate(out, upload.email, upload.token)
+    def page(request, template: str, *, http_status: int = 200, retry_after=None, **context) -> HTMLResponse:
+        return html(request, render_page(template, **context), status=http_status, retry_after=retry_after)
+
+    def message_page(request, title_: str, error: Refused) -> HTMLResponse:
+        return page(request, "serve_message.html.j2", http_status=error.status, retry_after=error.retry_after,
+                    title=title_, message=error.message)
+
+    def set_session(request, response, role: str, learner: str = "") -> None:
+        # Secure when learners reach the service over https (--public-url, or a trusted proxy's
+        # X-Forwarded-Proto, which uvicorn's proxy headers turn into the request's scheme).
+        secure = public_url.lower().startswith("https://") or request.url.scheme == "https"
+        response.set_cookie(COOKIE, sessions.open(role, learner), max_age=SESSION_S, httponly=True,
+                            samesite="lax", secure=secure)
+
+    def session(request) -> tuple[str, str]:
+        return sessions.of(request.cookies.get(COOKIE, ""))
+
+    # --- failed sign-ins ---------------------------------------------------------------------
+
+    def address(request) -> str:
+        return request.client.host if request.client else "-"
+
+    def check_address(request) -> None:
+        wait = per_address.wait(address(request))
+        if wait > 0:
+            raise _throttled(wait, "from your network address")
+
+    def attempt(request, whose: str = "") -> Callable[[], None]:
+        """Count a sign-in attempt of the request's address (and of learner ``whose``) as a failure
+        now, or :class:`Refused` (429) past the limits; returns what takes it back on success.
+
+        Counted before the check, with no await in between, so that simultaneous tries cannot
+        all pass the limit while each is being checked."""
+        check_address(request)
+        wait = per_learner.wait(whose) if whose else 0.0
+        if wait > 0:
+            raise _throttled(wait, f"for {whose[:100]}")
+        per_address.failed(address(request))
+        if whose:
+            per_learner.failed(whose)
+
+        def succeeded() -> None:
+            per_address.undo(address(request))
+            if whose:
+                per_learner.forget(whose)
+        return succeeded
+
+    async def signed_in(request, email, token):
+        """The learner these credentials are, or :class:`Refused` (401, 403; 429 past the limits)."""
+        succeeded = attempt(request, email.strip().lower() if isinstance(email, str) else "")
+        learner = await run_in_threadpool(authenticate, out, email, token)
+        succeeded()
+        return learner
+
+    # --- submitting ----------------------------------------------------------------------------
+
+    def take(learner, upload):
         check_notebook(upload, assignment)
-        accepted = service.queue.accept(learner, upload)
-        return {"learner": learner.learner, "upload": upload, "accepted": accepted}
+        return service.queue.accept(learner, upload)
 
     async def submit(request):
         try:
-            body = await read_body(request)
-            done = await run_in_threadpool(accept, body)
+            check_address(request)
+            body = await request.body()   # capped and timed by BodyGuard
+            upload = await run_in_threadpool(parse, body, assignment)
+            learner = await signed_in(request, upload.email, upload.token)
+            accepted = await run_in_threadpool(take, learner, upload)
         except Refused as error:
-            return refused(error)
-        accepted, upload = done["accepted"], done["upload"]
+            return refusal(error)
         url = f"{base(request)}/submissions/{accepted.id}?key={accepted.key}"
         when = accepted.timing.label + (f", {accepted.timing.penalty:.0%} late penalty"
                                         if accepted.timing.penalty else "")
@@ -130,53 +184,58 @@ def build_app(service, *, public_url: str = ""):
         message = (f"Submitted {upload.file_name} for grading ({title}): attempt {accepted.attempt}, {when}. "
                    + (f"{ahead} submission(s) ahead of it. " if ahead else "")
                    + f"Follow its grading and see your result at {url}")
-        service.log(f"accepted {done['learner']}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
+        service.log(f"accepted {learner.learner}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
         return JSONResponse({"id": accepted.id, "status": "queued", "attempt": accepted.attempt,
                              "timing": accepted.timing.label, "penalty": accepted.timing.penalty,
                              "position": accepted.position, "received_at": accepted.received_at,
                              "url": url, "learnerMessage": message}, status_code=201)
 
+    # --- a submission's pages ------------------------------------------------------------------
+
     def allowed(request, row) -> bool:
-        role, learner = sessions.of(request)
+        role, learner = session(request)
         if role == "instructor" or (role == "learner" and row is not None and row["learner"] == learner):
             return True
         return row is not None and service.queue.opens(row["id"], request.query_params.get("key", "")) is not None
 
-    def find(request):
-        row = service.queue.row(request.path_params["id"])
-        if not allowed(request, row):
+    async def find(request):
+        """The submission the path names, if this request may see it; :class:`Refused` otherwise
+        (404 for unknown and not yours alike; a wrong key counts as a failed sign-in)."""
+        succeeded = attempt(request) if request.query_params.get("key") else (lambda: None)
+        row = await run_in_threadpool(service.queue.row, request.path_params["id"])
+        if not await run_in_threadpool(allowed, request, row):
             refuse_unknown(None)
+        succeeded()
         return row
 
     def _key_param(request) -> str:
         return f"?key={request.query_params['key']}" if request.query_params.get("key") else ""
 
-    def not_found(error: Refused) -> HTMLResponse:
-        return HTMLResponse(render_page("serve_message.html.j2", title="Not found", message=error.message),
-                            status_code=404)
+    def not_found(request, error: Refused) -> HTMLResponse:
+        return message_page(request, "Not found" if error.status == 404 else "Not now", error)
 
     async def submission_page(request):
         try:
-            row = await run_in_threadpool(find, request)
+            row = await find(request)
         except Refused as error:
-            return not_found(error)
+            return not_found(request, error)
         data = await run_in_threadpool(views.submission, service, row)
-        return HTMLResponse(render_page("serve_submission.html.j2", s=data, key=_key_param(request),
-                                        status_json=json.dumps(data)))
+        return page(request, "serve_submission.html.j2", s=data, key=_key_param(request),
+                    status_json=json.dumps(data))
 
     async def submission_status(request):
         try:
-            row = await run_in_threadpool(find, request)
+            row = await find(request)
         except Refused as error:
-            return refused(error)
+            return refusal(error)
         return JSONResponse(await run_in_threadpool(views.submission, service, row))
 
     async def submission_feedback(request):
         try:
-            row = await run_in_threadpool(find, request)
+            row = await find(request)
         except Refused as error:
-            return not_found(error)
-        return HTMLResponse(await run_in_threadpool(_feedback, row))
+            return not_found(request, error)
+        return html(request, await run_in_threadpool(_feedback, row), framed=True)
 
     def _feedback(row) -> str:
         from ..batch.engine import load_result
@@ -191,73 +250,115 @@ def build_app(service, *, public_url: str = ""):
         images = notebook_images(executed_folder(out) / f"{row['id']}.ipynb")
         return feedback_page(result, assignment_title=title, images=images, corrections=Corrections.load(out))
 
+    # --- a learner's own submissions -----------------------------------------------------------
+
     async def me(request):
-        message, rows, learner = "", [], ""
         if request.method == "POST":
-            form = _form(await request.body())
             try:
-                who = await run_in_threadpool(authenticate, out, form.get("email", ""), form.get("token", ""))
+                check_address(request)
+                form = _form(await request.body())   # capped and timed by BodyGuard
+                who = await signed_in(request, form.get("email", ""), form.get("token", ""))
             except Refused as error:
-                return HTMLResponse(render_page("serve_learner.html.j2", title=title, message=error.message,
-                                                learner="", rows=[]), status_code=error.status)
+                return page(request, "serve_learner.html.j2", http_status=error.status, retry_after=error.retry_after,
+                            title=title, message=error.message, learner="", rows=[])
             response = RedirectResponse("/me", status_code=303)
-            response.set_cookie(COOKIE, sessions.open("learner", who.learner), max_age=SESSION_S,
-                                httponly=True, samesite="lax")
+            set_session(request, response, "learner", who.learner)
             return response
-        role, learner = sessions.of(request)
+        role, learner = session(request)
+        rows = []
         if role == "learner":
             rows = await run_in_threadpool(lambda: [dict(r) for r in service.queue.of_learner(learner)])
-        return HTMLResponse(render_page("serve_learner.html.j2", title=title, message=message,
-                                        learner=learner if role == "learner" else "", rows=rows))
+        return page(request, "serve_learner.html.j2", title=title, message="",
+                    learner=learner if role == "learner" else "", rows=rows)
 
-    def instructor_only(request):
-        if secrets.compare_digest(request.query_params.get("key", ""), key):
-            return True
-        return sessions.of(request)[0] == "instructor"
+    # --- the instructor's pages ----------------------------------------------------------------
+
+    def instructor_only(request) -> bool:
+        """Whether the request is the instructor's (the key, or a session the key opened);
+        :class:`Refused` (429) after too many wrong keys from its address."""
+        given = request.query_params.get("key", "")
+        if given:
+            succeeded = attempt(request)
+            if same_secret(given, key):
+                succeeded()
+                return True
+        return session(request)[0] == "instructor"
+
+    _INSTRUCTORS_ONLY = Refused(403, "Instructors only: open the instructor link grader serve printed (it "
+                                     "carries the key in OUT/serve/instructor.key).", code="instructors-only")
 
     async def instructor_page(request):
-        if not instructor_only(request):
-            return HTMLResponse(render_page("serve_message.html.j2", title="Instructors only",
-                                            message="Open the instructor link grader serve printed "
-                                                    "(it carries the key in OUT/serve/instructor.key)."),
-                                status_code=403)
+        try:
+            if not instructor_only(request):
+                raise _INSTRUCTORS_ONLY
+        except Refused as error:
+            return message_page(request, "Instructors only", error)
         status = await run_in_threadpool(views.instructor, service)
         columns, rows = await run_in_threadpool(views.gradebook, service)
         shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
                                                  "overridden") and "@" not in c]
-        response = HTMLResponse(render_page("serve_instructor.html.j2", title=title, status=status,
-                                            columns=shown, rows=rows, status_json=json.dumps(status)))
-        if request.query_params.get("key"):
-            response.set_cookie(COOKIE, sessions.open("instructor"), max_age=SESSION_S, httponly=True,
-                                samesite="lax")
+        response = page(request, "serve_instructor.html.j2", title=title, status=status, columns=shown,
+                        rows=rows, status_json=json.dumps(status))
+        if request.query_params.get("key") and session(request)[0] != "instructor":
+            set_session(request, response, "instructor")
         return response
 
     async def instructor_status(request):
-        if not instructor_only(request):
-            return JSONResponse({"message": "instructors only"}, status_code=403)
+        try:
+            if not instructor_only(request):
+                raise _INSTRUCTORS_ONLY
+        except Refused as error:
+            return refusal(error)
         return JSONResponse(await run_in_threadpool(views.instructor, service))
 
     async def instructor_gradebook(request):
-        if not instructor_only(request):
-            return PlainTextResponse("instructors only\n", status_code=403)
+        try:
+            if not instructor_only(request):
+                raise _INSTRUCTORS_ONLY
+        except Refused as error:
+            return refusal(error)
         columns, rows = await run_in_threadpool(views.gradebook, service)
         return Response(gradebook_csv(columns, rows), media_type="text/csv")
 
+    # --- the rest ------------------------------------------------------------------------------
+
     async def health(request):
+        from starlette.responses import PlainTextResponse
+
         if service.failure is not None:
             return PlainTextResponse(f"grading stopped: {service.failure}\n", status_code=503)
         return PlainTextResponse("ok\n")
 
     async def home(request):
-        return HTMLResponse(render_page("serve_message.html.j2", title=title,
-                                        message=f"This server grades \u201c{title}\u201d. Submit from your "
-                                                f"notebook with grader.submit(email, token); see your "
-                                                f"submissions at /me."))
+        return page(request, "serve_message.html.j2", title=title,
+                    message=f"This server grades \u201c{title}\u201d. Submit from your notebook with "
+                            f"grader.submit(email, token); see your submissions at /me.")
+
+    async def http_error(request, exc: HTTPException):
+        """An unknown address or a method a route does not take: the error body of every refusal."""
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "refused")
+        text = {404: "There is nothing at this address: submit with grader.submit(email, token), and "
+                     "open the links it printed.",
+                405: f"{request.method} is not how this address is used: submit with grader.submit(email, "
+                     f"token), and open the links it printed."}.get(exc.status_code, str(exc.detail))
+        response = refusal(Refused(exc.status_code, text, code=code))
+        response.headers.update(exc.headers or {})   # 405: Allow
+        return response
+
+    def limit_of(path: str) -> int:
+        if path in SUBMIT_PATHS:
+            return body_limit(assignment)
+        return FORM_LIMIT if path == "/me" else OTHER_LIMIT
+
+    def too_large_for(path: str) -> Refused:
+        if path in SUBMIT_PATHS:
+            return too_large(assignment)
+        return Refused(413, "This request is larger than this address accepts: use the sign-in form of "
+                            "/me, or the links grader.submit printed.", code="too-large")
 
     routes = [
         Route("/", home),
-        Route("/submit", submit, methods=["POST"]),
-        Route("/api/onDemandProgrammingScriptSubmissions.v1", submit, methods=["POST"]),
+        *(Route(path, submit, methods=["POST"]) for path in SUBMIT_PATHS),
         Route("/submissions/{id}", submission_page),
         Route("/submissions/{id}/status", submission_status),
         Route("/submissions/{id}/feedback", submission_feedback),
@@ -267,7 +368,10 @@ def build_app(service, *, public_url: str = ""):
         Route("/instructor/gradebook.csv", instructor_gradebook),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes)
+    middleware = [Middleware(SecurityHeaders),
+                  Middleware(BodyGuard, limit_of=limit_of, too_large=too_large_for,
+                             request_timeout=request_timeout)]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
 
 
 def _form(body: bytes) -> dict:
