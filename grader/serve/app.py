@@ -29,13 +29,13 @@ address, sessions are bounded (:mod:`grader.serve.sessions`); every refusal is a
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import math
 import secrets
 import time
 from pathlib import Path
-from typing import Callable
 
 from ..report.html import render_page
 from ..report.table import gradebook_csv
@@ -135,31 +135,33 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
         if wait > 0:
             raise _throttled(wait, "from your network address")
 
-    def attempt(request, whose: str = "") -> Callable[[], None]:
-        """Count a sign-in attempt of the request's address (and of learner ``whose``) as a failure
-        now, or :class:`Refused` (429) past the limits; returns what takes it back on success.
-
-        Counted before the check, with no await in between, so that simultaneous tries cannot
-        all pass the limit while each is being checked."""
-        check_address(request)
+    def check_learner(whose: str) -> None:
         wait = per_learner.wait(whose) if whose else 0.0
         if wait > 0:
             raise _throttled(wait, f"for {whose[:100]}")
+
+    def failed(request, whose: str = "") -> None:
         per_address.failed(address(request))
         if whose:
             per_learner.failed(whose)
 
-        def succeeded() -> None:
-            per_address.undo(address(request))
-            if whose:
-                per_learner.forget(whose)
-        return succeeded
+    # Sign-ins are checked one at a time: the limits are exact however many arrive at once (each
+    # is one indexed SQLite read, about a millisecond), and one learner's simultaneous
+    # submissions with the right token are not mistaken for guesses.
+    signing_in = asyncio.Lock()
 
     async def signed_in(request, email, token):
         """The learner these credentials are, or :class:`Refused` (401, 403; 429 past the limits)."""
-        succeeded = attempt(request, email.strip().lower() if isinstance(email, str) else "")
-        learner = await run_in_threadpool(authenticate, out, email, token)
-        succeeded()
+        whose = email.strip().lower() if isinstance(email, str) else ""
+        async with signing_in:
+            check_address(request)
+            check_learner(whose)
+            try:
+                learner = await run_in_threadpool(authenticate, out, email, token)
+            except Refused:
+                failed(request, whose)
+                raise
+        per_learner.forget(whose)
         return learner
 
     # --- submitting ----------------------------------------------------------------------------
@@ -201,11 +203,14 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
     async def find(request):
         """The submission the path names, if this request may see it; :class:`Refused` otherwise
         (404 for unknown and not yours alike; a wrong key counts as a failed sign-in)."""
-        succeeded = attempt(request) if request.query_params.get("key") else (lambda: None)
+        keyed = bool(request.query_params.get("key"))
+        if keyed:
+            check_address(request)
         row = await run_in_threadpool(service.queue.row, request.path_params["id"])
         if not await run_in_threadpool(allowed, request, row):
+            if keyed:
+                failed(request)
             refuse_unknown(None)
-        succeeded()
         return row
 
     def _key_param(request) -> str:
@@ -278,10 +283,10 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
         :class:`Refused` (429) after too many wrong keys from its address."""
         given = request.query_params.get("key", "")
         if given:
-            succeeded = attempt(request)
+            check_address(request)
             if same_secret(given, key):
-                succeeded()
                 return True
+            failed(request)
         return session(request)[0] == "instructor"
 
     _INSTRUCTORS_ONLY = Refused(403, "Instructors only: open the instructor link grader serve printed (it "

@@ -103,12 +103,6 @@ class FailureThrottle:
         times.append(now)
         self._failures.move_to_end(key)
 
-    def undo(self, key: str) -> None:
-        """Take back the key's latest failure (an attempt counted before it was checked, that succeeded)."""
-        times = self._failures.get(key)
-        if times:
-            times.pop()
-
     def forget(self, key: str) -> None:
         """A success: the key's failures are forgiven."""
         self._failures.pop(key, None)
