@@ -141,9 +141,15 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
             raise _throttled(wait, f"for {whose[:100]}")
 
     def failed(request, whose: str = "") -> None:
-        per_address.failed(address(request))
-        if whose:
-            per_learner.failed(whose)
+        """Count a failed sign-in; the failure that reaches a limit is logged (once a window)."""
+        here = address(request)
+        for throttle, key, what in ((per_address, here, f"from {here}"), (per_learner, whose, f"for {whose[:100]}")):
+            if key:
+                throttle.failed(key)
+                wait = throttle.wait(key)
+                if wait > 0:   # (a throttled key is refused before it is checked: this is the one)
+                    service.log(f"sign-ins {what} throttled for {duration(math.ceil(wait))} after "
+                                f"{throttle.limit} failures (the last from {here})")
 
     # Sign-ins are checked one at a time: the limits are exact however many arrive at once (each
     # is one indexed SQLite read, about a millisecond), and one learner's simultaneous

@@ -57,7 +57,7 @@ def test_the_gradebook_file_neutralises_learner_text_and_keeps_numbers(tmp_path)
 
 def test_a_negative_number_the_grader_wrote_stays_a_number():
     result = _result("ann", "ann.ipynb", "")
-    result.parts[0].points = -1.0      # e.g. a penalty part an instructor scored below zero
+    result.parts[0].points = -1.0      # none is negative today (overrides are 0 or more); were one
     result.total = -1.0
     columns, rows = gradebook_rows([result])
     (row,) = csv.DictReader(io.StringIO(gradebook_csv(columns, rows)))
