@@ -143,10 +143,11 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
     def failed(request, whose: str = "") -> None:
         """Count a failed sign-in; the failure that reaches a limit is logged (once a window)."""
         here = address(request)
-        for throttle, key, what in ((per_address, here, f"from {here}"), (per_learner, whose, f"for {whose[:100]}")):
-            if key:
-                throttle.failed(key)
-                wait = throttle.wait(key)
+        for throttle, counted, what in ((per_address, here, f"from {here}"),
+                                        (per_learner, whose, f"for {whose[:100]}")):
+            if counted:
+                throttle.failed(counted)
+                wait = throttle.wait(counted)
                 if wait > 0:   # (a throttled key is refused before it is checked: this is the one)
                     service.log(f"sign-ins {what} throttled for {duration(math.ceil(wait))} after "
                                 f"{throttle.limit} failures (the last from {here})")
@@ -270,8 +271,8 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
                 form = _form(await request.body())   # capped and timed by BodyGuard
                 who = await signed_in(request, form.get("email", ""), form.get("token", ""))
             except Refused as error:
-                return page(request, "serve_learner.html.j2", http_status=error.status, retry_after=error.retry_after,
-                            title=title, message=error.message, learner="", rows=[])
+                return page(request, "serve_learner.html.j2", http_status=error.status,
+                            retry_after=error.retry_after, title=title, message=error.message, learner="", rows=[])
             response = RedirectResponse("/me", status_code=303)
             set_session(request, response, "learner", who.learner)
             return response
@@ -295,13 +296,14 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
             failed(request)
         return session(request)[0] == "instructor"
 
-    _INSTRUCTORS_ONLY = Refused(403, "Instructors only: open the instructor link grader serve printed (it "
-                                     "carries the key in OUT/serve/instructor.key).", code="instructors-only")
+    def instructors_only() -> Refused:
+        return Refused(403, "Instructors only: open the instructor link grader serve printed (it carries the "
+                            "key in OUT/serve/instructor.key).", code="instructors-only")
 
     async def instructor_page(request):
         try:
             if not instructor_only(request):
-                raise _INSTRUCTORS_ONLY
+                raise instructors_only()
         except Refused as error:
             return message_page(request, "Instructors only", error)
         status = await run_in_threadpool(views.instructor, service)
@@ -317,7 +319,7 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
     async def instructor_status(request):
         try:
             if not instructor_only(request):
-                raise _INSTRUCTORS_ONLY
+                raise instructors_only()
         except Refused as error:
             return refusal(error)
         return JSONResponse(await run_in_threadpool(views.instructor, service))
@@ -325,7 +327,7 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
     async def instructor_gradebook(request):
         try:
             if not instructor_only(request):
-                raise _INSTRUCTORS_ONLY
+                raise instructors_only()
         except Refused as error:
             return refusal(error)
         columns, rows = await run_in_threadpool(views.gradebook, service)

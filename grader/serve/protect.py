@@ -170,7 +170,8 @@ class SecurityHeaders:
 
 
 _LATE_TEXT = b"The request's headers took too long to arrive.\n"
-_HEADERS_LATE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+_HEADERS_LATE = (b"HTTP/1.1 408 Request Timeout\r\n"
+                 b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
                  + f"content-length: {len(_LATE_TEXT)}\r\n".encode()
                  + b"".join(f"{name}: {value}\r\n".encode() for name, value in SERVER_HEADERS)
                  + b"\r\n" + _LATE_TEXT)

@@ -340,8 +340,8 @@ def _(t):
     return answer
 
 
-@case("50 wrong tokens for one learner in 0.1 s", 429, "Too many failed sign-ins for thr@example.org: try again in",
-      code="throttled")
+@case("50 wrong tokens for one learner in 0.1 s", 429,
+      "Too many failed sign-ins for thr@example.org: try again in", code="throttled")
 def _(t):
     wrong = body("thr@example.org", "0" * 32, SOLUTION.read_bytes())
     with ThreadPoolExecutor(10) as pool:   # each from an address of its own: the learner's limit acts
@@ -630,7 +630,8 @@ def target(tmp_path_factory):
         target.notebook = hostile_notebook()
         target.first_attack = _twenty_at_once(target)
         (accepted,) = [a.json() for a in target.first_attack if a.status_code == 201]
-        target.submission = {"id": accepted["id"], "key": accepted["url"].split("?key=")[1], "url": accepted["url"]}
+        target.submission = {"id": accepted["id"], "key": accepted["url"].split("?key=")[1],
+                             "url": accepted["url"]}
         served.wait_done([accepted])
         for learner in ("ann", "ben"):
             session = requests.post(served.url + "/me", data={"email": f"{learner}@example.org",
@@ -763,7 +764,8 @@ def test_fuzz_me_never_fails_and_never_writes(target):
     # bytes), and any bytes at all.
     form = st.one_of(st.binary(max_size=2000),
                      st.dictionaries(st.sampled_from(["email", "token", "x"]), value).map(
-                         lambda fields: urlencode({k: v.encode("utf-8", "surrogatepass") for k, v in fields.items()})))
+                         lambda fields: urlencode({k: v.encode("utf-8", "surrogatepass")
+                                                   for k, v in fields.items()})))
 
     @settings(**FUZZ, suppress_health_check=list(HealthCheck))
     @given(data=form)
