@@ -27,6 +27,7 @@ from typing import Callable
 from ..exceptions import UsageError
 from ..orchestrate import GradeOptions
 from ..paths import output_folder
+from ..results import write_atomic
 from ..specs.model import Assignment
 
 REQUEST_TIMEOUT_S = 30.0   # a request's headers, and each piece of its body, within this
@@ -100,8 +101,9 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
         submit_url = f"{root}/submit"
         instructor_url = f"{root}/instructor?key={instructor_key(out)}"
         # Where the service listens (a local client's address: the tests', a health check's), even
-        # when the links printed are the public ones.
-        (serve_folder(out) / "address").write_text(f"{listening}\n")
+        # when the links printed are the public ones; written whole (a reader polling for the file
+        # never sees it empty).
+        write_atomic(serve_folder(out) / "address", f"{listening}\n")
         say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
         say(f"grader serve: grading {assignment.id} into {out}/ with "
             + (f"the Dask cluster {cluster}" if cluster else f"{workers} worker(s)"))
