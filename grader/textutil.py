@@ -44,3 +44,42 @@ def safe_name(learner: str) -> str:
     """
     name = "".join("_" if c in "/\\\0" or ord(c) < 32 else c for c in learner).strip()
     return ("_" + name) if name.startswith(".") or not name else name
+
+
+# --- CSV files a spreadsheet opens ------------------------------------------------------------
+
+# OWASP, "CSV Injection": a spreadsheet evaluates a cell that starts with one of these (a formula,
+# or a DDE call after a tab or a carriage return), whatever the CSV's quoting.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a CSV text cell that a spreadsheet shows and never runs.
+
+    A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    single quote (OWASP's rule), so that ``=HYPERLINK(...) x.ipynb`` stays a file name.  Only
+    for text: a number the grader formats itself (``-0.5``) is written as it is.
+    """
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_START) else text
+
+
+def csv_text(columns: list[str], rows, *, text_columns, header: bool = True, lineterminator: str = "\r\n") -> str:
+    """A CSV file's text: ``rows`` (dicts keyed by column, or sequences in column order) under
+    ``columns``, the cells of ``text_columns`` made :func:`spreadsheet_text`.
+
+    Every CSV the grader writes goes through here: learner ids, file names, names and messages
+    are learner text; the other columns hold what the grader formatted itself (points, times).
+    """
+    import csv
+    import io
+
+    text_columns = set(text_columns)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=lineterminator)
+    if header:
+        writer.writerow(columns)
+    for row in rows:
+        cells = [row.get(c, "") for c in columns] if isinstance(row, dict) else list(row)
+        writer.writerow([spreadsheet_text(cell) if column in text_columns else cell
+                         for column, cell in zip(columns, cells)])
+    return buffer.getvalue()

@@ -22,6 +22,11 @@ def add_parser(commands) -> None:
                        help="notebooks graded in parallel (default: the number of cores)")
     add_threads_option(serve)
     serve.add_argument("--quiet", "-q", action="store_true", help="no line per submission on stderr")
+    serve.add_argument("--request-timeout", type=SECONDS, metavar="SECONDS",
+                       help="seconds a client has to send a request's headers, and at most between two "
+                            "pieces of its body; 408 after it (default: 30)")
+    serve.add_argument("--max-connections", type=COUNT, metavar="N",
+                       help="connections served at once; 503 past it (default: 256)")
     add_run_options(serve)
     add_cluster_option(serve)
 
@@ -50,8 +55,11 @@ def run_serve(args) -> int:
     from ..serve.server import serve
 
     options = grade_options(args)
+    limits = {name: getattr(args, name) for name in ("request_timeout", "max_connections")
+              if getattr(args, name) is not None}
     serve(assignment=args.assignment, out=args.out, options=options, workers=args.workers,
-          cluster=args.cluster, host=args.host, port=args.port, public_url=args.public_url, quiet=args.quiet)
+          cluster=args.cluster, host=args.host, port=args.port, public_url=args.public_url, quiet=args.quiet,
+          **limits)
     return EXIT_OK
 
 

@@ -7,8 +7,6 @@ verdict (``grader_total``, ``overridden``, ``corrections``).
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import textwrap
 from pathlib import Path
@@ -16,7 +14,7 @@ from typing import Iterable
 
 from ..corrections import Corrections, Grade
 from ..results import PASSED, SubmissionResult, write_atomic
-from ..textutil import fmt_value
+from ..textutil import csv_text, fmt_value
 
 _MARK = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "missing": "MISSING"}
 
@@ -114,14 +112,22 @@ def write_gradebook(results: Iterable[SubmissionResult], out: Path, *,
     """Write gradebook.csv and gradebook.json into ``out``, corrections of ``out`` applied."""
     corrections = Corrections.load(out) if corrections is None else corrections
     columns, rows = gradebook_rows(results, corrections=corrections)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
     csv_path, json_path = out / "gradebook.csv", out / "gradebook.json"
-    write_atomic(csv_path, buffer.getvalue())
+    write_atomic(csv_path, gradebook_csv(columns, rows))
     write_atomic(json_path, json.dumps({"columns": columns, "rows": rows}, indent=2, ensure_ascii=False))
     return csv_path, json_path
+
+
+# The gradebook's text: learner ids, file names, statuses and messages (learner text, or quoting
+# it); every other column is a number the grader formatted (points, totals, seconds).
+GRADEBOOK_TEXT_COLUMNS = ("learner", "submission", "status", "failed_parts", "reason", "overridden",
+                          "corrections")
+
+
+def gradebook_csv(columns: list[str], rows: list[dict]) -> str:
+    """``gradebook.csv``'s text (``grader grade``, ``report``, the service's ``/instructor/gradebook.csv``):
+    text cells neutralised against formula injection (:func:`grader.textutil.spreadsheet_text`)."""
+    return csv_text(columns, rows, text_columns=GRADEBOOK_TEXT_COLUMNS)
 
 
 def format_gradebook(results: Iterable[SubmissionResult], *,

@@ -13,11 +13,15 @@ outbox are those of ``grader grade``: ``grader post``, ``override``, ``rescore``
   expiring, revocable): ``grader tokens``;
 * :mod:`grader.serve.policy`: deadlines, late penalties, attempts and rate limits;
 * :mod:`grader.serve.upload`: what a submission's body must be, as learner messages;
+* :mod:`grader.serve.protect`: what every request meets before a route: bodies capped and timed,
+  security headers, failed sign-ins throttled;
+* :mod:`grader.serve.sessions`: browser sessions, bounded and expiring;
 * :mod:`grader.serve.queue`: accepted submissions, never lost, graded once;
 * :mod:`grader.serve.service`: the engine fed from the queue, and what a grading's end
   publishes (the counting result, the gradebook, the learner's page);
 * :mod:`grader.serve.views`: what the learner's and the instructor's pages show;
-* :mod:`grader.serve.app`: the HTTP API and the pages (Starlette);
+* :mod:`grader.serve.site`: what every route shares (sign-ins, sessions, who may see what);
+* :mod:`grader.serve.app`: the HTTP API and the pages (Starlette endpoints at module level);
 * :mod:`grader.serve.server`: uvicorn and the command's life (``grader serve``; the
   command line is :mod:`grader.cli.serve`).
 """

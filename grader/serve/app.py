@@ -20,249 +20,43 @@ with the instructor key (``OUT/serve/instructor.key``, printed at start).  An
 unknown submission and someone else's look alike: 404.  Blocking work (SQLite,
 files, parsing a notebook) runs in Starlette's thread pool, so one slow upload
 never holds the others.
+
+Hostile input (issue #24; ``docs/operator/service-security.md``): every body is capped and
+has deadlines before a route reads it, every answer carries the security headers
+(:mod:`grader.serve.protect`); failed sign-ins are throttled per learner and per client
+address, sessions are bounded (:mod:`grader.serve.sessions`); every refusal is a 4xx with
+``details.learnerMessage``, and writes nothing.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
-import secrets
-import time
-from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from ..report.html import render_page
+from ..report.table import gradebook_csv
 from . import views
 from .policy import Refused
-from .queue import RESULT_FILE, refuse_unknown
-from .store import serve_folder, submission_folder
-from .tokens import authenticate
-from .upload import body_limit, check_notebook, parse, too_large
-
-COOKIE = "grader_session"
-SESSION_S = 12 * 3600
-_DRAIN_LIMIT = 1024 * 1024 * 1024   # an oversized body is read and dropped up to this, so that the
-                                    # learner's client gets the 413 rather than a broken connection
+from .protect import BodyGuard, SecurityHeaders, refusal
+from .queue import RESULT_FILE
+from .site import SUBMIT_PATHS, Site
+from .store import submission_folder
+from .upload import check_notebook, parse
 
 
-def instructor_key(out: Path) -> str:
-    """The instructor key of ``out``'s service (made on first use, owner-only)."""
-    import os
-
-    path = serve_folder(out) / "instructor.key"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secrets.token_urlsafe(24))
-    return path.read_text().strip()
-
-
-class Sessions:
-    """Browser sessions after a login (in memory: a restart asks to log in again)."""
-
-    def __init__(self):
-        self._sessions: dict[str, tuple[str, str, float]] = {}
-
-    def open(self, role: str, learner: str = "") -> str:
-        token = secrets.token_urlsafe(24)
-        self._sessions[token] = (role, learner, time.time() + SESSION_S)
-        return token
-
-    def of(self, request) -> tuple[str, str]:
-        found = self._sessions.get(request.cookies.get(COOKIE, ""))
-        if found is None or found[2] < time.time():
-            return "", ""
-        return found[0], found[1]
-
-
-def build_app(service, *, public_url: str = ""):
-    """The Starlette application of ``service`` (a :class:`grader.serve.service.GradingService`)."""
+def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
+    """The Starlette application of ``service`` (a :class:`grader.serve.service.GradingService`);
+    ``request_timeout``: the longest wait for a request body's next bytes (408 after it)."""
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+    from starlette.middleware import Middleware
     from starlette.routing import Route
 
-    out, assignment = service.out, service.assignment
-    key = instructor_key(out)
-    sessions = Sessions()
-    title = assignment.title or assignment.id
-
-    def refused(error: Refused) -> JSONResponse:
-        return JSONResponse({"errorCode": error.code, "message": error.message,
-                             "details": {"learnerMessage": error.message}}, status_code=error.status)
-
-    def base(request) -> str:
-        return (public_url or str(request.base_url)).rstrip("/")
-
-    async def read_body(request) -> bytes:
-        limit = body_limit(assignment)
-        declared = request.headers.get("content-length", "")
-        chunks, size, dropping = [], 0, declared.isdigit() and int(declared) > limit
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                dropping = True
-            if size > _DRAIN_LIMIT:
-                break
-            if not dropping:
-                chunks.append(chunk)
-        if dropping:
-            raise too_large(assignment)
-        return b"".join(chunks)
-
-    def accept(body: bytes) -> dict:
-        upload = parse(body, assignment)
-        learner = authenticate(out, upload.email, upload.token)
-        check_notebook(upload, assignment)
-        accepted = service.queue.accept(learner, upload)
-        return {"learner": learner.learner, "upload": upload, "accepted": accepted}
-
-    async def submit(request):
-        try:
-            body = await read_body(request)
-            done = await run_in_threadpool(accept, body)
-        except Refused as error:
-            return refused(error)
-        accepted, upload = done["accepted"], done["upload"]
-        url = f"{base(request)}/submissions/{accepted.id}?key={accepted.key}"
-        when = accepted.timing.label + (f", {accepted.timing.penalty:.0%} late penalty"
-                                        if accepted.timing.penalty else "")
-        ahead = max(0, accepted.position - 1)
-        message = (f"Submitted {upload.file_name} for grading ({title}): attempt {accepted.attempt}, {when}. "
-                   + (f"{ahead} submission(s) ahead of it. " if ahead else "")
-                   + f"Follow its grading and see your result at {url}")
-        service.log(f"accepted {done['learner']}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
-        return JSONResponse({"id": accepted.id, "status": "queued", "attempt": accepted.attempt,
-                             "timing": accepted.timing.label, "penalty": accepted.timing.penalty,
-                             "position": accepted.position, "received_at": accepted.received_at,
-                             "url": url, "learnerMessage": message}, status_code=201)
-
-    def allowed(request, row) -> bool:
-        role, learner = sessions.of(request)
-        if role == "instructor" or (role == "learner" and row is not None and row["learner"] == learner):
-            return True
-        return row is not None and service.queue.opens(row["id"], request.query_params.get("key", "")) is not None
-
-    def find(request):
-        row = service.queue.row(request.path_params["id"])
-        if not allowed(request, row):
-            refuse_unknown(None)
-        return row
-
-    def _key_param(request) -> str:
-        return f"?key={request.query_params['key']}" if request.query_params.get("key") else ""
-
-    def not_found(error: Refused) -> HTMLResponse:
-        return HTMLResponse(render_page("serve_message.html.j2", title="Not found", message=error.message),
-                            status_code=404)
-
-    async def submission_page(request):
-        try:
-            row = await run_in_threadpool(find, request)
-        except Refused as error:
-            return not_found(error)
-        data = await run_in_threadpool(views.submission, service, row)
-        return HTMLResponse(render_page("serve_submission.html.j2", s=data, key=_key_param(request),
-                                        status_json=json.dumps(data)))
-
-    async def submission_status(request):
-        try:
-            row = await run_in_threadpool(find, request)
-        except Refused as error:
-            return refused(error)
-        return JSONResponse(await run_in_threadpool(views.submission, service, row))
-
-    async def submission_feedback(request):
-        try:
-            row = await run_in_threadpool(find, request)
-        except Refused as error:
-            return not_found(error)
-        return HTMLResponse(await run_in_threadpool(_feedback, row))
-
-    def _feedback(row) -> str:
-        from ..batch.engine import load_result
-        from ..corrections import Corrections
-        from ..report.html import feedback_page, notebook_images
-        from .store import executed_folder
-
-        result = load_result(submission_folder(out, row["id"]) / RESULT_FILE)
-        if result is None:
-            return render_page("serve_message.html.j2", title="Not graded yet",
-                               message="This submission is not graded yet: its page shows its progress.")
-        images = notebook_images(executed_folder(out) / f"{row['id']}.ipynb")
-        return feedback_page(result, assignment_title=title, images=images, corrections=Corrections.load(out))
-
-    async def me(request):
-        message, rows, learner = "", [], ""
-        if request.method == "POST":
-            form = _form(await request.body())
-            try:
-                who = await run_in_threadpool(authenticate, out, form.get("email", ""), form.get("token", ""))
-            except Refused as error:
-                return HTMLResponse(render_page("serve_learner.html.j2", title=title, message=error.message,
-                                                learner="", rows=[]), status_code=error.status)
-            response = RedirectResponse("/me", status_code=303)
-            response.set_cookie(COOKIE, sessions.open("learner", who.learner), max_age=SESSION_S,
-                                httponly=True, samesite="lax")
-            return response
-        role, learner = sessions.of(request)
-        if role == "learner":
-            rows = await run_in_threadpool(lambda: [dict(r) for r in service.queue.of_learner(learner)])
-        return HTMLResponse(render_page("serve_learner.html.j2", title=title, message=message,
-                                        learner=learner if role == "learner" else "", rows=rows))
-
-    def instructor_only(request):
-        if secrets.compare_digest(request.query_params.get("key", ""), key):
-            return True
-        return sessions.of(request)[0] == "instructor"
-
-    async def instructor_page(request):
-        if not instructor_only(request):
-            return HTMLResponse(render_page("serve_message.html.j2", title="Instructors only",
-                                            message="Open the instructor link grader serve printed "
-                                                    "(it carries the key in OUT/serve/instructor.key)."),
-                                status_code=403)
-        status = await run_in_threadpool(views.instructor, service)
-        columns, rows = await run_in_threadpool(views.gradebook, service)
-        shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
-                                                 "overridden") and "@" not in c]
-        response = HTMLResponse(render_page("serve_instructor.html.j2", title=title, status=status,
-                                            columns=shown, rows=rows, status_json=json.dumps(status)))
-        if request.query_params.get("key"):
-            response.set_cookie(COOKIE, sessions.open("instructor"), max_age=SESSION_S, httponly=True,
-                                samesite="lax")
-        return response
-
-    async def instructor_status(request):
-        if not instructor_only(request):
-            return JSONResponse({"message": "instructors only"}, status_code=403)
-        return JSONResponse(await run_in_threadpool(views.instructor, service))
-
-    async def instructor_gradebook(request):
-        if not instructor_only(request):
-            return PlainTextResponse("instructors only\n", status_code=403)
-        columns, rows = await run_in_threadpool(views.gradebook, service)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-        return Response(buffer.getvalue(), media_type="text/csv")
-
-    async def health(request):
-        if service.failure is not None:
-            return PlainTextResponse(f"grading stopped: {service.failure}\n", status_code=503)
-        return PlainTextResponse("ok\n")
-
-    async def home(request):
-        return HTMLResponse(render_page("serve_message.html.j2", title=title,
-                                        message=f"This server grades \u201c{title}\u201d. Submit from your "
-                                                f"notebook with grader.submit(email, token); see your "
-                                                f"submissions at /me."))
-
+    site = Site(service, public_url=public_url)
     routes = [
         Route("/", home),
-        Route("/submit", submit, methods=["POST"]),
-        Route("/api/onDemandProgrammingScriptSubmissions.v1", submit, methods=["POST"]),
+        *(Route(path, submit, methods=["POST"]) for path in SUBMIT_PATHS),
         Route("/submissions/{id}", submission_page),
         Route("/submissions/{id}/status", submission_status),
         Route("/submissions/{id}/feedback", submission_feedback),
@@ -272,10 +66,203 @@ def build_app(service, *, public_url: str = ""):
         Route("/instructor/gradebook.csv", instructor_gradebook),
         Route("/healthz", health),
     ]
-    return Starlette(routes=routes)
+    middleware = [Middleware(SecurityHeaders),
+                  Middleware(BodyGuard, limit_of=site.limit_of, too_large=site.too_large_for,
+                             request_timeout=request_timeout)]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error})
+    app.state.site = site
+    return app
+
+
+def _site(request) -> Site:
+    return request.app.state.site
+
+
+# --- submitting ------------------------------------------------------------------------------------
+
+async def submit(request):
+    """``POST /submit``: a learner's notebook, checked, signed in, queued; 201 or a refusal."""
+    site = _site(request)
+    try:
+        site.check_address(request)
+        body = await request.body()   # capped and timed by BodyGuard
+        upload = await run_in_threadpool(parse, body, site.assignment)
+        learner = await site.signed_in(request, upload.email, upload.token)
+        accepted = await run_in_threadpool(_take, site, learner, upload)
+    except Refused as error:
+        return refusal(error)
+    url = f"{site.base(request)}/submissions/{accepted.id}?key={accepted.key}"
+    when = accepted.timing.label + (f", {accepted.timing.penalty:.0%} late penalty"
+                                    if accepted.timing.penalty else "")
+    ahead = max(0, accepted.position - 1)
+    message = (f"Submitted {upload.file_name} for grading ({site.title}): attempt {accepted.attempt}, {when}. "
+               + (f"{ahead} submission(s) ahead of it. " if ahead else "")
+               + f"Follow its grading and see your result at {url}")
+    site.service.log(f"accepted {learner.learner}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
+    return JSONResponse({"id": accepted.id, "status": "queued", "attempt": accepted.attempt,
+                         "timing": accepted.timing.label, "penalty": accepted.timing.penalty,
+                         "position": accepted.position, "received_at": accepted.received_at,
+                         "url": url, "learnerMessage": message}, status_code=201)
+
+
+def _take(site: Site, learner, upload):
+    check_notebook(upload, site.assignment)
+    return site.service.queue.accept(learner, upload)
+
+
+# --- a submission's pages -------------------------------------------------------------------------
+
+def _key_param(request) -> str:
+    return f"?key={request.query_params['key']}" if request.query_params.get("key") else ""
+
+
+def _not_found(request, error: Refused):
+    return _site(request).message_page(request, "Not found" if error.status == 404 else "Not now", error)
+
+
+async def submission_page(request):
+    """``GET /submissions/ID``: queued, live progress, then the feedback page."""
+    site = _site(request)
+    try:
+        row = await site.find(request)
+    except Refused as error:
+        return _not_found(request, error)
+    data = await run_in_threadpool(views.submission, site.service, row)
+    return site.page(request, "serve_submission.html.j2", s=data, key=_key_param(request),
+                     status_json=json.dumps(data))
+
+
+async def submission_status(request):
+    """``GET /submissions/ID/status``: the submission's page as JSON."""
+    site = _site(request)
+    try:
+        row = await site.find(request)
+    except Refused as error:
+        return refusal(error)
+    return JSONResponse(await run_in_threadpool(views.submission, site.service, row))
+
+
+async def submission_feedback(request):
+    """``GET /submissions/ID/feedback``: that submission's feedback page (framed by its page)."""
+    site = _site(request)
+    try:
+        row = await site.find(request)
+    except Refused as error:
+        return _not_found(request, error)
+    return site.html(request, await run_in_threadpool(_feedback, site, row), framed=True)
+
+
+def _feedback(site: Site, row) -> str:
+    from ..batch.engine import load_result
+    from ..corrections import Corrections
+    from ..report.html import feedback_page, notebook_images
+    from .store import executed_folder
+
+    result = load_result(submission_folder(site.out, row["id"]) / RESULT_FILE)
+    if result is None:
+        return render_page("serve_message.html.j2", title="Not graded yet",
+                           message="This submission is not graded yet: its page shows its progress.")
+    images = notebook_images(executed_folder(site.out) / f"{row['id']}.ipynb")
+    return feedback_page(result, assignment_title=site.title, images=images,
+                         corrections=Corrections.load(site.out))
+
+
+# --- a learner's own submissions ------------------------------------------------------------------
+
+async def me(request):
+    """``GET /me``: a learner's submissions; ``POST /me``: sign in with email and token."""
+    site = _site(request)
+    if request.method == "POST":
+        try:
+            site.check_address(request)
+            form = _form(await request.body())   # capped and timed by BodyGuard
+            who = await site.signed_in(request, form.get("email", ""), form.get("token", ""))
+        except Refused as error:
+            return site.page(request, "serve_learner.html.j2", http_status=error.status,
+                             retry_after=error.retry_after, title=site.title, message=error.message,
+                             learner="", rows=[])
+        response = RedirectResponse("/me", status_code=303)
+        site.set_session(request, response, "learner", who.learner)
+        return response
+    role, learner = site.session(request)
+    rows = []
+    if role == "learner":
+        rows = await run_in_threadpool(lambda: [dict(r) for r in site.service.queue.of_learner(learner)])
+    return site.page(request, "serve_learner.html.j2", title=site.title, message="",
+                     learner=learner if role == "learner" else "", rows=rows)
 
 
 def _form(body: bytes) -> dict:
     from urllib.parse import parse_qs
 
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace")).items()}
+
+
+# --- the instructor's pages -----------------------------------------------------------------------
+
+async def instructor_page(request):
+    """``GET /instructor``: the queue, throughput and the class gradebook so far."""
+    site = _site(request)
+    try:
+        site.require_instructor(request)
+    except Refused as error:
+        return site.message_page(request, "Instructors only", error)
+    status = await run_in_threadpool(views.instructor, site.service)
+    columns, rows = await run_in_threadpool(views.gradebook, site.service)
+    shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
+                                             "overridden") and "@" not in c]
+    response = site.page(request, "serve_instructor.html.j2", title=site.title, status=status, columns=shown,
+                         rows=rows, status_json=json.dumps(status))
+    if request.query_params.get("key") and site.session(request)[0] != "instructor":
+        site.set_session(request, response, "instructor")
+    return response
+
+
+async def instructor_status(request):
+    """``GET /instructor/status``: the instructor's page as JSON."""
+    site = _site(request)
+    try:
+        site.require_instructor(request)
+    except Refused as error:
+        return refusal(error)
+    return JSONResponse(await run_in_threadpool(views.instructor, site.service))
+
+
+async def instructor_gradebook(request):
+    """``GET /instructor/gradebook.csv``: the class gradebook so far."""
+    site = _site(request)
+    try:
+        site.require_instructor(request)
+    except Refused as error:
+        return refusal(error)
+    columns, rows = await run_in_threadpool(views.gradebook, site.service)
+    return Response(gradebook_csv(columns, rows), media_type="text/csv")
+
+
+# --- the rest --------------------------------------------------------------------------------------
+
+async def health(request):
+    """``GET /healthz``: ``ok`` while the grading side runs."""
+    service = _site(request).service
+    if service.failure is not None:
+        return PlainTextResponse(f"grading stopped: {service.failure}\n", status_code=503)
+    return PlainTextResponse("ok\n")
+
+
+async def home(request):
+    site = _site(request)
+    return site.page(request, "serve_message.html.j2", title=site.title,
+                     message=f"This server grades \u201c{site.title}\u201d. Submit from your notebook with "
+                             f"grader.submit(email, token); see your submissions at /me.")
+
+
+async def http_error(request, exc: HTTPException):
+    """An unknown address or a method a route does not take: the error body of every refusal."""
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "refused")
+    text = {404: "There is nothing at this address: submit with grader.submit(email, token), and "
+                 "open the links it printed.",
+            405: f"{request.method} is not how this address is used: submit with grader.submit(email, "
+                 f"token), and open the links it printed."}.get(exc.status_code, str(exc.detail))
+    response = refusal(Refused(exc.status_code, text, code=code))
+    response.headers.update(exc.headers or {})   # 405: Allow
+    return response

@@ -24,10 +24,11 @@ from ..specs.model import SubmissionPolicy
 
 
 class Refused(Exception):
-    """A request the service refuses: ``status`` (HTTP) and ``message`` (what the learner reads)."""
+    """A request the service refuses: ``status`` (HTTP) and ``message`` (what the learner reads);
+    ``retry_after``: seconds until trying again can succeed (a 429's ``Retry-After``)."""
 
-    def __init__(self, status: int, message: str, *, code: str = "refused"):
-        self.status, self.message, self.code = status, message, code
+    def __init__(self, status: int, message: str, *, code: str = "refused", retry_after: float | None = None):
+        self.status, self.message, self.code, self.retry_after = status, message, code, retry_after
         super().__init__(message)
 
 
@@ -96,11 +97,11 @@ def check_limits(policy: SubmissionPolicy, *, accepted: list[float], now: float)
         wait = policy.min_interval_s - (now - max(accepted))
         raise Refused(429, f"Too soon after your last submission: wait {duration(math.ceil(wait))} and "
                            f"submit again (at most one submission every {duration(policy.min_interval_s)}). "
-                           f"Nothing was submitted.", code="rate")
+                           f"Nothing was submitted.", code="rate", retry_after=wait)
     if policy.per_hour:
         recent = sorted(t for t in accepted if now - t < 3600)
         if len(recent) >= policy.per_hour:
             wait = 3600 - (now - recent[0])
             raise Refused(429, f"You submitted {len(recent)} times in the last hour, the most allowed: "
                                f"wait {duration(math.ceil(wait))} and submit again. Nothing was submitted.",
-                          code="rate")
+                          code="rate", retry_after=wait)

@@ -7,6 +7,15 @@ with TLS in front of it to open it to learners); the grading runs beside it
 taking requests (uvicorn's graceful shutdown), gradings in flight are cancelled
 and queued again for the next start, and the command ends with "grader:
 interrupted" (130) or "grader: terminated" (143).
+
+uvicorn's settings against hostile clients (``docs/operator/service-security.md``): a request's
+headers must come within ``request_timeout`` (:func:`grader.serve.protect.http_protocol`) and be
+at most 16 kB (``h11_max_incomplete_event_size``; a 400 past it); an idle keep-alive connection
+is closed after 5 s (``timeout_keep_alive``); past ``max_connections`` open connections a
+request gets uvicorn's 503 (``limit_concurrency``), which also bounds the memory bodies take
+(each at most the assignment's upload cap).  The client address that failed sign-ins are
+counted by is the peer's, or the ``X-Forwarded-For`` of a proxy uvicorn trusts
+(``FORWARDED_ALLOW_IPS``, 127.0.0.1 by default: a proxy on the same machine).
 """
 from __future__ import annotations
 
@@ -18,7 +27,11 @@ from typing import Callable
 from ..exceptions import UsageError
 from ..orchestrate import GradeOptions
 from ..paths import output_folder
+from ..results import write_atomic
 from ..specs.model import Assignment
+
+REQUEST_TIMEOUT_S = 30.0   # a request's headers, and each piece of its body, within this
+MAX_CONNECTIONS = 256      # connections served at once: a class's burst (bench/bench_serve.py: 200) fits
 
 
 def _socket(host: str, port: int) -> socket.socket:
@@ -38,16 +51,23 @@ def _socket(host: str, port: int) -> socket.socket:
 
 def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions(), workers: int | None = None,
           cluster: str | None = None, host: str = "127.0.0.1", port: int = 8000, public_url: str = "",
-          quiet: bool = False, on_ready: Callable[[str, str], None] | None = None) -> None:
+          quiet: bool = False, request_timeout: float = REQUEST_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
+          on_ready: Callable[[str, str], None] | None = None) -> None:
     """Serve ``assignment`` (an Assignment, a name or a folder) into results folder ``out`` until
-    stopped; ``on_ready(submit_url, instructor_url)`` is called once the socket listens."""
+    stopped; ``on_ready(submit_url, instructor_url)`` is called once the socket listens.
+
+    ``request_timeout``: seconds a client has to send a request's headers, and at most between two
+    pieces of its body (408 after it); ``max_connections``: open connections served at once (503
+    past it)."""
     import os
 
     import uvicorn
 
     from ..assignments import find_assignment
     from ..specs.data import resolve_all
-    from .app import build_app, instructor_key
+    from .app import build_app
+    from .site import instructor_key
+    from .protect import SERVER_HEADERS, http_protocol
     from .service import GradingService
     from .store import serve_folder
     from .tokens import roster
@@ -57,6 +77,12 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
     if workers is not None and not (isinstance(workers, int) and workers >= 1):
         raise UsageError(f"workers must be a whole number of 1 or more, got {workers!r}", argument="workers",
                          value=workers)
+    if not (isinstance(request_timeout, (int, float)) and request_timeout > 0):
+        raise UsageError(f"request_timeout must be a number of seconds above 0, got {request_timeout!r}",
+                         argument="request_timeout", value=request_timeout)
+    if not (isinstance(max_connections, int) and max_connections >= 1):
+        raise UsageError(f"max_connections must be a whole number of 1 or more, got {max_connections!r}",
+                         argument="max_connections", value=max_connections)
     if not isinstance(assignment, Assignment):
         assignment = find_assignment(assignment)
     data_paths = resolve_all(assignment, explicit=options.data)
@@ -71,10 +97,14 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
     try:
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        root = (public_url or f"http://{shown}:{bound_port}").rstrip("/")
+        listening = f"http://{shown}:{bound_port}"
+        root = (public_url or listening).rstrip("/")
         submit_url = f"{root}/submit"
         instructor_url = f"{root}/instructor?key={instructor_key(out)}"
-        (serve_folder(out) / "address").write_text(f"{root}\n")
+        # Where the service listens (a local client's address: the tests', a health check's), even
+        # when the links printed are the public ones; written whole (a reader polling for the file
+        # never sees it empty).
+        write_atomic(serve_folder(out) / "address", f"{listening}\n")
         say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
         say(f"grader serve: grading {assignment.id} into {out}/ with "
             + (f"the Dask cluster {cluster}" if cluster else f"{workers} worker(s)"))
@@ -82,9 +112,12 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
         say(f"instructor page: {instructor_url}")
         if not roster(out):
             say(f"no learner can submit yet: grader tokens issue ROSTER.csv --out {out}")
-        app = build_app(service, public_url=public_url)
+        app = build_app(service, public_url=public_url, request_timeout=request_timeout)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=5, timeout_keep_alive=30)
+                                timeout_graceful_shutdown=5, timeout_keep_alive=5,
+                                http=http_protocol(request_timeout), h11_max_incomplete_event_size=16 * 1024,
+                                limit_concurrency=max_connections, server_header=False,
+                                headers=SERVER_HEADERS)
         server = uvicorn.Server(config)
         if on_ready is not None:
             on_ready(submit_url, instructor_url)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..exceptions import UsageError
-from ..results import write_atomic
+from ..textutil import csv_text
 from .policy import Refused
 from .store import connect, iso, serve_folder, utc_now
 
@@ -95,7 +95,7 @@ def read_roster(path: Path) -> list[tuple[str, str, str]]:
 
 @dataclass(frozen=True)
 class Issued:
-    tokens_file: Path
+    tokens_file: Path | None   # None when nobody got a token
     issued: list[str]
     kept: list[str]
     expires_at: str
@@ -104,7 +104,7 @@ class Issued:
 def issue(roster: Path, *, out: Path, days: float = DEFAULT_DAYS, learners: list[str] | None = None,
           reissue: bool = False) -> Issued:
     """Add the roster's learners and give a token to each that has none active (``reissue``: to
-    all, or to ``learners``); the tokens go to ``OUT/serve/tokens-TIME.csv``, owner-only."""
+    all, or to ``learners``); the tokens go to a new ``OUT/serve/tokens-TIME-RANDOM.csv``, owner-only."""
     if not days > 0:
         raise UsageError(f"--days must be above 0, got {days:g}", argument="days", value=days)
     rows = read_roster(roster)
@@ -135,24 +135,47 @@ def issue(roster: Path, *, out: Path, days: float = DEFAULT_DAYS, learners: list
             if not targeted or (current.state(now) == "active" and not reissue):
                 kept.append(learner)
                 continue
-            token = secrets.token_urlsafe(24)
+            token = new_token()
             db.execute("UPDATE learners SET token_sha256=?, issued_at=?, expires_at=?, revoked_at=NULL "
                        "WHERE learner=?", (digest(token), iso(now), expires, learner))
             issued.append(learner)
             lines.append((learner, email, name, token, expires))
-        tokens_file = serve_folder(out) / f"tokens-{now.strftime('%Y%m%d-%H%M%S')}.csv"
-        if lines:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            writer.writerow(["learner", "email", "name", "token", "expires_at"])
-            writer.writerows(lines)
-            write_atomic(tokens_file, buffer.getvalue())
-            os.chmod(tokens_file, 0o600)
+        tokens_file = _tokens_file(out, now, lines) if lines else None
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     return Issued(tokens_file=tokens_file, issued=issued, kept=kept, expires_at=expires)
+
+
+def new_token() -> str:
+    """A learner's token: 192 random bits, URL-safe, never starting with ``-`` (a spreadsheet
+    that opens the tokens file would read ``-abc`` as a formula and show an error instead)."""
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not token.startswith("-"):
+            return token
+
+
+def _tokens_file(out: Path, now: datetime.datetime, lines: list[tuple]) -> Path:
+    """The tokens of one issue, in a new owner-only file: created exclusively (``O_EXCL``, mode 0600
+    from the start) under a name no other issue has, so that two issues in one second never
+    overwrite each other's file."""
+    folder = serve_folder(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = csv_text(["learner", "email", "name", "token", "expires_at"], lines,
+                    text_columns=("learner", "email", "name"))
+    while True:
+        path = folder / f"tokens-{now.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}.csv"
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return path
 
 
 def _learner(row) -> Learner:
@@ -195,7 +218,8 @@ def authenticate(out: Path, email: str, token: str) -> Learner:
     db = connect(out)
     row = db.execute("SELECT * FROM learners WHERE email=?", (email,)).fetchone()
     if row is None:
-        raise Refused(401, f"{email} is not on this course's roster: use the email your instructor "
+        shown = email if len(email) <= 100 else email[:99] + "\u2026"   # a megabyte "email" is not echoed
+        raise Refused(401, f"{shown} is not on this course's roster: use the email your instructor "
                            f"registered (the one your token was sent to).", code="unknown-email")
     learner = _learner(row)
     if not row["token_sha256"] or not hmac.compare_digest(row["token_sha256"], digest(token)):

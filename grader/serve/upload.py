@@ -9,10 +9,12 @@ notebook itself::
 :func:`parse` checks the body - JSON, the assignment, the notebook's presence
 and size - and, once the service knows the learner, :func:`check_notebook` its
 kind and contents; both raise :class:`~grader.serve.policy.Refused` with an
-HTTP status and one line for the learner: malformed JSON (400), no notebook
-(400), another assignment (422), too large (413), a zip or anything that is not
-a notebook (415), a notebook that mentions none of the assignment's parts (422).
-Nothing is written before every check passed.
+HTTP status and one line for the learner: malformed JSON, JSON nested too deeply,
+text that is not text (a lone UTF-16 surrogate such as ``\\ud800``, which no UTF-8
+file or database can hold), no notebook (400), another assignment (422), too
+large (413), a zip or anything that is not a notebook (415), a notebook that
+mentions none of the assignment's parts (422).  Nothing is written before every
+check passed.
 """
 from __future__ import annotations
 
@@ -63,10 +65,18 @@ def parse(body: bytes, assignment: Assignment) -> Upload:
     except (UnicodeDecodeError, ValueError) as exc:
         raise Refused(400, f"The submission is not valid JSON ({str(exc)[:80]}): submit with the "
                            f"course's grading.py, grader.submit(email, token).", code="bad-json") from None
+    except RecursionError:   # json's decoder recurses once per level: [[[[... 100,000 deep
+        raise Refused(400, "The submission's JSON is nested too deeply to be a submission: submit with the "
+                           "course's grading.py, grader.submit(email, token).", code="bad-json") from None
     if not isinstance(data, dict):
         raise Refused(400, "The submission is not a JSON object: submit with the course's grading.py.",
                       code="bad-json")
     key = data.get("assignmentKey")
+    notebook = data.get("notebook")
+    for what, value in (("assignment key", key), ("email", data.get("submitterEmail")),
+                        ("token", data.get("secret")),
+                        ("notebook name", notebook.get("name") if isinstance(notebook, dict) else None)):
+        _check_text(what, value)
     if assignment.course_key and key != assignment.course_key:
         raise Refused(422, f"This submission is for another assignment (key {str(key)[:40]!r}); this "
                            f"server grades \u201c{assignment.title or assignment.id}\u201d: submit it "
@@ -88,6 +98,18 @@ def parse(body: bytes, assignment: Assignment) -> Upload:
     return Upload(email=data.get("submitterEmail"), token=data.get("secret"), file_name=name,
                   content=content, sha256=hashlib.sha256(content).hexdigest(),
                   claims=parts if isinstance(parts, dict) else {})
+
+
+def _check_text(what: str, value) -> None:
+    """Refuse a string no UTF-8 file, database or answer can hold (a lone surrogate from a
+    ``\\ud800`` escape: JSON allows it, UTF-8 does not)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise Refused(400, f"The submission's {what} holds a character that is not text (a lone "
+                               f"surrogate, \\ud800-\\udfff): submit with the course's grading.py, with the "
+                               f"email and token exactly as you were sent them.", code="bad-text") from None
 
 
 def check_notebook(upload: Upload, assignment: Assignment) -> None:

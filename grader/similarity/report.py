@@ -12,9 +12,7 @@ grade.
 """
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 from ..exceptions import GraderError, SimilarityError
 from ..results import SubmissionResult, write_atomic
 from ..specs.model import Assignment
-from ..textutil import safe_name
+from ..textutil import csv_text, safe_name
 from .code import CodeIndex, CodeSettings
 from .documents import CORPUS, LEARNER, Document, code_cells, corpus_documents, learner_document, template_lines
 from .evidence import Cluster, Pair, Thresholds, clusters, reported
@@ -31,6 +29,8 @@ from .models import ModelEvidence
 HTML_FILE, CSV_FILE = "similarity.html", "similarity.csv"
 CSV_COLUMNS = ["rank", "first", "second", "second_kind", "evidence", "code_score", "overlap_first",
                "overlap_second", "rarity", "shared_fingerprints", "fragments", "shared_models", "cluster"]
+# Learner ids (from file names), corpus names and model names: text a spreadsheet must not run.
+CSV_TEXT_COLUMNS = ("first", "second", "second_kind", "shared_models")
 
 
 @dataclass
@@ -159,17 +159,15 @@ def _models_text(pair: Pair) -> str:
 
 
 def _csv(report: SimilarityReport) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    rows = []
     for rank, pair in enumerate(report.pairs, start=1):
         code = pair.code
-        writer.writerow([rank, pair.first, pair.second, pair.second_kind, f"{pair.evidence:.3f}",
-                         f"{pair.code_score:.3f}", f"{code.score_first:.3f}" if code else "",
-                         f"{code.score_second:.3f}" if code else "", f"{code.rarity:.3f}" if code else "",
-                         code.shared if code else 0, len(code.fragments) if code else 0,
-                         _models_text(pair), pair.cluster or ""])
-    return buffer.getvalue()
+        rows.append([rank, pair.first, pair.second, pair.second_kind, f"{pair.evidence:.3f}",
+                     f"{pair.code_score:.3f}", f"{code.score_first:.3f}" if code else "",
+                     f"{code.score_second:.3f}" if code else "", f"{code.rarity:.3f}" if code else "",
+                     code.shared if code else 0, len(code.fragments) if code else 0,
+                     _models_text(pair), pair.cluster or ""])
+    return csv_text(CSV_COLUMNS, rows, text_columns=CSV_TEXT_COLUMNS, lineterminator="\n")
 
 
 def _html(report: SimilarityReport, *, settings: CodeSettings, thresholds: Thresholds, title: str,

@@ -58,6 +58,8 @@ def browser():
                  "--disable-background-networking", "--disable-component-update", "--no-first-run",
                  "--disable-sync", "--window-size=1200,2000"):
         options.add_argument(flag)
+    # The console's messages, for tests that check none says a page broke a rule (its CSP).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(DRIVER), options=options)
     yield driver
     driver.quit()

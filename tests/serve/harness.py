@@ -11,6 +11,7 @@ import base64
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -31,14 +32,20 @@ WEAK = ROOT / "reference" / "sklearn_digits" / "samples" / "weak_model.ipynb"
 COURSE_KEY = "skl-2026"
 
 
+def without_submissions(text: str) -> str:
+    """An assignment.toml's text without its [submissions] table (a test states its own policy)."""
+    return re.sub(r"(?m)(?:^(?:#.*)?\n)*^\[submissions\]\n(?:(?!\[).*\n?)*", "", text)
+
+
 def assignment_copy(root: Path, submissions: str = "", course_key: str = COURSE_KEY) -> Path:
-    """sklearn_digits (and its reference) under ``root``, with a course key and a [submissions] table."""
+    """sklearn_digits (and its reference) under ``root``, with a course key and the test's
+    [submissions] table instead of the shipped one (none: no limits)."""
     folder = root / "assignments" / "sklearn_digits"
     if not folder.exists():
         shutil.copytree(ROOT / "assignments" / "sklearn_digits", folder)
         shutil.copytree(ROOT / "reference" / "sklearn_digits", root / "reference" / "sklearn_digits")
     spec = folder / "assignment.toml"
-    text = spec.read_text()
+    text = without_submissions(spec.read_text())
     if course_key:
         text = text.replace('version = "1"', f'version = "1"\ncourse_key = "{course_key}"', 1)
     spec.write_text(text + (f"\n[submissions]\n{submissions}\n" if submissions else ""))

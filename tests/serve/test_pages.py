@@ -23,6 +23,11 @@ def _shot(driver, tmp_path, name):
     return path
 
 
+def _csp_violations(driver) -> list[str]:
+    """What Chromium's console said against the pages' Content-Security-Policy since last asked."""
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
 def test_the_learner_page_shows_the_grading_live_then_the_feedback(service, browser, tmp_path):  # noqa: F811
     from selenium.webdriver.common.by import By
 
@@ -44,6 +49,8 @@ def test_the_learner_page_shows_the_grading_live_then_the_feedback(service, brow
     assert len(browser.find_elements(By.CSS_SELECTOR, "#parts tr.part")) == 4
     browser.switch_to.default_content()
     _shot(browser, tmp_path, "serve-learner-done")
+    # The page, its live updates and the framed feedback page all keep to the service's CSP.
+    assert _csp_violations(browser) == []
 
 
 def test_the_instructor_page_shows_the_queue_and_the_gradebook(service, browser, tmp_path):  # noqa: F811
@@ -57,6 +64,13 @@ def test_the_instructor_page_shows_the_queue_and_the_gradebook(service, browser,
     assert browser.find_elements(By.CSS_SELECTOR, "#recent tbody tr")
     _shot(browser, tmp_path, "serve-instructor")
     # The session opened with the key lets the instructor open any learner's page.
+    assert _csp_violations(browser) == []
     link = browser.find_element(By.CSS_SELECTOR, "#recent tbody tr a")
     link.click()
     _wait(lambda: browser.find_elements(By.ID, "state"), what="a learner's page from the instructor's")
+    assert _csp_violations(browser) == []
+    # The check sees a violation when there is one: a script the page did not ship is refused.
+    browser.execute_script("var s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+                           "document.body.appendChild(s);")
+    assert browser.execute_script("return window.injected") is None
+    assert any("script-src" in message for message in _csp_violations(browser))

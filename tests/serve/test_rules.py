@@ -8,6 +8,7 @@ from grader.exceptions import SpecError
 from grader.serve.policy import Refused, check_limits, describe_late, duration, timing
 from grader.specs.model import SubmissionPolicy, read_assignment
 from tests.conftest import ROOT
+from tests.serve.harness import without_submissions
 
 UTC = datetime.timezone.utc
 DEADLINE = datetime.datetime(2026, 12, 20, 23, 59, tzinfo=UTC)
@@ -70,7 +71,7 @@ def _assignment_copy(tmp_path, extra: str):
     shutil.copytree(ROOT / "assignments" / "sklearn_digits", folder)
     shutil.copytree(ROOT / "reference" / "sklearn_digits", tmp_path / "reference" / "sklearn_digits")
     spec = folder / "assignment.toml"
-    spec.write_text(spec.read_text() + extra)
+    spec.write_text(without_submissions(spec.read_text()) + extra)
     return folder
 
 
@@ -105,3 +106,16 @@ def test_a_wrong_submissions_table_names_the_field(tmp_path, table, field, messa
     with pytest.raises(SpecError) as error:
         read_assignment(folder)
     assert error.value.field == field and message in str(error.value)
+
+
+@pytest.mark.parametrize("folder", sorted((ROOT / "assignments").glob("*/assignment.toml")),
+                         ids=lambda p: p.parent.name)
+def test_every_shipped_assignment_limits_what_one_learner_can_queue(folder):
+    """Without limits one learner could queue gradings without end (issue #24)."""
+    policy = read_assignment(folder.parent).submissions
+    assert policy.attempts > 0 and policy.per_hour > 0 and policy.min_interval_s > 0
+    assert 0 < policy.max_upload_mb <= 20
+    text = folder.read_text()
+    table = text[text.index("\n[submissions]\n"):].split("\n[")[1]
+    assert all("#" in line for line in table.splitlines()[1:] if line.strip()), "a comment on each limit"
+    assert "\n[submissions]\n" not in without_submissions(text)

@@ -274,6 +274,10 @@ def test_usage_mistakes_are_one_line_and_exit_2(service, tmp_path, capsys):
     folder = str(service.assignment)
     assert main(["serve", "--assignment", folder, "--port", "70000"]) == 2
     assert "--port: must be a port number from 0 to 65535, got 70000" in capsys.readouterr().err
+    assert main(["serve", "--assignment", folder, "--request-timeout", "0"]) == 2
+    assert "--request-timeout: must be a number of seconds above 0, got 0" in capsys.readouterr().err
+    assert main(["serve", "--assignment", folder, "--max-connections", "0"]) == 2
+    assert "--max-connections: must be a whole number of 1 or more, got 0" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     assert main(["serve", "--assignment", folder, "--out", str(tmp_path / "file")]) == 2
     assert "is a file: give a folder" in capsys.readouterr().err

@@ -111,3 +111,22 @@ def test_the_tokens_command(tmp_path, out, capsys):
     assert "nobody is not a learner of this service" in capsys.readouterr().err
     assert main(["tokens", "issue", str(tmp_path / "missing.csv"), "--out", str(out)]) == 2
     assert "missing.csv does not exist" in capsys.readouterr().err
+
+
+def test_two_issues_in_one_second_never_overwrite_each_others_file(tmp_path, out, monkeypatch):
+    """The file is named to the second and made exclusively (O_EXCL): the second issue gets a name of
+    its own even at the same second, and the first file keeps its tokens."""
+    frozen = datetime.datetime(2026, 12, 6, 22, 15, 52, tzinfo=datetime.timezone.utc)
+    monkeypatch.setattr(tokens, "utc_now", lambda: frozen)
+    first = tokens.issue(_roster(tmp_path), out=out, learners=["ann"])
+    first_text = first.tokens_file.read_text()
+    second = tokens.issue(_roster(tmp_path), out=out, learners=["ben"])
+    assert first.tokens_file != second.tokens_file
+    assert first.tokens_file.name.startswith("tokens-20261206-221552-")
+    assert second.tokens_file.name.startswith("tokens-20261206-221552-")
+    assert first.tokens_file.read_text() == first_text
+    assert set(_issued(first)) == {"ann"} and set(_issued(second)) == {"ben"}
+    for issued in (first, second):
+        assert stat.S_IMODE(os.stat(issued.tokens_file).st_mode) == 0o600
+    # Nothing issued: no file at all.
+    assert tokens.issue(_roster(tmp_path), out=out).tokens_file is None
