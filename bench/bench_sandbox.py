@@ -11,11 +11,14 @@ hits both alike; the script prints medians and ratios, never a pass or fail:
 * ``first figure``: matplotlib's first plot (the sandbox's ``/tmp`` is new for every
   kernel: the font cache is built again unless the grader provides one);
 * ``kernel ready``: ``grader check`` of a one-cell notebook, ``--sandbox required``
-  against ``--sandbox off``: kernel start + agent install, from the result's timings.
+  against ``--sandbox off``: kernel start + agent install, from the result's timings;
+* with ``--notebook``, each phase of a real check of that notebook (the result's timings:
+  kernel start, agent install, cells, the wait for the evaluator, total, and the command's
+  wall time around them), sandboxed against not: where the sandbox's cost goes.
 
 Usage::
 
-    python bench/bench_sandbox.py [--rounds 5]
+    python bench/bench_sandbox.py [--rounds 5] [--notebook reference/mnist_digits/solution.ipynb]
 """
 from __future__ import annotations
 
@@ -49,17 +52,28 @@ def _timed(command: list[str], **kwargs) -> float:
     return time.perf_counter() - start
 
 
-def _kernel_ready(notebook: Path, sandbox: str, env: dict) -> float:
+def _check(notebook: Path, sandbox: str, env: dict) -> dict:
+    """The timings of ``grader check NOTEBOOK``, and its wall time (``wall``)."""
+    start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "grader", "check", str(notebook), "--assignment",
                            "mnist_digits", "--json", "--quiet", "--sandbox", sandbox],
                           capture_output=True, text=True, env=env, cwd=ROOT)
-    timings = json.loads(done.stdout)["timings"]
+    wall = time.perf_counter() - start
+    return {**json.loads(done.stdout)["timings"], "wall": wall}
+
+
+def _kernel_ready(notebook: Path, sandbox: str, env: dict) -> float:
+    timings = _check(notebook, sandbox, env)
     return timings["kernel_start"] + timings["agent_install"]
+
+
+PHASES = ("kernel_start", "agent_install", "cells", "measure", "evaluate_wait", "total", "wall")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--notebook", type=Path, help="also compare each phase of a check of this notebook")
     args = parser.parse_args()
     if unavailable_reason():
         print(f"the sandbox cannot run here: {unavailable_reason()}", file=sys.stderr)
@@ -93,12 +107,19 @@ def main() -> int:
             if round_:
                 times["kernel ready (grader check)"]["bare"].append(bare)
                 times["kernel ready (grader check)"]["sandboxed"].append(boxed)
+            if args.notebook and round_:
+                for mode, label in (("off", "bare"), ("required", "sandboxed")):
+                    for phase, value in _check(args.notebook, mode, env).items():
+                        if phase in PHASES:
+                            times.setdefault(f"{args.notebook.name}: {phase}", {"bare": [], "sandboxed": []})[
+                                label].append(value)
             print(f"round {round_}{' (warm-up)' if not round_ else ''} done", flush=True)
         print(f"\n{args.rounds} round(s), medians (seconds):")
-        print(f"  {'step':<30} {'bare':>8} {'sandboxed':>10} {'added':>8} {'ratio':>7}")
+        print(f"  {'step':<36} {'bare':>8} {'sandboxed':>10} {'added':>8} {'ratio':>7}")
         for name, pair in times.items():
             bare, boxed = statistics.median(pair["bare"]), statistics.median(pair["sandboxed"])
-            print(f"  {name:<30} {bare:8.3f} {boxed:10.3f} {boxed - bare:+8.3f} {boxed / bare:7.3f}")
+            ratio = f"{boxed / bare:7.3f}" if bare else "      -"
+            print(f"  {name:<36} {bare:8.3f} {boxed:10.3f} {boxed - bare:+8.3f} {ratio}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
