@@ -194,8 +194,8 @@ def main() -> None:
         + f"; the whole benchmark {time.monotonic() - started:.0f} s.")
     if args.sweep:
         say()
-        say("Sweep (after): stands out from Z spreads (+ln(pairs/2000) above 2,000 pairs), or from ZM (alike) with "
-            "a rare model in common; false positives per class")
+        say("Sweep (after): stands out from Z spreads (+1.7 for every ten times as many pairs above 2,000), or "
+            "from ZM (grown alike) with a rare model in common; false positives per class")
         say()
         say("| Z | ZM | " + " | ".join(STRENGTHS) + " | " + " | ".join(f"false/class ({s})" for s in sizes) + " |")
         say("| ---: | ---: | " + " | ".join("---:" for _ in STRENGTHS) + " | " + " | ".join("---:" for _ in sizes) + " |")

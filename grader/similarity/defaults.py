@@ -10,8 +10,8 @@ from __future__ import annotations
 # name -> (default, meaning); each is an option --name-with-dashes of `grader similarity`.
 REPORT_DEFAULTS = {
     "stands_out": (9.0, "how far out a pair must lie to be marked as standing out, in spreads above the "
-                        "class's typical pair, in a class of up to 2,000 pairs (+ln(pairs/2000) beyond: "
-                        "+2.3 for ten times as many)"),
+                        "class's typical pair, in a class of up to 2,000 pairs (+1.7 for every ten times "
+                        "as many pairs beyond)"),
     "with_model": (6.0, "... or this far out (grown alike) when the two also have the same rare model"),
     "model_weight": (0.7, "weight (rarity x diversity) from which a shared model counts as rare"),
     "top": (40, "closest pairs listed, ranked (the pairs that stand out are always listed)"),

@@ -11,11 +11,11 @@ spread, so sharing those lines is not far out.
 
 A pair **stands out** when it lies at least ``stands_out`` spreads out, in a
 class of up to :data:`REFERENCE_PAIRS` pairs.  The more pairs a class has, the
-further out its closest honest pair lies by chance: measured on the benchmark,
-the tail of a class's pairs falls about e-fold per spread, so the closest
-honest pair lies one spread further for every e (2.7) times as many pairs, and
-so does the mark (``+ ln(pairs / REFERENCE_PAIRS)``: +2.3 for 20,000 pairs,
-+5.5 for the half million of a class of 1,000).  A pair also stands out
+further out its closest honest pair lies by chance, and so does the mark:
+``+ GROWTH * ln(pairs / REFERENCE_PAIRS)``, +1.7 spreads for every ten times
+as many pairs (:data:`GROWTH`, measured: on the benchmark the closest honest
+pair of a class lay 8.2 spreads out at 2,000 pairs, 10.4 at 20,000 and 12.1 at
+460,000).  A pair also stands out
 from ``with_model`` spreads (grown alike) when the two have the same rare model
 (:class:`grader.similarity.models.ModelGroup` weight at least
 ``model_weight``): a copy keeps its model, which honest learners who vary the
@@ -37,6 +37,7 @@ from .documents import CORPUS
 from .models import ModelGroup
 
 REFERENCE_PAIRS = 2000   # the pairs of a class of about 60 with a corpus of a few files
+GROWTH = 0.75            # spreads more per e-fold of pairs beyond REFERENCE_PAIRS (1.7 per tenfold)
 MIN_SPREAD = 0.02        # a class whose pairs are all alike (or a class of three) still has a scale: the
 #                          smallest spread of the benchmark's classes of 20
 
@@ -83,7 +84,7 @@ class Distribution:
             return cls(0, 0.0, MIN_SPREAD, thresholds.stands_out, thresholds.with_model)
         typical = float(np.median(values))
         spread = max(MIN_SPREAD, 1.4826 * float(np.median(np.abs(values - typical))))
-        more = max(0.0, math.log(len(values) / REFERENCE_PAIRS))
+        more = GROWTH * max(0.0, math.log(len(values) / REFERENCE_PAIRS))
         return cls(len(values), typical, spread, thresholds.stands_out + more, thresholds.with_model + more)
 
     def spreads(self, similarity: float) -> float:

@@ -7,7 +7,7 @@ import pytest
 from grader.similarity import CodeSettings, Thresholds
 from grader.similarity.code import CodeIndex, normalise
 from grader.similarity.documents import build_document
-from grader.similarity.evidence import MIN_SPREAD, REFERENCE_PAIRS, Distribution
+from grader.similarity.evidence import GROWTH, MIN_SPREAD, REFERENCE_PAIRS, Distribution
 
 
 def test_the_typical_pair_the_spread_and_the_mark_grow_with_the_pairs():
@@ -21,7 +21,8 @@ def test_the_typical_pair_the_spread_and_the_mark_grow_with_the_pairs():
     assert d.spreads(0.3 + 2 * d.spread) == pytest.approx(2) and d.similarity_at(2) == pytest.approx(0.3 + 2 * d.spread)
     assert (d.stands_out, d.with_model) == (8, 5)  # up to REFERENCE_PAIRS: as set
     many = Distribution.of([0.1, 0.2, 0.3] * (REFERENCE_PAIRS * 10 // 3), thresholds)  # ten times as many
-    assert many.stands_out == pytest.approx(8 + 2.303, abs=0.01) and many.with_model == pytest.approx(5 + 2.303, abs=0.01)
+    assert GROWTH * 2.3026 == pytest.approx(1.73, abs=0.01)
+    assert many.stands_out == pytest.approx(8 + 1.73, abs=0.01) and many.with_model == pytest.approx(5 + 1.73, abs=0.01)
     assert Distribution.of([], thresholds).pairs == 0
 
 
