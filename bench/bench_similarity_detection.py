@@ -181,7 +181,7 @@ def main() -> None:
         + f" | {sum(f for f, _ in recall_after.values())} ({sum(f for f, _ in recall_after.values()) / total:.0%}) | "
         f"{sum(f for f, _ in recall_listed.values())} ({sum(f for f, _ in recall_listed.values()) / total:.0%}) |")
     say()
-    say("| learners | classes | honest pairs | false positives before | false positives after |")
+    say("| learners | classes | pairs | false positives before | false positives after |")
     say("| ---: | ---: | ---: | ---: | ---: |")
     for size in sizes:
         wrong, classes, pairs = false_after[size]

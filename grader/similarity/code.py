@@ -303,6 +303,7 @@ class CodeIndex:
         self._cols = np.array(cols, dtype=np.int64)
         self.frequency = np.bincount(self._cols, minlength=len(columns))
         self.notebooks = len(self.present)
+        self._row = {i: row for row, i in enumerate(self.present)}
         n = self.notebooks
         if n >= 3:
             self.weights = np.log((n - 1) / np.maximum(1, self.frequency - 1)) / np.log(n - 1)
@@ -344,7 +345,7 @@ class CodeIndex:
         first, second = self.fingerprints[i], self.fingerprints[j]
         common = first.hashes & second.hashes
         weight = sum(self.weight(h) for h in common)
-        own_i, own_j = (float(self.own[self.present.index(x)]) for x in (i, j))
+        own_i, own_j = float(self.own[self._row[i]]), float(self.own[self._row[j]])
         match = CodeMatch(first=i, second=j, shared=len(common),
                           unique=sum(1 for h in common if self.others(h) == 0),
                           few=sum(1 for h in common if self.others(h) <= 2), shared_weight=weight,
