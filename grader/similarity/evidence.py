@@ -145,11 +145,16 @@ def because(pair: Pair, distribution: Distribution, rare: list[ModelGroup]) -> s
         shares = (f"{code.share_first:.0%} of {pair.first}'s code is in {pair.second}'s notebook, and "
                   f"{code.share_second:.0%} of {pair.second}'s in {pair.first}'s")
     parts = [shares]
-    if code.shared:
-        rarity = f"of the {code.shared} fingerprints they share, {code.unique} are in no other notebook"
-        if code.few > code.unique:
-            rarity += f" and {code.few - code.unique} more in only one or two others"
-        parts.append(rarity)
+    if code.unique and code.few > code.unique:
+        parts.append(f"of the {code.shared} fingerprints they share, {code.unique} are in no other notebook "
+                     f"and {code.few - code.unique} more in only one or two others")
+    elif code.unique:
+        parts.append(f"of the {code.shared} fingerprints they share, {code.unique} are in no other notebook")
+    elif code.few:
+        parts.append(f"of the {code.shared} fingerprints they share, {code.few} are in only one or two other "
+                     f"notebooks")
+    elif code.shared:
+        parts.append(f"they share {code.shared} fingerprints, each in three other notebooks or more")
     parts.append(f"{pair.spreads:.1f} spreads above the class's typical pair (stands out from "
                  f"{distribution.stands_out:.1f})")
     sentence = "; ".join(parts)
