@@ -29,8 +29,13 @@ ivan       an empty notebook (markdown only)
 jules      not a notebook (a text file named .ipynb)
 pia        a short solution (19 lines of her own), a few touches of her own
 quinn      pia disguised: names renamed, comments rewritten, quotes and
-           spacing changed, adjacent cells merged (outputs cleared)
-rosa       the corpus file short_solution.ipynb (as short) disguised alike
+           spacing changed, the linear model's three cells merged into one and
+           the MLP's cell into the training cell, two debug prints added
+           (outputs cleared)
+           (the fixed rules this report had before missed it: 32 fingerprints
+           in common, 76% of the copy's in the original)
+rosa       the corpus file short_solution.ipynb (as short) disguised alike,
+           a print of her own added
 sami,      their own linear models; the placeholder and MLP cells pasted
 tariq      token for token from the corpus file colab_solution.py, with an
            argument nobody else wrote (as three real notebooks did)
@@ -449,9 +454,24 @@ def disguise(cells: list, names: dict[str, str], *, merge: tuple[int, int] | Non
     return out
 
 
+def merged(cells: list, *runs: tuple[int, ...]) -> list:
+    """Each run of adjacent cells (indices in ``cells``) merged into its first cell, as a learner
+    who pastes a whole section into one cell does."""
+    out = [nbf.v4.new_code_cell(c.source) if c.cell_type == "code" else nbf.v4.new_markdown_cell(c.source)
+           for c in cells]
+    gone = set()
+    for run in runs:
+        for index in run[1:]:
+            out[run[0]].source += "\n" + out[index].source
+            gone.add(index)
+    return [cell for index, cell in enumerate(out) if index not in gone]
+
+
 def write(path: Path, cells: list) -> None:
     notebook = nbf.v4.new_notebook()
     notebook.cells = cells
+    for number, cell in enumerate(cells):  # ids of their own: regenerating changes nothing unchanged
+        cell["id"] = f"{path.stem}-{number}"
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbf.write(notebook, path)
@@ -523,10 +543,17 @@ def main() -> None:
     pia = solution(PIA, PIA_MLP)
     write(klass / "pia.ipynb", pia)
     short_names = {"W": "weights", "b": "bias", "hidden1": "layer1", "hidden2": "layer2", "logits": "scores"}
-    write(klass / "quinn.ipynb", disguise(pia, short_names, merge=(13, 14)))
+    quinn = merged(disguise(pia, short_names), (13, 14, 15), (21, 22))
+    quinn[13].source = quinn[13].source.replace("\ninput_X", "\nprint(weights.shape, bias.shape)\ninput_X", 1)
+    quinn[19].source = quinn[19].source.replace("\nprobas", "\nprint(scores)\nprobas", 1)
+    write(klass / "quinn.ipynb", quinn)
     short = solution(SHORT_PUBLIC, SHORT_PUBLIC_MLP)
     write(corpus / "short_solution.ipynb", short)
-    write(klass / "rosa.ipynb", disguise(short, short_names, merge=(14, 15)))
+    rosa = merged(disguise(short, short_names), (13, 14, 15), (21, 22))
+    rosa[13].source = rosa[13].source.replace("\ninput_X", "\nprint(weights)\ninput_X", 1)
+    rosa[19].source = rosa[19].source.replace("\nprobas", "\nprint(scores.shape)\nprobas", 1)
+    rosa[14].source += '\nprint("accuracy", accuracy_score(y_val, s.run(classes, {input_X: X_val_flat})))'
+    write(klass / "rosa.ipynb", rosa)
     colab = [nbf.v4.new_code_cell(COLAB_HEADER)] + solution(COLAB_LINEAR, COLAB_MLP)
     write_py(corpus / "colab_solution.py", colab)
     write(klass / "sami.ipynb", solution(SAMI, COLAB_MLP))

@@ -99,14 +99,15 @@ def test_the_list_is_ranked_and_the_marks_lead_it(report):
 
 def test_short_copies_stand_out_with_their_shares(report):
     """The issue's case: copies of short solutions (19 lines), names renamed, comments rewritten,
-    adjacent cells merged, of a learner and of a corpus file."""
+    a section's cells merged into one, prints added, of a learner and of a corpus file.  The fixed
+    rules before missed quinn's (32 fingerprints in common, 76% of hers in pia's notebook)."""
     pair = _listed(report)[("pia", "quinn")]
     assert pair.stands_out and pair.rank <= 12
     share = {pair.first: pair.code.share_first, pair.second: pair.code.share_second}
-    assert share["pia"] >= 0.99           # the copy holds all of its source
-    assert 0.8 < share["quinn"] < 0.99    # the merged cells made fingerprints pia's notebook has not
+    assert share["pia"] >= 0.95           # the copy holds (nearly) all of its source
+    assert 0.6 < share["quinn"] < 0.9     # merged cells and her prints: fingerprints pia's has not
     corpus = _marked(report, "corpus")[("rosa", "short_solution.ipynb")]
-    assert corpus.rank <= 12 and corpus.code.share_second >= 0.99
+    assert corpus.rank <= 12 and corpus.code.share_second >= 0.95 and corpus.code.share_first < 0.9
     for short in (pair, corpus):
         assert any("dense" in line for f in short.code.fragments for s in f.first + f.second for line in s.lines)
 
