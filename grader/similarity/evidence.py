@@ -15,11 +15,11 @@ further out its closest honest pair lies by chance, and so does the mark:
 ``+ GROWTH * ln(pairs / REFERENCE_PAIRS)``, +1.7 spreads for every ten times
 as many pairs (:data:`GROWTH`, measured: on the benchmark the closest honest
 pair of a class lay 8.2 spreads out at 2,000 pairs, 10.4 at 20,000 and 12.1 at
-460,000).  A pair also stands out
-from ``with_model`` spreads (grown alike) when the two have the same rare model
-(:class:`grader.similarity.models.ModelGroup` weight at least
-``model_weight``): a copy keeps its model, which honest learners who vary the
-model rarely share.  A shared model alone never marks a pair.
+460,000).  A pair also stands out from ``with_model`` spreads (grown alike)
+when the two have the same rare model (:class:`grader.similarity.models.ModelGroup`
+weight at least ``model_weight``): a copy keeps its model, which honest
+learners who vary the model rarely share.  A shared model alone never marks a
+pair.
 
 Standing out is a mark on a ranked list, not a cut: the closest pairs are
 listed whether or not they stand out, and every mark comes with a sentence
