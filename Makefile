@@ -47,6 +47,7 @@ bench: $(VENV)/.installed
 
 bench-similarity: $(VENV)/.installed
 	$(PY) bench/bench_similarity.py
+	$(PY) bench/bench_similarity_detection.py
 
 # The documentation site (docs/, mkdocs.yml) into site/; --strict: a broken link or anchor fails.
 # `$(VENV)/bin/mkdocs serve` serves it while you edit.

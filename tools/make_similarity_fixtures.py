@@ -27,7 +27,26 @@ nina, omar the obvious solution (the markdown's hints), written independently
 hana       the template as handed out
 ivan       an empty notebook (markdown only)
 jules      not a notebook (a text file named .ipynb)
+pia        a short solution (19 lines of her own), a few touches of her own
+quinn      pia disguised: names renamed, comments rewritten, quotes and
+           spacing changed, the linear model's three cells merged into one and
+           the MLP's cell into the training cell, two debug prints added
+           (outputs cleared)
+           (the fixed rules this report had before missed it: 32 fingerprints
+           in common, 76% of the copy's in the original)
+rosa       the corpus file short_solution.ipynb (as short) disguised alike,
+           a print of her own added
+sami,      their own linear models; the placeholder and MLP cells pasted
+tariq      token for token from the corpus file colab_solution.py, with an
+           argument nobody else wrote (as three real notebooks did)
+uma, vic,  short honest solutions converging on the obvious lines, each with
+wes        a touch of its own (brackets, TF1's dim=, own sizes)
 =========  =================================================================
+
+Short solutions are what most learners of this assignment write (15-25 lines):
+a copy of one shares few fingerprints, and honest learners share many of the
+same obvious lines; the report weighs rarity and ranks pairs against the class
+for them.
 """
 from __future__ import annotations
 
@@ -212,6 +231,129 @@ classes = tf.argmax(probas, axis=1)
 loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
 step = tf.train.AdamOptimizer(learning_rate=0.001).minimize(loss)'''
 
+# Short solutions: the linear model's three gaps and the MLP's, 19 lines in all.
+PIA = ('''W = tf.get_variable("W", shape=[784, 10], initializer=tf.random_normal_initializer(stddev=0.02))
+b = tf.get_variable("b", shape=[10], initializer=tf.zeros_initializer())''', '''input_X = tf.placeholder(tf.float32, [None, 784])
+input_y = tf.placeholder(tf.float32, [None, 10])''', '''logits = tf.matmul(input_X, W) + b
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, axis=1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(learning_rate=0.004).minimize(loss)''')
+PIA_MLP = '''s = reset_tf_session()
+input_X = tf.placeholder(tf.float32, [None, 784])
+input_y = tf.placeholder(tf.float32, [None, 10])
+hidden1 = tf.layers.dense(input_X, 320, activation=tf.nn.relu)
+hidden2 = tf.layers.dense(hidden1, 160, activation=tf.nn.relu)
+logits = tf.layers.dense(hidden2, 10)
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, axis=1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(learning_rate=0.004).minimize(loss)'''
+SHORT_PUBLIC = ('''W = tf.Variable(tf.truncated_normal([784, 10], stddev=0.05))
+b = tf.Variable(tf.constant(0.05, shape=[10]))''', '''input_X = tf.placeholder("float32", shape=[None, 784])
+input_y = tf.placeholder("float32", shape=[None, 10])''', '''logits = tf.add(tf.matmul(input_X, W), b)
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=input_y))
+step = tf.train.GradientDescentOptimizer(0.3).minimize(loss)''')
+SHORT_PUBLIC_MLP = '''s = reset_tf_session()
+input_X = tf.placeholder("float32", shape=[None, 784])
+input_y = tf.placeholder("float32", shape=[None, 10])
+hidden1 = tf.layers.dense(input_X, 200, activation=tf.nn.tanh)
+hidden2 = tf.layers.dense(hidden1, 100, activation=tf.nn.tanh)
+logits = tf.layers.dense(hidden2, 10)
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(logits=logits, labels=input_y))
+step = tf.train.MomentumOptimizer(0.05, momentum=0.9).minimize(loss)'''
+# A Colab notebook published as a .py file; two learners pasted its placeholder and MLP cells token
+# for token, glorot_normal_initializer(seed=7) included (nobody else wrote that argument).
+COLAB_INPUTS = '''input_X = tf.placeholder(dtype=tf.float32, shape=(None, 784), name="input_X")
+input_y = tf.placeholder(dtype=tf.float32, shape=(None, 10), name="input_y")'''
+COLAB_LINEAR = ('''W = tf.get_variable("W", shape=(784, 10), initializer=tf.glorot_normal_initializer(seed=7))
+b = tf.get_variable("b", shape=(10,), initializer=tf.zeros_initializer())''', COLAB_INPUTS, '''logits = input_X @ W + b
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(0.002).minimize(loss)''')
+COLAB_MLP = '''s = reset_tf_session()
+''' + COLAB_INPUTS + '''
+hidden1 = tf.layers.dense(input_X, 256, activation=tf.nn.relu, kernel_initializer=tf.glorot_normal_initializer(seed=7))
+hidden2 = tf.layers.dense(hidden1, 256, activation=tf.nn.relu, kernel_initializer=tf.glorot_normal_initializer(seed=7))
+logits = tf.layers.dense(hidden2, 10)
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(0.002).minimize(loss)'''
+COLAB_HEADER = '''%tensorflow_version 1.x
+! wget -q https://raw.githubusercontent.com/example/intro-to-dl/master/setup_google_colab.py -O setup_google_colab.py
+import setup_google_colab
+setup_google_colab.setup_week2()'''
+SAMI = ('''W = tf.Variable(tf.random_normal([784, 10], stddev=0.03))
+b = tf.Variable(tf.zeros([10]))''', COLAB_INPUTS, '''logits = tf.matmul(input_X, W) + b
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, axis=1)
+loss = tf.losses.softmax_cross_entropy(input_y, logits)
+step = tf.train.GradientDescentOptimizer(0.4).minimize(loss)''')
+TARIQ = ('''W = tf.get_variable("W", [784, 10], dtype=tf.float32, initializer=tf.zeros_initializer())
+b = tf.get_variable("b", [10], dtype=tf.float32, initializer=tf.zeros_initializer())''', COLAB_INPUTS, '''logits = tf.nn.xw_plus_b(input_X, W, b)
+probas = tf.nn.softmax(logits)
+classes = tf.arg_max(logits, 1)
+loss = -tf.reduce_mean(tf.reduce_sum(input_y * tf.nn.log_softmax(logits), axis=1))
+step = tf.train.RMSPropOptimizer(0.001).minimize(loss)''')
+# Honest short solutions: the obvious lines, each with something of its own.
+UMA = ('''W = tf.get_variable("W", shape=[784, 10])
+b = tf.get_variable("b", shape=[10])''', '''input_X = tf.placeholder(tf.float32, shape=[None, 784])
+input_y = tf.placeholder(tf.float32, shape=[None, 10])''', '''logits = input_X @ W + b
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, axis=1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(1e-3).minimize(loss)''')
+UMA_MLP = '''s = reset_tf_session()
+input_X = tf.placeholder(tf.float32, shape=[None, 784])
+input_y = tf.placeholder(tf.float32, shape=[None, 10])
+hidden1 = tf.layers.dense(input_X, 256, activation=tf.nn.sigmoid)
+hidden2 = tf.layers.dense(hidden1, 128, activation=tf.nn.sigmoid)
+logits = tf.layers.dense(hidden2, 10)
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(probas, axis=1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(1e-3).minimize(loss)'''
+VIC = ('''W = tf.get_variable("W", [784, 10])
+b = tf.get_variable("b", [10])''', '''input_X = tf.placeholder("float", [None, 784])
+input_y = tf.placeholder("float", [None, 10])''', '''logits = tf.matmul(input_X, W) + b
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(logits, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(0.001).minimize(loss)''')
+VIC_MLP = '''s = reset_tf_session()
+input_X = tf.placeholder("float", [None, 784])
+input_y = tf.placeholder("float", [None, 10])
+hidden1 = tf.layers.dense(input_X, 512, activation=tf.nn.relu)
+hidden2 = tf.layers.dense(hidden1, 256, activation=tf.nn.relu)
+logits = tf.layers.dense(hidden2, 10)
+probas = tf.nn.softmax(logits)
+classes = tf.argmax(logits, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=input_y, logits=logits))
+step = tf.train.AdamOptimizer(0.001).minimize(loss)'''
+WES = ('''W = tf.Variable(np.random.randn(784, 10) * 0.01, dtype=tf.float32)
+b = tf.Variable(np.zeros((1, 10)), dtype=tf.float32)''', '''input_X = tf.placeholder(tf.float32, shape=(None, 784))
+input_y = tf.placeholder(tf.float32, shape=(None, 10))''', '''logits = tf.matmul(input_X, W) + b
+probas = tf.nn.softmax(logits, dim=1)
+classes = tf.arg_max(probas, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=input_y, logits=logits, dim=1))
+step = tf.train.AdamOptimizer().minimize(loss)''')
+WES_MLP = '''s = reset_tf_session()
+input_X = tf.placeholder(tf.float32, shape=(None, 784))
+input_y = tf.placeholder(tf.float32, shape=(None, 10))
+hidden1 = tf.layers.dense(input_X, 300, activation=tf.nn.elu)
+hidden2 = tf.layers.dense(hidden1, 100, activation=tf.nn.elu)
+logits = tf.layers.dense(hidden2, 10)
+probas = tf.nn.softmax(logits, dim=1)
+classes = tf.arg_max(probas, 1)
+loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=input_y, logits=logits, dim=1))
+step = tf.train.AdamOptimizer().minimize(loss)'''
+
 # A public solution as nbconvert exports it (.py with "# In[ ]:" markers), TF 1.x.
 CORPUS_PARAMS = '''W = tf.get_variable("W", [784, 10], initializer=tf.random_normal_initializer(stddev=0.1))
 b = tf.get_variable("b", [10], initializer=tf.constant_initializer(0.0))'''
@@ -312,12 +454,40 @@ def disguise(cells: list, names: dict[str, str], *, merge: tuple[int, int] | Non
     return out
 
 
+def merged(cells: list, *runs: tuple[int, ...]) -> list:
+    """Each run of adjacent cells (indices in ``cells``) merged into its first cell, as a learner
+    who pastes a whole section into one cell does."""
+    out = [nbf.v4.new_code_cell(c.source) if c.cell_type == "code" else nbf.v4.new_markdown_cell(c.source)
+           for c in cells]
+    gone = set()
+    for run in runs:
+        for index in run[1:]:
+            out[run[0]].source += "\n" + out[index].source
+            gone.add(index)
+    return [cell for index, cell in enumerate(out) if index not in gone]
+
+
 def write(path: Path, cells: list) -> None:
     notebook = nbf.v4.new_notebook()
     notebook.cells = cells
+    for number, cell in enumerate(cells):  # ids of their own: regenerating changes nothing unchanged
+        cell["id"] = f"{path.stem}-{number}"
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     path.parent.mkdir(parents=True, exist_ok=True)
     nbf.write(notebook, path)
+
+
+def write_py(path: Path, cells: list) -> None:
+    """A notebook as nbconvert exports it to a .py file (``# In[ ]:`` markers, markdown as comments)."""
+    lines = ["#!/usr/bin/env python", "# coding: utf-8", ""]
+    for cell in cells:
+        if cell.cell_type == "code":
+            source = re.sub(r"^%(\w+) ?(.*)$", r"get_ipython().run_line_magic('\1', '\2')", cell.source, flags=re.M)
+            source = re.sub(r"^! ?(.*)$", r"get_ipython().system('\1')", source, flags=re.M)
+            lines += ["# In[ ]:", "", source, "", ""]
+        else:
+            lines += ["# " + line for line in cell.source.splitlines()] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
 
 
 def main() -> None:
@@ -355,14 +525,7 @@ def main() -> None:
     write(klass / "omar.ipynb", solution(OMAR_LINEAR, OMAR_MLP))
 
     public = solution((CORPUS_PARAMS, CORPUS_INPUTS, CORPUS_MODEL), CORPUS_MLP)
-    lines = ["#!/usr/bin/env python", "# coding: utf-8", ""]
-    for cell in public:
-        if cell.cell_type == "code":
-            lines += ["# In[ ]:", "", cell.source.replace("%matplotlib inline", "get_ipython().run_line_magic("
-                                                                             "'matplotlib', 'inline')"), "", ""]
-        else:
-            lines += ["# " + line for line in cell.source.splitlines()] + [""]
-    (corpus / "public_solution.py").write_text("\n".join(lines), encoding="utf-8")
+    write_py(corpus / "public_solution.py", public)
     write(corpus / "another_repo" / "keras_version.ipynb", [nbf.v4.new_code_cell(CORPUS_OTHER)])
     write(klass / "carla.ipynb", public)
     write(klass / "kai.ipynb", disguise(public, {"W": "w_out", "b": "b_out", "hidden1": "layer_a",
@@ -375,16 +538,45 @@ def main() -> None:
     write(klass / "lena.ipynb", [nbf.v4.new_code_cell(rename(c.source, {}, requote=True))
                                  if c.cell_type == "code" else c for c in lena])
 
+    # Short solutions (the issue's case): a copy of a learner, a copy of a corpus file, and two
+    # learners who pasted whole cells of a public Colab notebook.
+    pia = solution(PIA, PIA_MLP)
+    write(klass / "pia.ipynb", pia)
+    short_names = {"W": "weights", "b": "bias", "hidden1": "layer1", "hidden2": "layer2", "logits": "scores"}
+    quinn = merged(disguise(pia, short_names), (13, 14, 15), (21, 22))
+    quinn[13].source = quinn[13].source.replace("\ninput_X", "\nprint(weights.shape, bias.shape)\ninput_X", 1)
+    quinn[19].source = quinn[19].source.replace("\nprobas", "\nprint(scores)\nprobas", 1)
+    write(klass / "quinn.ipynb", quinn)
+    short = solution(SHORT_PUBLIC, SHORT_PUBLIC_MLP)
+    write(corpus / "short_solution.ipynb", short)
+    rosa = merged(disguise(short, short_names), (13, 14, 15), (21, 22))
+    rosa[13].source = rosa[13].source.replace("\ninput_X", "\nprint(weights)\ninput_X", 1)
+    rosa[19].source = rosa[19].source.replace("\nprobas", "\nprint(scores.shape)\nprobas", 1)
+    rosa[14].source += '\nprint("accuracy", accuracy_score(y_val, s.run(classes, {input_X: X_val_flat})))'
+    write(klass / "rosa.ipynb", rosa)
+    colab = [nbf.v4.new_code_cell(COLAB_HEADER)] + solution(COLAB_LINEAR, COLAB_MLP)
+    write_py(corpus / "colab_solution.py", colab)
+    write(klass / "sami.ipynb", solution(SAMI, COLAB_MLP))
+    write(klass / "tariq.ipynb", [nbf.v4.new_code_cell(COLAB_HEADER)] + solution(TARIQ, COLAB_MLP))
+    write(klass / "uma.ipynb", solution(UMA, UMA_MLP))
+    write(klass / "vic.ipynb", solution(VIC, VIC_MLP))
+    write(klass / "wes.ipynb", solution(WES, WES_MLP))
+
     write(klass / "hana.ipynb", template_cells())
     write(klass / "ivan.ipynb", [nbf.v4.new_markdown_cell("I could not get it to work, sorry.")])
     (klass / "jules.ipynb").write_text("this is my homework, see attached", encoding="utf-8")
 
     expected = {
-        "pairs": [["ada", "bruno"], ["dmitri", "emma"], ["carla", "kai"], ["carla", "lena"], ["kai", "lena"]],
-        "corpus": {"carla": "public_solution.py", "kai": "public_solution.py", "lena": "public_solution.py"},
-        "cluster": ["carla", "kai", "lena"],
-        "never_paired": ["farid", "greta", "hana", "ivan", "jules"],
-        "honest_obvious": ["nina", "omar"],
+        # pairs of learners that must stand out (a copy and its source, or two copies of one source)
+        "pairs": [["ada", "bruno"], ["dmitri", "emma"], ["carla", "kai"], ["carla", "lena"], ["kai", "lena"],
+                  ["pia", "quinn"], ["sami", "tariq"]],
+        # learner -> the corpus file their pair with must stand out
+        "corpus": {"carla": "public_solution.py", "kai": "public_solution.py", "lena": "public_solution.py",
+                   "rosa": "short_solution.ipynb", "sami": "colab_solution.py", "tariq": "colab_solution.py"},
+        "clusters": [{"learners": ["carla", "kai", "lena"], "corpus": ["public_solution.py"]},
+                     {"learners": ["sami", "tariq"], "corpus": ["colab_solution.py"]}],
+        "never_marked": ["farid", "greta", "hana", "ivan", "jules"],
+        "honest_obvious": ["nina", "omar", "uma", "vic", "wes"],
     }
     (OUT / "expected.json").write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
 

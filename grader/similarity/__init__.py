@@ -1,11 +1,13 @@
 """Similarity across a class and against known solutions: evidence for the instructor.
 
 Stages: :mod:`.documents` (the code cells compared, template lines blanked),
-:mod:`.code` (copydetect's winnowing fingerprints, an inverted index, shared
-fragments), :mod:`.models` (identical models from the fingerprints the grading
-stored), :mod:`.evidence` (which pairs are reported, clusters), :mod:`.report`
-(``similarity.html`` and ``similarity.csv``); :mod:`.defaults` holds the
-settings' defaults.  The entry point is :func:`similarity_report`.
+:mod:`.code` (winnowed fingerprints and line fingerprints, weighed by rarity;
+the similarity of every pair; shared fragments), :mod:`.models` (identical
+models from the fingerprints the grading stored), :mod:`.evidence` (how far
+out a pair lies in its class, which pairs stand out and why, clusters),
+:mod:`.report` (the ranked ``similarity.html`` and ``similarity.csv``);
+:mod:`.defaults` holds the settings' defaults.  The entry point is
+:func:`similarity_report`.
 
 Names are loaded on first use, so that ``grader --help`` (which reads
 :mod:`.defaults`) stays fast.

@@ -12,7 +12,9 @@ blanked (kept as empty lines, so that line numbers stay true):
 * lines of the assignment's template (compared without spaces, comments and
   quote style, and, for lines long enough to tell, with their variables renamed:
   the template's own lines copied into another cell, or renamed, are still the
-  template's);
+  template's), code its markdown shows included (``hidden1 =
+  tf.layers.dense(inputs, 256, activation=tf.nn.sigmoid)``: following the hint
+  is not evidence);
 * IPython magics and shell lines (``%matplotlib inline``, ``!pip install``),
   which are environment, not code.
 
@@ -29,7 +31,7 @@ from pathlib import Path
 
 LEARNER, CORPUS = "learner", "corpus"
 CORPUS_SUFFIXES = (".ipynb", ".py")
-_MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*!)")
+_MAGIC = re.compile(r"^\s*([%!]|\w+\s*=\s*!|get_ipython\(\)\.)")  # nbconvert exports magics as get_ipython() calls
 _CELL_MAGIC = re.compile(r"^\s*%%")
 BARRIER_DIGITS = 16  # a barrier is a number this long (build_document)
 
@@ -73,6 +75,26 @@ def code_cells(path: Path) -> list[str] | None:
     return sources
 
 
+_FENCED = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
+
+
+def template_code(template: Path | None) -> list[str]:
+    """The template's code: its code cells, then the code its markdown cells show (fenced blocks)."""
+    if template is None:
+        return []
+    cells = code_cells(template) or []
+    try:
+        notebook = json.loads(template.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return cells
+    for cell in notebook.get("cells", []) if isinstance(notebook, dict) else []:
+        if isinstance(cell, dict) and cell.get("cell_type") == "markdown":
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            cells += [block for block in _FENCED.findall(source) if block.strip()]
+    return cells
+
+
 def line_key(line: str) -> str:
     """A line without its comment, spaces and quote style: how template lines are recognised."""
     return re.sub(r"\s+", "", _strip_comment(line)).replace("'", '"')
@@ -114,11 +136,9 @@ def shape_key(key: str) -> str:
 
 def template_lines(template: Path | None) -> set[str]:
     """The keys (:func:`line_key`, and :func:`shape_key` of the longer ones) of every code line of
-    the assignment's template."""
-    if template is None:
-        return set()
+    the assignment's template (:func:`template_code`)."""
     keys = set()
-    for source in code_cells(template) or []:
+    for source in template_code(template):
         for line in source.splitlines():
             key = line_key(line)
             keys.update((key, shape_key(key)))

@@ -22,6 +22,13 @@ from dataclasses import dataclass, field
 from ..judge.fingerprint import SKETCH_TOLERANCE, same_outputs
 from ..results import GRADED, SubmissionResult
 
+RARE_MIN, RARE_SHARE = 4, 0.02
+
+
+def rare_up_to(learners: int) -> int:
+    """Groups of at most this many learners are rare (weigh fully): 4, or 2% of a large class."""
+    return max(RARE_MIN, int(RARE_SHARE * learners))
+
 
 @dataclass
 class ModelGroup:
@@ -31,7 +38,7 @@ class ModelGroup:
     learners: list[str]
     among: int                # learners with a fingerprint of this model
     diversity: float          # distinct models / learners with one, for this model
-    rare_up_to: int = 2       # groups this small are rare (grader.similarity.code.CodeSettings)
+    rare_up_to: int = 2       # groups this small are rare (:func:`rare_up_to`)
     threads: list[int] = field(default_factory=list)  # thread counts the members were graded with
 
     @property

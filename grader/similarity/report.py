@@ -2,10 +2,11 @@
 
 Reads what ``grader grade`` wrote (``OUT/results/*.json`` for the model
 fingerprints, ``OUT/executed/*.ipynb`` for the code, whose sources are the
-submitted ones), compares the code of every learner with every other's and
-with a corpus of known solutions, groups identical models, and writes
-``OUT/similarity.html`` and ``OUT/similarity.csv``.  Both are instructor files:
-no learner page links to them or shows anything of them.
+submitted ones), scores every pair of learners and every learner with every
+file of a corpus of known solutions, ranks them, marks the pairs that stand
+out from the class (:mod:`grader.similarity.evidence`), groups identical
+models, and writes ``OUT/similarity.html`` and ``OUT/similarity.csv``.  Both
+are instructor files: no learner page links to them or shows anything of them.
 
 It is evidence for a person to judge, never a verdict: nothing here changes a
 grade.
@@ -22,35 +23,40 @@ from ..results import SubmissionResult, write_atomic
 from ..specs.model import Assignment
 from ..textutil import csv_text, safe_name
 from .code import CodeIndex, CodeSettings
-from .documents import CORPUS, LEARNER, Document, code_cells, corpus_documents, learner_document, template_lines
-from .evidence import Cluster, Pair, Thresholds, clusters, reported
-from .models import ModelEvidence
+from .documents import CORPUS, LEARNER, Document, corpus_documents, learner_document, template_code, template_lines
+from .evidence import Cluster, Distribution, Pair, Thresholds, clusters, judge
+from .models import ModelEvidence, rare_up_to
 
 HTML_FILE, CSV_FILE = "similarity.html", "similarity.csv"
-CSV_COLUMNS = ["rank", "first", "second", "second_kind", "evidence", "code_score", "overlap_first",
-               "overlap_second", "rarity", "shared_fingerprints", "fragments", "shared_models", "cluster"]
-# Learner ids (from file names), corpus names and model names: text a spreadsheet must not run.
-CSV_TEXT_COLUMNS = ("first", "second", "second_kind", "shared_models")
+CSV_COLUMNS = ["rank", "first", "second", "second_kind", "similarity", "spreads", "stands_out", "share_first",
+               "share_second", "shared_fingerprints", "in_no_other_notebook", "fragments", "shared_models",
+               "cluster", "why"]
+# Learner ids (from file names), corpus names, model names and the sentence naming them: text a
+# spreadsheet must not run.
+CSV_TEXT_COLUMNS = ("first", "second", "second_kind", "shared_models", "why")
 
 
 @dataclass
 class SimilarityReport:
     """What ``grader similarity`` found and wrote."""
 
-    pairs: list[Pair]
+    pairs: list[Pair]                  # the listed pairs, closest first (those that stand out among them)
     clusters: list[Cluster]
     model_groups: list
     learners: int
     compared: int                      # learners with code to compare
     corpus_files: int
+    distribution: Distribution | None = None
     not_compared: dict[str, str] = field(default_factory=dict)   # learner -> why
-    common_above: int = 0
-    rare_up_to: int = 0
-    candidates: int = 0
+    scored: int = 0                    # pairs scored
     seconds: float = 0.0
     html: Path | None = None
     csv: Path | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def standing_out(self) -> list[Pair]:
+        return [pair for pair in self.pairs if pair.stands_out]
 
 
 def check_corpus(corpus: str | Path | None) -> Path | None:
@@ -75,6 +81,8 @@ def similarity_report(out: str | Path, *, corpus: str | Path | None = None,
     ``assignment`` gives the template whose code is left out (default: the one the results
     name, when it can be found).  ``results`` saves reading ``out/results`` again.
     """
+    import numpy as np
+
     started = time.monotonic()
     out = Path(out)
     corpus_folder = check_corpus(corpus)
@@ -94,37 +102,37 @@ def similarity_report(out: str | Path, *, corpus: str | Path | None = None,
     not_compared = {d.name: d.note for d in documents if d.empty}
     corpus_docs = corpus_documents(corpus_folder, template=keys) if corpus_folder else []
     documents += corpus_docs
-    template_text = "\n".join(code_cells(template) or []) if template else ""
-    index = CodeIndex(documents, template_text=template_text, settings=settings)
-    models = ModelEvidence(results, rare_up_to=index.rare_up_to)
+    index = CodeIndex(documents, template_text="\n".join(template_code(template)), settings=settings)
+    models = ModelEvidence(results, rare_up_to=rare_up_to(len(results)))
 
-    pairs: dict[tuple[str, str, str], Pair] = {}
-    # Pairs whose code cannot reach the lowest threshold are not compared (half of it: the bound
-    # from shared fingerprints is rough).
-    lowest = min(thresholds.code, thresholds.code_with_model, thresholds.corpus_code) / 2
-    candidates = index.candidates(at_least=lowest)
-    for i, j in candidates:
+    scores = index.scores()
+    distribution = Distribution.of(scores.similarity, thresholds)
+    order = np.lexsort((scores.second, scores.first, -scores.similarity))  # closest first, ties by name order
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(1, len(order) + 1)
+    # The listed pairs, and every pair close enough to stand out with a rare model in common.
+    candidates = set(order[:thresholds.top].tolist())
+    candidates.update(np.nonzero(scores.similarity >= distribution.similarity_at(distribution.with_model))[0].tolist())
+    pairs = []
+    for k in sorted(candidates, key=lambda k: rank[k]):
+        i, j = int(scores.first[k]), int(scores.second[k])
+        if documents[i].kind == CORPUS:
+            i, j = j, i
         first, second = documents[i], documents[j]
-        if first.kind == CORPUS:
-            first, second, i, j = second, first, j, i
-        match = index.compare(i, j, fragments=False)
-        pair = Pair(first=first.name, second=second.name, second_kind=second.kind, code=match,
+        pair = Pair(first=first.name, second=second.name, second_kind=second.kind,
+                    code=index.compare(i, j, fragments=False), rank=int(rank[k]),
                     models=models.shared(first.name, second.name) if second.kind == LEARNER else [])
-        pairs[(pair.first, pair.second, pair.second_kind)] = pair
-    chosen = sorted((p for p in pairs.values() if reported(p, thresholds)),
-                    key=lambda p: (-p.evidence, p.first, p.second))
-    position = {d.name if d.kind == LEARNER else "corpus:" + d.name: k for k, d in enumerate(documents)}
-    for pair in chosen:  # side-by-side fragments only for what is shown
-        if pair.code is not None:
-            i = position[pair.first]
-            j = position[pair.second if pair.second_kind == LEARNER else "corpus:" + pair.second]
-            pair.code = index.compare(i, j)
-    groups = clusters(chosen)
+        judge(pair, distribution, thresholds)
+        if pair.rank <= thresholds.top or pair.stands_out:
+            pair.code = index.compare(i, j)  # the fragments side by side, only for what is shown
+            pairs.append(pair)
+    groups = clusters(pairs)
+    if len(results) - len(not_compared) < 3 and not corpus_docs:
+        notes.append("fewer than three learners with code: no class to measure a pair against")
     report = SimilarityReport(
-        pairs=chosen, clusters=groups, model_groups=models.groups, learners=len(results),
-        compared=len(results) - len(not_compared), corpus_files=len(corpus_docs), not_compared=not_compared,
-        common_above=index.common_above, rare_up_to=index.rare_up_to, candidates=len(candidates),
-        notes=notes)
+        pairs=pairs, clusters=groups, model_groups=models.groups, learners=len(results),
+        compared=len(results) - len(not_compared), corpus_files=len(corpus_docs), distribution=distribution,
+        not_compared=not_compared, scored=len(scores), notes=notes)
     report.seconds = round(time.monotonic() - started, 2)
     if write:
         report.csv, report.html = out / CSV_FILE, out / HTML_FILE
@@ -160,13 +168,12 @@ def _models_text(pair: Pair) -> str:
 
 def _csv(report: SimilarityReport) -> str:
     rows = []
-    for rank, pair in enumerate(report.pairs, start=1):
+    for pair in report.pairs:
         code = pair.code
-        rows.append([rank, pair.first, pair.second, pair.second_kind, f"{pair.evidence:.3f}",
-                     f"{pair.code_score:.3f}", f"{code.score_first:.3f}" if code else "",
-                     f"{code.score_second:.3f}" if code else "", f"{code.rarity:.3f}" if code else "",
-                     code.shared if code else 0, len(code.fragments) if code else 0,
-                     _models_text(pair), pair.cluster or ""])
+        rows.append([pair.rank, pair.first, pair.second, pair.second_kind, f"{pair.similarity:.3f}",
+                     f"{pair.spreads:.1f}", "yes" if pair.stands_out else "", f"{code.share_first:.3f}",
+                     f"{code.share_second:.3f}", code.shared, code.unique, len(code.fragments),
+                     _models_text(pair), pair.cluster or "", pair.why])
     return csv_text(CSV_COLUMNS, rows, text_columns=CSV_TEXT_COLUMNS, lineterminator="\n")
 
 

@@ -14,7 +14,7 @@ import pytest
 from grader.judge.fingerprint import SKETCH_TOLERANCE, output_fingerprint, same_outputs
 from grader.results import PartResult, SubmissionResult, load_schema
 from grader.similarity.code import CodeMatch
-from grader.similarity.evidence import Pair, Thresholds, reported
+from grader.similarity.evidence import Distribution, Pair, Thresholds, judge
 from grader.similarity.models import ModelEvidence
 
 
@@ -92,19 +92,29 @@ def test_identical_models_are_grouped_with_their_rarity_and_diversity():
     assert [g.model for g in evidence.shared("l1", "l2")] == ["linear"]
 
 
-def test_a_shared_rare_model_reports_common_looking_code_and_a_common_one_does_not():
+def test_a_shared_rare_model_marks_close_code_and_a_common_one_does_not():
     models = {f"l{n}": (1, 100 + n) for n in range(6)}
     models["l5"] = (1, 100)
     evidence = ModelEvidence(_class(models), rare_up_to=2)
     thresholds = Thresholds()
-    # Code half in common, made of lines many learners write (rarity 0.4): not enough alone.
-    code = CodeMatch(first=0, second=1, shared=40, score_first=0.55, score_second=0.5, rarity=0.4)
-    with_model = Pair(first="l0", second="l5", second_kind="learner", code=code,
-                      models=evidence.shared("l0", "l5"))
-    common_model_only = Pair(first="l1", second="l2", second_kind="learner", code=code,
-                             models=evidence.shared("l1", "l2"))
-    assert reported(with_model, thresholds) and not reported(common_model_only, thresholds)
-    assert with_model.evidence > common_model_only.evidence
-    # A shared model alone (no code in common) is listed among the groups, never a pair.
-    assert not reported(Pair(first="l0", second="l5", second_kind="learner", code=None,
-                             models=evidence.shared("l0", "l5")), thresholds)
+    # A class whose typical pair is 0.10, spread 0.02: this code lies 6 spreads out, short of 9.
+    distribution = Distribution(pairs=15, typical=0.10, spread=0.02, stands_out=thresholds.stands_out,
+                                with_model=thresholds.with_model)
+
+    def pair(first, second, similarity):
+        code = CodeMatch(first=0, second=1, shared=40, unique=3, few=10, share_first=0.55, share_second=0.5,
+                         similarity=similarity)
+        made = Pair(first=first, second=second, second_kind="learner", code=code,
+                    models=evidence.shared(first, second))
+        judge(made, distribution, thresholds)
+        return made
+
+    with_model, common_model_only = pair("l0", "l5", 0.22), pair("l1", "l2", 0.22)
+    assert with_model.spreads == pytest.approx(6.0) and common_model_only.spreads == pytest.approx(6.0)
+    assert with_model.stands_out and not common_model_only.stands_out
+    assert "the same MLP model (2 of 6 learners)" in with_model.why and "so 6.0 spreads suffice" in with_model.why
+    # A shared model alone (code like the class's typical pair) never marks a pair.
+    assert not pair("l0", "l5", 0.11).stands_out
+    # Code far out stands out without a model, and says nothing of one.
+    alone = pair("l1", "l2", 0.30)
+    assert alone.stands_out and "model" not in alone.why and "10.0 spreads above" in alone.why

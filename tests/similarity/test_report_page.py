@@ -24,12 +24,16 @@ def test_the_similarity_page_renders_pairs_side_by_side(browser, tmp_path):  # n
     lay_out_class(tmp_path / "out", {"ada": folder / "ada.ipynb", odd: folder / "bruno.ipynb",
                                      "farid": FIXTURES / "class" / "farid.ipynb"})
     report = similarity_report(tmp_path / "out")
-    assert [(p.first, p.second) for p in report.pairs] == [(odd, "ada")] or \
-        [(p.first, p.second) for p in report.pairs] == [("ada", odd)]
+    assert [{p.first, p.second} for p in report.standing_out] == [{odd, "ada"}]
+    assert len(report.pairs) == 3 and report.pairs[0].stands_out  # three learners: every pair listed
     browser.get((tmp_path / "out" / "similarity.html").as_uri())
     assert browser.title != "1"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#ranked tr.ranked")
+    assert len(rows) == 3 and odd in rows[0].text and "stands out" in rows[0].text
+    assert "stands out" not in rows[1].text + rows[2].text
     pairs = browser.find_elements(By.CSS_SELECTOR, "div.pair")
-    assert len(pairs) == 1 and odd in pairs[0].find_element(By.TAG_NAME, "h3").text
+    assert len(pairs) == 3 and odd in pairs[0].find_element(By.TAG_NAME, "h3").text
+    assert "code is in" in pairs[0].find_element(By.CSS_SELECTOR, "p.why").text
     sides = pairs[0].find_elements(By.CSS_SELECTOR, "div.side")
     assert len(sides) == len(report.pairs[0].code.fragments) >= 2
     left, right = sides[0].find_elements(By.CSS_SELECTOR, ":scope > div")

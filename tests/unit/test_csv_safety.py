@@ -65,14 +65,17 @@ def test_a_negative_number_the_grader_wrote_stays_a_number():
 
 
 def test_the_similarity_csv_neutralises_learner_ids(tmp_path):
+    from grader.similarity.code import CodeMatch
     from grader.similarity.evidence import Pair
     from grader.similarity.report import CSV_COLUMNS, SimilarityReport, _csv
 
-    report = SimilarityReport(pairs=[Pair(first="=1+2 x", second="@SUM(1)", second_kind="learner", code=None)],
-                              clusters=[], model_groups=[], learners=2, compared=2, corpus_files=0)
+    pair = Pair(first="=1+2 x", second="@SUM(1)", second_kind="learner", code=CodeMatch(first=0, second=1),
+                stands_out=True, why="-2+3 shared with =1+2 x only", rank=1)
+    report = SimilarityReport(pairs=[pair], clusters=[], model_groups=[], learners=2, compared=2, corpus_files=0)
     (row,) = list(csv.DictReader(io.StringIO(_csv(report))))
     assert list(row) == CSV_COLUMNS
     assert (row["first"], row["second"], row["second_kind"]) == ("'=1+2 x", "'@SUM(1)", "learner")
+    assert row["why"] == "'-2+3 shared with =1+2 x only" and row["similarity"] == "0.000"
 
 
 def test_the_tokens_file_neutralises_roster_text(tmp_path):
