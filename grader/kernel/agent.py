@@ -228,7 +228,8 @@ def _measure_array(spec: dict):
 
 
 def _measure_function(spec: dict):
-    """The learner's function called on the split's inputs (float64 rows, never the labels)."""
+    """The learner's function called on the split's inputs: its array as stored (rows of numbers, or
+    images such as (n, 28, 28)), float64, divided by the split's scale; never the labels."""
     name = spec["object"]
     function = _lookup(name)
     if not callable(function):

@@ -126,7 +126,7 @@ def _read(blob: bytes, info: zipfile.ZipInfo) -> bytes:
 
 def check_config(config) -> None:
     """Raise :class:`Refused` unless every object the model's config names is an allowed built-in."""
-    _check_node(config, path="model")
+    _check_node(config, path="")
 
 
 def _check_node(node, *, path: str) -> None:
@@ -149,7 +149,7 @@ def _check_object(node: dict, *, path: str) -> str:
     module = node.get("module")
     registered = node.get("registered_name")
     layer_name = (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None
-    where = f"{path} > {layer_name}" if layer_name else path
+    where = (f"{path} > {layer_name}" if path else str(layer_name)) if layer_name else (path or "the model")
     if not isinstance(name, str):
         raise Refused(f"the model's config names an object without a class ({where})")
     if name == "__lambda__" or name == "Lambda":
