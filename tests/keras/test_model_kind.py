@@ -121,7 +121,7 @@ def test_keras2_gives_tf_keras_to_both_imports_and_models_leave_as_savedmodels(g
     assert "keras: tf_keras | tf.keras: tf_keras." in printed, printed
     honest = result.part("honest")
     assert honest.status == "passed" and honest.measured > 0.85, summary
-    assert [layer["type"] for layer in honest.evidence["architecture"]["layers"]] == ["Flatten", "Dense"]
+    assert [layer["type"] for layer in honest.evidence["architecture"]["layers"]] == ["InputLayer", "Flatten", "Dense"]
     assert honest.evidence["architecture"]["params"] == 7850
     assert "Python code inside its graph (EagerPyFunc" in result.part("pyfunc").message, summary
     assert "the output does not depend on the input placeholder" in result.part("labels").message, summary
