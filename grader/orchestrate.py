@@ -264,7 +264,8 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     use_sandbox, sandbox_text = sandbox_mode(options.sandbox)
     kernel = assignment.kernel
     integrity = function_integrity(assignment)
-    # Graph and model parts (TensorFlow graphs, Keras models) are run by the evaluator, outside the kernel, on inputs
+    # Graph and model parts (TensorFlow graphs, Keras models) are run by the evaluator, outside
+    # the kernel, on inputs
     # and integrity draws that never enter the kernel (grader.run.evaluator_client).
     # Built in a thread while the kernel starts (loading and checking the data takes a while).
     graph_parts = tuple(p.id for p in assignment.parts if p.kind in EVALUATED_KINDS) \

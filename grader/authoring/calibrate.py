@@ -152,7 +152,8 @@ def summarise(assignment: Assignment, solution_runs: list[SubmissionResult],
             w["notebook"]: w["parts"][part.id]["status"] != "passed" for w in aimed}
         entry["weak_measured"] = {w["notebook"]: w["parts"][part.id]["measured"] for w in aimed}
         higher = higher_is_better(part, threshold)
-        entry["weak_by_architecture"] = [w["notebook"] for w in aimed if w["parts"][part.id]["by_architecture"]]
+        entry["weak_by_architecture"] = [w["notebook"] for w in aimed
+                                         if w["parts"][part.id]["by_architecture"]]
         if values and higher is not None:
             # A sample that fails by its architecture needs no bound on the metric.
             weak_values = {name: value for name, value in entry["weak_measured"].items()

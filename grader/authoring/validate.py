@@ -407,7 +407,8 @@ def _weak(report: ValidationReport, options: "GradeOptions", weak: list[Path], p
             continue
         aimed = targets.get(path.name)
         for part in result.parts:
-            if part.status != "passed" or part.kind == "shapes" or (aimed is not None and part.id not in aimed):
+            if part.status != "passed" or part.kind == "shapes" or (
+                    aimed is not None and part.id not in aimed):
                 continue
             threshold = assignment.threshold(part.id)
             bound = "min" if threshold is not None and threshold.min is not None else "max"
@@ -508,7 +509,8 @@ def format_report(report: ValidationReport) -> str:
         statuses = ", ".join(f"{p.id} {p.status}" for p in report.template_result.parts)
         lines += ["", f"template: {statuses}"]
     for result in report.weak_results:
-        statuses = ", ".join(f"{p.id} {p.status}" + (f" ({_value(p.measured)})" if p.measured is not None else "")
+        statuses = ", ".join(f"{p.id} {p.status}"
+                             + (f" ({_value(p.measured)})" if p.measured is not None else "")
                              for p in result.parts)
         lines.append(f"weak {result.submission}: {statuses}")
     return "\n".join(lines)

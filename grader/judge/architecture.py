@@ -108,7 +108,8 @@ def problems(threshold: Threshold, architecture: dict | None) -> list[str]:
         for number, (layer, units) in enumerate(zip(layers, threshold.units), start=1):
             if int(units) and layer.get("units") != int(units):
                 has = f"{layer['units']} units" if layer.get("units") is not None else "no units"
-                found.append(f"layer {number} ({layer_text(layer)}) has {has}, the part asks for {int(units)}")
+                found.append(f"layer {number} ({layer_text(layer)}) has {has}, the part asks for "
+                             f"{int(units)}")
     if threshold.activations and same_count and len(threshold.activations) == len(layers):
         for number, (layer, accepted) in enumerate(zip(layers, threshold.activations), start=1):
             alternatives = _alternatives(accepted)

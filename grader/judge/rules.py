@@ -124,8 +124,8 @@ def claim_number(part: Part, threshold: Threshold, extracted: Extracted) -> str:
 # The repr of a number wrapped by a library: np.float32(0.93), tensor(0.93), array(0.93, dtype=...),
 # <tf.Tensor: shape=(), dtype=float32, numpy=0.93>. A helper that sends repr(answer) as the claim
 # still claims that number.
-_WRAPPED_NUMBER = re.compile(
-    r"^\s*(?:[\w.]+\(\s*(?P<call>[-+0-9.eEinfa]+)\s*(?:,[^()]*)?\)|<[^<>]*numpy=(?P<tensor>[-+0-9.eEinfa]+)>)\s*$")
+_WRAPPED_NUMBER = re.compile(r"^\s*(?:[\w.]+\(\s*(?P<call>[-+0-9.eEinfa]+)\s*(?:,[^()]*)?\)"
+                             r"|<[^<>]*numpy=(?P<tensor>[-+0-9.eEinfa]+)>)\s*$")
 
 
 def claimed_number(claimed) -> float | None:

@@ -239,7 +239,8 @@ def describe(model) -> dict:
 
 
 def _single(shape, what: str):
-    if isinstance(shape, list) or (isinstance(shape, tuple) and shape and isinstance(shape[0], (tuple, list))):
+    nested = isinstance(shape, tuple) and shape and isinstance(shape[0], (tuple, list))
+    if isinstance(shape, list) or nested:
         raise Refused(f"the model has several {what}; a graded model takes the images and gives one "
                       f"output")
     return shape

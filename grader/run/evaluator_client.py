@@ -397,7 +397,8 @@ class Session:
         try:
             if "graph" in exported:
                 model = base64.b64decode(exported["graph"], validate=True)
-                request = {"format": "graph", "input": str(exported["input"]), "output": str(exported["output"])}
+                request = {"format": "graph", "input": str(exported["input"]),
+                           "output": str(exported["output"])}
             else:
                 model = base64.b64decode(exported["model"], validate=True)
                 request = {"format": str(exported["format"])}

@@ -236,7 +236,7 @@ def test_a_weak_notebook_that_passes_names_the_bound_to_tighten(tmp_path):
     assert [r.submission for r in report.weak_results] == ["weak_model.ipynb"]
     assert "weak weak_model.ipynb: class_means failed" in format_report(report)
     suite = ci_suites(report)[-1]
-    assert suite.name == "copy: weak weak_model.ipynb fails every part"
+    assert suite.name == "sklearn_digits: weak weak_model.ipynb fails every part"
     assert [case.status for case in suite.cases].count("failed") == 1
 
 
