@@ -25,13 +25,13 @@ from .version import __version__
 from .events import Emitter, Finished, KernelStarting, Listener, PartJudged, PartMeasured, Started
 from .judge.compare import saved_vs_rerun
 from .specs.data import resolve_all, split_labels
-from .run.evaluator_client import GRAPH_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
+from .run.evaluator_client import EVALUATED_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
 from .run.execute import RunOptions, code_cell_numbers, find_graded_cells, run_notebook
 from .run.limits import Limits
 from .judge.extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
 from .judge.score import score_part
-from .specs.model import Assignment
+from .specs.model import Assignment, effective_keras
 
 RUNS = 2  # tries of one grading when something outside the notebook cuts it short
 
@@ -76,10 +76,12 @@ def learner_id(path: Path) -> str:
     return path.stem if path.suffix == ".ipynb" else path.name
 
 
-def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int | None = None) -> dict:
+def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int | None = None,
+               keras: int | None = None) -> dict:
     """The environment of the learner's kernel: an allow-list, never the harness's own environment
     (:mod:`grader.run.environment`).  Inside the sandbox, :func:`grader.run.sandbox.kernel_env`
-    narrows it further."""
+    narrows it further.  ``keras``: which Keras ``tf.keras`` gives (default: the assignment's,
+    :func:`grader.specs.model.effective_keras`)."""
     from .run.environment import inherited
 
     env = inherited(sandboxed=False)
@@ -96,15 +98,34 @@ def kernel_env(assignment: Assignment, *, seed: int, workdir: Path, threads: int
     env.update({
         "PYTHONPATH": os.pathsep.join(paths),
         "PYTHONHASHSEED": str(seed),
-        # tf.compat.v1.layers needs the legacy Keras 2 (tf-keras) under TF >= 2.16.
-        "TF_USE_LEGACY_KERAS": "1",
         # TensorFlow's C++ start-up chatter goes to stderr; it never counts, but keep it short.
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "MPLBACKEND": "module://matplotlib_inline.backend_inline",
         "GRADER_GRADING": "1",
         "HOME": env.get("HOME", str(workdir)),
     })
+    # Which Keras tf.keras is ([kernel] keras): with 2, tf-keras (tf.compat.v1.layers needs it
+    # under TF >= 2.16); with 3, Keras 3.  The agent routes the notebook's `import keras` alike.
+    if keras is None:
+        keras = effective_keras(assignment.kernel, assignment.kernel.tf1_compat)
+    if keras == 2:
+        env["TF_USE_LEGACY_KERAS"] = "1"
     return env
+
+
+def keras_in_kernel(keras: int) -> str:
+    """The Keras a kernel gives, as recorded in results: ``keras 3.15.1`` or ``tf-keras 2.21.0``.
+
+    Read from the installed packages' metadata (the kernel runs this Python): the harness
+    imports neither Keras nor TensorFlow.
+    """
+    from importlib import metadata
+
+    package = "tf-keras" if keras == 2 else "keras"
+    try:
+        return f"{package} {metadata.version(package)}"
+    except metadata.PackageNotFoundError:
+        return f"{package} (not installed)"
 
 
 def _background(function, *args):
@@ -136,6 +157,7 @@ def kernel_agent_config(assignment: Assignment, *, seed: int, tf1: bool, data: d
     """What the agent in the kernel is told: no labels, and no integrity draw of a graph part."""
     return {
         "seed": seed, "framework": assignment.kernel.framework, "tf1_compat": tf1, "data": data,
+        "keras": effective_keras(assignment.kernel, tf1),
         # Splits go to the kernel without their label keys: labels never enter the kernel.
         "splits": {s.name: {"data": s.data, "x": s.x, "start": s.start, "stop": s.stop,
                             "scale": s.scale} for s in assignment.splits},
@@ -242,10 +264,11 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     use_sandbox, sandbox_text = sandbox_mode(options.sandbox)
     kernel = assignment.kernel
     integrity = function_integrity(assignment)
-    # Graph parts (TensorFlow models) are run by the evaluator, outside the kernel, on inputs
+    # Graph and model parts (TensorFlow graphs, Keras models) are run by the evaluator, outside
+    # the kernel, on inputs
     # and integrity draws that never enter the kernel (grader.run.evaluator_client).
     # Built in a thread while the kernel starts (loading and checking the data takes a while).
-    graph_parts = tuple(p.id for p in assignment.parts if p.kind in GRAPH_KINDS) \
+    graph_parts = tuple(p.id for p in assignment.parts if p.kind in EVALUATED_KINDS) \
         if kernel.framework == "tensorflow" else ()
     attempt = _Attempt(
         path=path, learner=learner or learner_id(path), assignment=assignment, options=options,
@@ -340,7 +363,8 @@ def _run_once(attempt: _Attempt, saved):
             cell_timeout=options.cell_timeout or kernel.cell_timeout,
             notebook_budget=options.notebook_budget or kernel.notebook_budget,
             measure_timeout=kernel.measure_timeout,
-            env=kernel_env(assignment, seed=attempt.seed, workdir=workdir, threads=options.threads),
+            env=kernel_env(assignment, seed=attempt.seed, workdir=workdir, threads=options.threads,
+                           keras=effective_keras(kernel, attempt.tf1)),
             agent_config=agent_config, kernel_log=scratch / "kernel.log",
             limits=attempt.limits, sandbox=attempt.sandbox,
             readonly=(Path(__file__).resolve().parent, assignment.helpers_path,
@@ -378,6 +402,8 @@ def _result(attempt: _Attempt, execution, *, saved, digest: str, started_at: str
         duration_s=round(time.monotonic() - attempt.started, 3), seed=attempt.seed, parts=parts,
         errors=execution.errors)
     result.sandbox = attempt.sandbox_text
+    if assignment.kernel.framework == "tensorflow":
+        result.keras = keras_in_kernel(effective_keras(assignment.kernel, attempt.tf1))
     # Unset, the kernel's TensorFlow takes one thread per core.
     result.threads = options.threads or os.cpu_count()
     result.limits = execution.limits

@@ -41,3 +41,12 @@ def output_folder(value: str | Path, option: str = "out") -> Path:
         raise UsageError(f"the output folder {value} is a file: give a folder (it is created if "
                          f"missing)", argument=option, value=str(value))
     return path
+
+
+def relative(path: str | Path) -> str:
+    """``path`` as a user reads it: relative to the working folder when it is under it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -122,6 +122,8 @@ class SubmissionResult:
     seed: int = 0
     threads: int | None = None       # CPU threads of the kernel (TensorFlow, BLAS): model outputs are
                                      # bit-identical only under the same count
+    keras: str = ""                  # the Keras tf.keras and `import keras` gave in the kernel
+                                     # ("keras 3.15.1", "tf-keras 2.21.0"); "" without TensorFlow
     grading_key: str = ""            # digest of submission, assignment, harness and options
     measurement_digest: str = ""     # Assignment.measurement_digest the notebook was measured with
     thresholds_digest: str = ""      # Assignment.thresholds_digest its parts were judged with

@@ -13,9 +13,15 @@ to fix:
 2. the reference solution passes every part, under ``seeds`` seeds (each
    part's spread and margin to its threshold come from :mod:`grader.authoring.calibrate`);
 3. the template fails every part (status other than passed) without a fault of
-   the harness (a :class:`~grader.exceptions.GraderError`, or an ungradable result).
+   the harness (a :class:`~grader.exceptions.GraderError`, or an ungradable result);
+4. with ``weak`` notebooks, each fails the parts it aims at (as ``grader calibrate``
+   demands of them): a weak sample of ``grader author`` the parts graded from its first
+   changed cell on, a notebook written by hand every part but shapes parts.
 
-Steps 2 and 3 run only when step 1 found nothing. ``grader validate DIR`` is
+When the assignment names a source notebook (``source``), step 1 also checks that
+the template, the solution and the weak samples are what ``grader author`` makes
+of it now (:mod:`grader.authoring.author`).  Steps 2 to 4 run only when step 1
+found nothing. ``grader validate DIR`` is
 the command line of this; its exit status is 0 only when there is no problem.
 """
 from __future__ import annotations
@@ -75,6 +81,7 @@ class ValidationReport:
     solution_runs: list["SubmissionResult"] = field(default_factory=list)
     calibration: dict | None = None              # grader.authoring.calibrate.summarise of the solution runs
     template_result: "SubmissionResult | None" = None
+    weak_results: list["SubmissionResult"] = field(default_factory=list)
     duration_s: float = 0.0
 
     @property
@@ -93,7 +100,8 @@ class ValidationReport:
                             "duration_s": round(c.duration_s, 3),
                             "problems": [vars(p) for p in c.problems]} for c in self.checks],
                 "seeds": self.seeds, "calibration": self.calibration and self.calibration["parts"],
-                "template": self.template_result and {p.id: p.status for p in self.template_result.parts}}
+                "template": self.template_result and {p.id: p.status for p in self.template_result.parts},
+                "weak": {r.submission: {p.id: p.status for p in r.parts} for r in self.weak_results}}
 
 
 def _rel(path: Path | str) -> str:
@@ -142,12 +150,12 @@ def _problem_from_error(exc, folder: Path) -> Problem:
 
 
 def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptions | None" = None,
-             reference_dir: str | Path | None = None, run: bool = True,
+             reference_dir: str | Path | None = None, run: bool = True, weak: list = (),
              progress: Callable[[str], None] | None = None) -> ValidationReport:
     """Check an assignment folder (see the module docstring); never raises for what it finds.
 
     ``seeds``: how many seeds the solution runs under (``seed``, ``seed+1``, ...);
-    ``run=False`` does the consistency checks only.
+    ``run=False`` does the consistency checks only; ``weak``: notebooks that must fail.
     """
     from ..orchestrate import GradeOptions
     from ..assignments import load_assignment
@@ -167,19 +175,28 @@ def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptio
     checks.run("helper modules import", _helpers, assignment)
     data = checks.run("data files available and verified", _data, assignment, options)
     checks.run("template and solution notebooks parse and submit every part", _notebooks, assignment)
+    if assignment.source:
+        checks.run("template, solution and weak samples are what grader author makes of the source",
+                   _generated, assignment)
+    if weak:
+        checks.run("weak notebooks parse and submit every part", _weak_notebooks, assignment, weak)
+    later = ["solution passes", "template fails"] + (["weak notebooks fail"] if weak else [])
     if not run:
-        checks.skip("solution passes", NOT_ASKED)
-        checks.skip("template fails", NOT_ASKED)
+        for name in later:
+            checks.skip(name, NOT_ASKED)
     elif report.problems:
         why = "fix the problems above first" if not data.problems else "the data is not available"
-        checks.skip("solution passes", why)
-        checks.skip("template fails", why)
+        for name in later:
+            checks.skip(name, why)
     else:
         base = assignment.kernel.seed if options.seed is None else options.seed
         report.seeds = [base + i for i in range(max(1, seeds))]
         checks.run(f"solution passes every part (seed{'s' if seeds > 1 else ''} "
                    f"{', '.join(map(str, report.seeds))})", _solution, report, options, progress)
         checks.run("template fails every part without a harness error", _template, report, options)
+        if weak:
+            checks.run("weak notebooks fail the parts they aim at", _weak, report, options,
+                       [Path(w) for w in weak], progress)
     report.duration_s = time.monotonic() - started
     return report
 
@@ -332,6 +349,77 @@ def _notebooks(assignment: "Assignment") -> list[Problem]:
     return problems
 
 
+def _generated(assignment: "Assignment") -> list[Problem]:
+    from .author import stale
+
+    source = assignment.source_path
+    if not source.is_file():
+        return [Problem(_rel(assignment.folder / "assignment.toml"), "source",
+                        f"the source notebook {_rel(source)} does not exist")]
+    return [Problem(_rel(path), "", f"stale: {why}; the source is {_rel(source)}: run grader author "
+                                    f"{_rel(source)} (edit the source, not this file)")
+            for path, why in stale(assignment)]
+
+
+def _weak_notebooks(assignment: "Assignment", weak: list) -> list[Problem]:
+    from ..run.execute import find_graded_cells
+    from ..orchestrate import read_notebook
+
+    problems = []
+    part_ids = [part.id for part in assignment.parts]
+    for path in (Path(w) for w in weak):
+        notebook, problem = read_notebook(path)
+        if notebook is None:
+            problems.append(Problem(_rel(path), "", problem))
+            continue
+        graded = {part for ids in find_graded_cells(notebook, part_ids).values() for part in ids}
+        missing = [part_id for part_id in part_ids if part_id not in graded]
+        if missing:
+            problems.append(Problem(_rel(path), "", f"no graded cell submits part(s) {', '.join(missing)}: "
+                                                    f"a weak notebook keeps the template's graded cells"))
+    return problems
+
+
+def _weak(report: ValidationReport, options: "GradeOptions", weak: list[Path], progress) -> list[Problem]:
+    from ..exceptions import GraderError
+    from ..orchestrate import grade_notebook
+    from ..specs.data import resolve_all
+
+    from .calibrate import weak_targets
+
+    assignment = report.assignment
+    thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
+    data_paths = resolve_all(assignment, explicit=options.data)
+    targets = weak_targets(assignment, weak)
+    problems = []
+    for path in weak:
+        if progress:
+            progress(f"weak model {path.name}")
+        try:
+            result = grade_notebook(path, assignment=assignment, options=options, data_paths=data_paths)
+        except GraderError as exc:
+            problems.append(Problem(_rel(path), "", f"grading it is a fault of the harness or the "
+                                                    f"assignment: {type(exc).__name__}: {exc}"))
+            continue
+        report.weak_results.append(result)
+        if result.status != "graded":
+            problems.append(Problem(_rel(path), "", f"the weak notebook cannot be graded: {result.reason}"))
+            continue
+        aimed = targets.get(path.name)
+        for part in result.parts:
+            if part.status != "passed" or part.kind == "shapes" or (
+                    aimed is not None and part.id not in aimed):
+                continue
+            threshold = assignment.threshold(part.id)
+            bound = "min" if threshold is not None and threshold.min is not None else "max"
+            problems.append(Problem(
+                thresholds_file, f"parts.{part.id}.{bound}",
+                f"the weak notebook {_rel(path)} passes part {part.id!r} (measured "
+                f"{_value(part.measured)}, required {part.threshold}): tighten the threshold "
+                f"(grader calibrate suggests one) or make the sample weaker"))
+    return problems
+
+
 def _solution(report: ValidationReport, options: "GradeOptions", progress) -> list[Problem]:
     from .calibrate import run_seeds, summarise
     from ..specs.data import resolve_all
@@ -340,7 +428,7 @@ def _solution(report: ValidationReport, options: "GradeOptions", progress) -> li
     data_paths = resolve_all(assignment, explicit=options.data)
     report.solution_runs = run_seeds(assignment.solution_path, assignment=assignment, seeds=report.seeds,
                                      options=options, data_paths=data_paths, progress=progress)
-    report.calibration = summarise(assignment, report.solution_runs)
+    report.calibration = summarise(assignment, report.solution_runs)  # the weak runs come later
     solution = _rel(assignment.solution_path)
     thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
     problems = []
@@ -420,6 +508,11 @@ def format_report(report: ValidationReport) -> str:
     if report.template_result is not None:
         statuses = ", ".join(f"{p.id} {p.status}" for p in report.template_result.parts)
         lines += ["", f"template: {statuses}"]
+    for result in report.weak_results:
+        statuses = ", ".join(f"{p.id} {p.status}"
+                             + (f" ({_value(p.measured)})" if p.measured is not None else "")
+                             for p in result.parts)
+        lines.append(f"weak {result.submission}: {statuses}")
     return "\n".join(lines)
 
 
@@ -457,6 +550,17 @@ def ci_suites(report: ValidationReport) -> list:
                 file=_rel(report.assignment.template_path), measured=_value(part.measured),
                 threshold=part.threshold))
         suites.append(template)
+    for result in report.weak_results:
+        weak = Suite(name=f"{name}: weak {result.submission} fails every part", time=result.duration_s)
+        for part in result.parts:
+            passes = part.status == "passed" and part.kind != "shapes"
+            weak.cases.append(Case(
+                classname=f"{name}.weak", name=f"{part.id}: {part.description}",
+                status=FAILED if passes else PASSED, kind="weak passes",
+                message=f"the weak notebook {result.submission} passes part {part.id}" if passes else "",
+                details=f"weak status: {part.status}\n{part.message}", measured=_value(part.measured),
+                threshold=part.threshold))
+        suites.append(weak)
     return suites
 
 

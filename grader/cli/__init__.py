@@ -12,9 +12,9 @@ of the harness itself (:class:`grader.exceptions.GraderError`), 130 and 143
 for Ctrl-C and SIGTERM.
 
 Modules: ``options`` (the parser class, number types, options several commands
-share), ``check``, ``grade``, ``report``, ``calibrate``, ``validate``, ``post``,
-``similarity``, ``serve`` (serve and tokens), ``corrections`` (override,
-rescore, audit), ``spec_fields``.
+share), ``check``, ``grade``, ``report``, ``calibrate``, ``validate``, ``author``,
+``post``, ``similarity``, ``serve`` (serve and tokens), ``corrections``
+(override, rescore, audit), ``spec_fields``.
 
 Only argparse is imported at start-up so that ``grader --help`` is instant;
 each command imports what it needs when it runs.
@@ -35,6 +35,7 @@ COMMANDS = {
     "serve": "serve", "tokens": "serve", "spec-fields": "spec_fields", "validate": "validate",
     "post": "post", "override": "corrections", "rescore": "corrections", "audit": "corrections",
     "similarity": "similarity",
+    "author": "author",  # issue 29
 }
 
 

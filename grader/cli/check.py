@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from .options import EXIT_FAILED, EXIT_OK, add_junit_option, add_run_options, ci_outputs, grade_options
+from .options import add_threads_option  # issue 29
 
 
 def add_parser(commands) -> None:
@@ -12,6 +13,7 @@ def add_parser(commands) -> None:
                                             "report each graded part. Exit 0 when all pass.")
     check.add_argument("notebook", metavar="NOTEBOOK")
     add_run_options(check)
+    add_threads_option(check, default="one per core")  # issue 29
     add_junit_option(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")

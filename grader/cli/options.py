@@ -90,9 +90,10 @@ def add_sandbox_option(parser: argparse.ArgumentParser) -> None:
                              "every result when not), off")
 
 
-def add_threads_option(parser: argparse.ArgumentParser) -> None:
+def add_threads_option(parser: argparse.ArgumentParser, *, default: str = "cores / workers") -> None:
     parser.add_argument("--threads", type=COUNT, metavar="N",
-                        help="CPU threads per kernel (default: cores / workers)")
+                        help=f"CPU threads per kernel and evaluator (TensorFlow, BLAS, OpenMP; default: "
+                             f"{default}); measured values are bit-identical only under the same count")
 
 
 def add_junit_option(parser: argparse.ArgumentParser) -> None:

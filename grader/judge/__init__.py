@@ -1,7 +1,11 @@
 """Stage 3, judging: turn what was measured into a verdict per part.
 
 * :mod:`grader.judge.kinds`: the one table of part kinds (shapes, loss, accuracy,
-  array, function): what each needs from the spec, and its handlers.
+  array, function, model): what each needs from the spec, and its handlers.
+* :mod:`grader.judge.metrics`: the metrics function and model parts ask for by name
+  (accuracy, cross_entropy, ...), and whether higher is better.
+* :mod:`grader.judge.architecture`: the architecture rules of model parts (layers,
+  units, activations, parameters, shapes) against the model the evaluator loaded.
 * :mod:`grader.judge.measures`: per kind, the value the kernel or the evaluator
   sent made a measurement, against labels the harness holds (accuracy, loss, ...).
 * :mod:`grader.judge.rules`: per kind, the pass rule in words, the verdict, and

@@ -18,6 +18,9 @@ called once at the bottom of this module::
     accuracy  graph tensor `output` on a split         accuracy                  the split's labels
     array     the learner's array `object`             largest |difference|      an expected .npy
     function  `object(X)` on a split's inputs          `metric`                  the split's labels
+    model     Keras model `object`, exported           `metric`; architecture    the split's labels;
+              (.keras file or SavedModel), run by                                architecture rules
+              the evaluator on a split's inputs
 
 What the agent does inside the kernel for each kind is in the table of
 :mod:`grader.kernel.agent` (``register_measurer``), keyed by the same names.
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from . import measures, rules
+from . import architecture, measures, metrics, rules
 from ..exceptions import SpecError
 from ..specs.model import Assignment, Part, Threshold
 
@@ -81,6 +84,10 @@ def part_problems(assignment: Assignment, part: Part, *, where: str) -> list[tup
     kind = _KINDS[part.kind]
     problems = [(f"{where}.{name}", f"a {kind.name} part needs {name}")
                 for name in kind.requires if not getattr(part, name)]
+    if "object" in kind.requires and part.object and not part.object.isidentifier():
+        # `model.predict` would pass the spec and then fail in every kernel: say so now.
+        problems.append((f"{where}.object", f"object is the bare name of a variable of the notebook, "
+                                            f"not {part.object!r}" + _object_hint(part)))
     if kind.check is not None:
         problems += [(f"{where}.{name}", message) for name, message in kind.check(part)]
     if kind.uses_split:
@@ -105,9 +112,23 @@ def check_parts(assignment: Assignment, path: Path) -> None:
 def threshold_problems(part: Part, threshold: Threshold) -> list[tuple[str, str]]:
     """What makes a part's threshold unusable: (field under parts.ID, message) pairs."""
     kind = _KINDS.get(part.kind)
-    if kind is None or kind.check_threshold is None:
+    if kind is None:
         return []
-    return kind.check_threshold(part, threshold)
+    problems = kind.check_threshold(part, threshold) if kind.check_threshold is not None else []
+    if part.kind != "model" and architecture.has_rules(threshold):
+        problems.append(("layers", f"architecture rules (layers, units, activations, min_params, "
+                                   f"max_params, input_shape, output_shape) apply to model parts only; "
+                                   f"this is a {part.kind} part"))
+    return problems
+
+
+def _object_hint(part: Part) -> str:
+    if part.kind == "function" and "." in part.object:
+        return (f": define a function in the template (def predict(X): return "
+                f"{part.object}(X)) and name it, or measure a Keras model with a model part")
+    if part.kind == "model" and "." in part.object:
+        return ": name the variable that holds the Keras model"
+    return ""
 
 
 # --- what the harness compares with (never sent to the kernel) ------------------------------
@@ -165,10 +186,18 @@ def _check_array_threshold(part: Part, threshold: Threshold) -> list[tuple[str, 
 
 
 def _check_function(part: Part) -> list[tuple[str, str]]:
-    if part.metric not in measures.FUNCTION_METRICS:
+    if part.metric not in metrics.METRICS:
         return [("metric", f"unknown metric {part.metric!r}; one of "
-                           f"{', '.join(measures.FUNCTION_METRICS)}")]
+                           f"{', '.join(metrics.METRICS)}")]
     return []
+
+
+def _check_model_threshold(part: Part, threshold: Threshold) -> list[tuple[str, str]]:
+    problems = architecture.rule_problems(threshold)
+    if threshold.min is None and threshold.max is None and not architecture.has_rules(threshold):
+        problems.append(("min", "a model threshold needs min or max (of the metric) or "
+                                "architecture rules"))
+    return problems
 
 
 def _summarise_array_claim(claimed: Any) -> Any:
@@ -183,8 +212,8 @@ def _summarise_array_claim(claimed: Any) -> Any:
 
 
 def _function_what(part: Part) -> str:
-    metric = "accuracy" if part.metric == "accuracy" else "loss (cross-entropy)"
-    return f"{part.split} {metric}"
+    measure = metrics.METRICS.get(part.metric)
+    return f"{part.split} {measure.what if measure else part.metric}"
 
 
 def register_builtin_kinds() -> None:
@@ -226,6 +255,15 @@ def register_builtin_kinds() -> None:
         threshold_text=rules.text_min_max, claim_mismatch=rules.claim_number,
         what=_function_what, reference=split_labels, uses_split=True, check=_check_function,
         check_threshold=_check_min_max))
+    register_kind(PartKind(
+        name="model", doc="the learner's Keras model `object`, exported from the kernel (.keras file or "
+                          "SavedModel) and run by the evaluator on the split's inputs; the harness "
+                          "scores its outputs with `metric` against the split's labels and checks the "
+                          "architecture rules of the threshold",
+        requires=("object",), extract=measures.extract_model, judge=rules.judge_model,
+        threshold_text=rules.text_model, claim_mismatch=rules.claim_number, what=_function_what,
+        reference=split_labels, uses_split=True, check=_check_function,
+        check_threshold=_check_model_threshold, evidence=rules.evidence_model))
 
 
 register_builtin_kinds()

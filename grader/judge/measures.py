@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from ..specs.model import Part
 from ..kernel.integrity import sample_order
+from . import metrics
 from .fingerprint import output_fingerprint
 
 
@@ -88,8 +89,13 @@ _MIN_SELF_AGREEMENT = 0.99
 _MAX_NOISE_DROP = 0.05
 
 
-def _checked_values(out: Extracted, value: dict, labels, *, as_classes):
-    """The main values; with an integrity check, also judge whether they follow the inputs."""
+def _checked_values(out: Extracted, value: dict, labels, *, as_classes, classification: bool = True):
+    """The main values; with an integrity check, also judge whether they follow the inputs.
+
+    ``classification``: the labels are classes, and moving the inputs by the noise must leave the
+    accuracy where it was; otherwise (a regression) only the shuffle is checked, outputs compared
+    within a relative 1e-4 (a batch of another size may round the last bits differently).
+    """
     import numpy as np
 
     if "values" not in value:
@@ -102,20 +108,24 @@ def _checked_values(out: Extracted, value: dict, labels, *, as_classes):
     order = sample_order(len(values), integrity)
     try:
         base, again, moved = as_classes(values), as_classes(shuffled), as_classes(noisy)
-        agreement = float(np.mean(base[order] == again))
-        accuracy = float(np.mean(base[order] == labels[order]))
-        noisy_accuracy = float(np.mean(moved == labels[order]))
+        if base.dtype.kind == "f" and not classification:
+            agreement = float(np.mean(np.isclose(base[order], again, rtol=1e-4, atol=1e-6)))
+        else:
+            agreement = float(np.mean(base[order] == again))
+        accuracy = float(np.mean(base[order] == labels[order])) if classification else None
+        noisy_accuracy = float(np.mean(moved == labels[order])) if classification else None
     except (ValueError, IndexError):
         return values  # shapes are wrong: the kind's own check says so
-    out.integrity = (f"{len(order)} inputs in another order: {agreement:.1%} same predictions; "
-                     f"moved by +-{integrity.get('noise', 0):.4g}: accuracy {noisy_accuracy:.4f} "
-                     f"(unmoved {accuracy:.4f})")
+    moved_text = (f"; moved by +-{integrity.get('noise', 0):.4g}: accuracy {noisy_accuracy:.4f} "
+                  f"(unmoved {accuracy:.4f})") if classification else ""
+    out.integrity = (f"{len(order)} inputs in another order: {agreement:.1%} same predictions"
+                     + moved_text)
     if agreement < _MIN_SELF_AGREEMENT:
         out.invalid = (f"the predictions do not follow the inputs: given the same images in another "
                        f"order, the model agrees with its own predictions on only {agreement:.0%} of "
                        f"them. A model must compute its predictions from the images it is given, "
                        f"not return stored labels")
-    elif noisy_accuracy < accuracy - _MAX_NOISE_DROP:
+    elif classification and noisy_accuracy < accuracy - _MAX_NOISE_DROP:
         out.invalid = (f"the predictions do not survive a change of every pixel by "
                        f"{integrity.get('noise', 0):.4g}: accuracy falls from {accuracy:.4f} to "
                        f"{noisy_accuracy:.4f}. A real model barely moves; one that looks its answers "
@@ -150,39 +160,48 @@ def extract_array(out: Extracted, value: dict, expected, part: Part) -> None:
 
 def extract_function(out: Extracted, value: dict, labels, part: Part) -> None:
     """The function's outputs on the split's inputs, scored with the part's metric."""
-    outputs = _checked_values(out, value, labels, as_classes=lambda p: (
-        p.argmax(axis=1) if p.ndim == 2 and p.shape[1] > 1 else p.reshape(len(p))))
+    measure = metrics.metric(part.metric)
+    outputs = _checked_values(out, value, labels, as_classes=metrics.as_classes,
+                              classification=measure.classification)
     out.fingerprint = output_fingerprint(outputs)
     if out.invalid:
         return
     call = f"{part.object}(X)"
-    if part.metric == "cross_entropy":
-        _cross_entropy(out, outputs, labels, what=f"the probabilities {call} returned",
-                       hint=f"{call} should return one row of class probabilities per row of X "
-                            f"(for example model.predict_proba(X))")
-        return
-    if outputs.ndim == 2 and outputs.shape[1] == 1:
-        outputs = outputs[:, 0]
-    if outputs.dtype.kind == "f" and outputs.ndim == 1 and not _integral(outputs):
-        out.invalid = (f"{call} returned numbers that are not class labels (for example "
-                       f"{outputs[~_integral_mask(outputs)][0]:g}); return one class per row of X")
-        return
-    _accuracy(out, outputs, labels, what=f"{call}", row="row of X",
-              hint="return one class per row (for example model.predict(X)), not probabilities")
+    measure.compute(out, outputs, labels, metrics.Subject(
+        outputs=f"the outputs of {call}", row="row of X",
+        probabilities_hint=f"{call} should return one row of class probabilities per row of X "
+                           f"(for example model.predict_proba(X))",
+        classes_hint="return one class per row (for example model.predict(X) of scikit-learn), or "
+                     "one score per class (the highest counts)"))
 
 
-# Metrics a function part may ask for (Part.metric).
-FUNCTION_METRICS = ("accuracy", "cross_entropy")
-
-
-def _integral_mask(values):
+def extract_model(out: Extracted, value: dict, labels, part: Part) -> None:
+    """A Keras model's outputs on the split's inputs (run by the evaluator), scored with the
+    part's metric; its architecture, read by the evaluator from the model it loaded, is kept for
+    the architecture rules (:mod:`grader.judge.architecture`)."""
     import numpy as np
 
-    return np.isfinite(values) & (values == np.round(values))
+    measure = metrics.metric(part.metric)
+    architecture = value.get("architecture") if isinstance(value, dict) else None
+    out.detail = {"architecture": architecture if isinstance(architecture, dict) else None}
+    outputs = _checked_values(out, value, labels, as_classes=metrics.as_classes,
+                              classification=measure.classification)
+    out.fingerprint = output_fingerprint(outputs)
+    if out.invalid:
+        return
+    if len(outputs) > 1 and outputs.ndim >= 1 and not np.any(np.ptp(outputs, axis=0)):
+        out.invalid = (f"{part.object} gives the same output for every input: its predictions do not "
+                       f"depend on the images it is given")
+        return
+    measure.compute(out, outputs, labels, metrics.Subject(
+        outputs=f"the outputs of {part.object}", row="input",
+        probabilities_hint=(f"end {part.object} with a softmax activation (for example "
+                            f"Dense(10, activation=\"softmax\")) so that it gives probabilities"),
+        classes_hint=f"end {part.object} with one output per class"))
 
 
-def _integral(values) -> bool:
-    return bool(_integral_mask(values).all())
+# Metrics a function or model part may ask for (Part.metric).
+FUNCTION_METRICS = tuple(metrics.METRICS)
 
 
 def _shape_text(shape) -> str:
@@ -245,7 +264,12 @@ def extract_reports(out: Extracted, part: Part, value, labels_by_split) -> None:
                 _accuracy(probe, decode_array(encoded), labels)
             elif part.kind == "loss":
                 _cross_entropy(probe, decode_array(encoded), labels)
+            elif part.kind in ("function", "model") and part.metric in metrics.METRICS:
+                metrics.metric(part.metric).compute(probe, decode_array(encoded), labels, _REPORT)
         except (ValueError, KeyError, TypeError):
             continue
         if probe.measured is not None:
             out.reported[split] = probe.measured
+
+
+_REPORT = metrics.Subject(outputs="the outputs", row="input", probabilities_hint="", classes_hint="")

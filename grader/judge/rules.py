@@ -10,8 +10,11 @@ and :func:`grader.judge.score.rejudge_part`.
 """
 from __future__ import annotations
 
+import re
+
 from ..specs.model import Part, Threshold
 from ..textutil import fmt_value
+from . import architecture
 from .measures import Extracted
 
 
@@ -24,6 +27,12 @@ def text_min_max(part: Part, threshold: Threshold) -> str:
     if threshold.max is not None:
         rules.append(f"<= {threshold.max:g}")
     return " and ".join(rules)
+
+
+def text_model(part: Part, threshold: Threshold) -> str:
+    """The metric's bounds and the architecture rules in a few words."""
+    return "; ".join(text for text in (text_min_max(part, threshold), architecture.rules_text(threshold))
+                     if text)
 
 
 def text_shapes(part: Part, threshold: Threshold) -> str:
@@ -48,6 +57,23 @@ def judge_min_max(part: Part, threshold: Threshold, extracted: Extracted, what: 
         return False, (f"{subject} is {value:.4f}, above the allowed "
                        f"{threshold.max:g}: train it longer or improve it.")
     return True, f"{what[0].upper() + what[1:]} {value:.4f} ({text_min_max(part, threshold)})."
+
+
+def judge_model(part: Part, threshold: Threshold, extracted: Extracted, what: str) -> tuple[bool, str]:
+    """A Keras model: its architecture against the rules, then its metric against min and/or max."""
+    model = (extracted.detail or {}).get("architecture")
+    differs = architecture.problems(threshold, model)
+    if threshold.min is None and threshold.max is None:
+        passed, verdict = True, ""
+    else:
+        passed, verdict = judge_min_max(part, threshold, extracted, what)
+    if differs:
+        return False, (f"The architecture of {part.object} is not the one asked for: "
+                       + "; ".join(differs) + ". " + (verdict if not passed else
+                                                      f"(Its {what} is {float(extracted.measured):.4f}.)"))
+    if not verdict:
+        return True, f"{what[0].upper() + what[1:]} {float(extracted.measured):.4f}; architecture as asked."
+    return passed, verdict
 
 
 def judge_shapes(part: Part, threshold: Threshold, extracted: Extracted, _what: str) -> tuple[bool, str]:
@@ -83,14 +109,41 @@ def claim_number(part: Part, threshold: Threshold, extracted: Extracted) -> str:
     claimed = extracted.claimed
     if claimed is None:
         return ""
-    try:
-        value = float(claimed)
-    except (TypeError, ValueError):
+    value = claimed_number(claimed)
+    if value is None:
         return f"Reported {claimed!r}, which is not a number; measured {fmt_value(extracted.measured)}."
-    if abs(value - float(extracted.measured)) > threshold.claim_tolerance + 1e-12:
+    measured = float(extracted.measured)
+    # A claim computed in float32 (Keras, TensorFlow) differs from the harness's float64 in the
+    # last digits: that is no disagreement.
+    if abs(value - measured) > threshold.claim_tolerance + 1e-6 * max(1.0, abs(measured)):
         return (f"Reported {value:.4g}, measured {float(extracted.measured):.4g}: the grade uses the "
                 f"measured value.")
     return ""
+
+
+# The repr of a number wrapped by a library: np.float32(0.93), tensor(0.93), array(0.93, dtype=...),
+# <tf.Tensor: shape=(), dtype=float32, numpy=0.93>. A helper that sends repr(answer) as the claim
+# still claims that number.
+_WRAPPED_NUMBER = re.compile(r"^\s*(?:[\w.]+\(\s*(?P<call>[-+0-9.eEinfa]+)\s*(?:,[^()]*)?\)"
+                             r"|<[^<>]*numpy=(?P<tensor>[-+0-9.eEinfa]+)>)\s*$")
+
+
+def claimed_number(claimed) -> float | None:
+    """The number a claim stands for: a number, a numeric string, or a library's repr of a number."""
+    if isinstance(claimed, bool):
+        return None
+    try:
+        return float(claimed)
+    except (TypeError, ValueError):
+        pass
+    if isinstance(claimed, str):
+        match = _WRAPPED_NUMBER.match(claimed)
+        if match:
+            try:
+                return float(match["call"] or match["tensor"])
+            except ValueError:
+                return None
+    return None
 
 
 def claim_shapes(part: Part, threshold: Threshold, extracted: Extracted) -> str:
@@ -160,6 +213,11 @@ def evidence_shapes(part: Part, extracted: Extracted) -> dict:
     if extracted.claimed_text is not None:
         kept["claimed_text"] = extracted.claimed_text
     return kept
+
+
+def evidence_model(part: Part, extracted: Extracted) -> dict:
+    """The architecture the evaluator read (layers, parameters, shapes): the rules judge it again."""
+    return {"architecture": (extracted.detail or {}).get("architecture")}
 
 
 def evidence_array(part: Part, extracted: Extracted) -> dict:

@@ -8,8 +8,9 @@ own request, so nothing the notebook prints can pose as a measurement.
 
 Everything here runs in the learner's process and could be monkeypatched by
 the learner.  So for TensorFlow models it measures nothing: it exports the
-model as a frozen graph, which the harness runs in a separate process (the
-evaluator) on inputs the kernel never sees.  What is still read here - static
+model (a frozen graph; a Keras model as a .keras file or a SavedModel), which
+the harness runs in a separate process (the evaluator) on inputs the kernel
+never sees.  What is still read here - static
 shapes, arrays, and the outputs of plain Python functions (which cannot leave
 their process) - the harness treats as the learner's word about their
 objects, and every metric is computed against labels that never enter the
@@ -84,12 +85,13 @@ def install(config_json: str) -> None:
         from . import tfsetup
 
         tfsetup.prepare(seed=seed, tf1_compat=bool(config.get("tf1_compat")),
-                        threads=config.get("threads"))
+                        threads=config.get("threads"), keras=config.get("keras"))
 
 
 def after_cell(part_ids) -> _Payload:
     """Measure the given parts now, and return them with the claims recorded so far."""
     measurements = {}
+    _STATE["exported"] = {}  # a model two parts of this cell measure is saved once
     for part_id in part_ids:
         spec = _STATE["config"].get("parts", {}).get(part_id)
         if spec is None:
@@ -206,6 +208,24 @@ def _measure_graph(spec: dict):
 _MAX_GRAPH_BYTES = 256 * 1024 * 1024
 
 
+def _measure_model(spec: dict):
+    """The Keras model ``object``, exported as a .keras file (Keras 3) or a SavedModel (tf-keras).
+
+    Nothing is run here: the evaluator loads the model outside the kernel, refusing Lambda
+    layers and custom classes, and runs it on the harness's inputs
+    (:mod:`grader.kernel.keras_models`).
+    """
+    from . import tfsetup
+
+    name = spec["object"]
+    cached = _STATE.setdefault("exported", {})
+    if name not in cached:
+        exported = tfsetup.export_keras(name=name, model=_lookup(name), unmeasurable=_Unmeasurable)
+        cached[name] = {**exported, "model": base64.b64encode(exported["model"]).decode("ascii")}
+        return cached[name]
+    return {**cached[name], "export_s": 0.0}
+
+
 def _measure_array(spec: dict):
     """The learner's array itself; the harness compares it with the expected one."""
     name = spec["object"]
@@ -213,7 +233,8 @@ def _measure_array(spec: dict):
 
 
 def _measure_function(spec: dict):
-    """The learner's function called on the split's inputs (float64 rows, never the labels)."""
+    """The learner's function called on the split's inputs: its array as stored (rows of numbers, or
+    images such as (n, 28, 28)), float64, divided by the split's scale; never the labels."""
     name = spec["object"]
     function = _lookup(name)
     if not callable(function):
@@ -349,3 +370,4 @@ register_measurer("loss", _measure_graph)
 register_measurer("accuracy", _measure_graph)
 register_measurer("array", _measure_array)
 register_measurer("function", _measure_function)
+register_measurer("model", _measure_model)

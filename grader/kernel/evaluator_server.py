@@ -4,7 +4,8 @@
 :mod:`grader.kernel.launch`, sandboxed like a kernel but with nothing to
 read: no data files, no submission).  After each graded cell the learner's
 kernel exports the model as a frozen TensorFlow graph (variables turned into
-constants, see :func:`grader.kernel.tfsetup.export_graph`); the harness sends
+constants, see :func:`grader.kernel.tfsetup.export_graph`; a Keras model as
+a .keras file or a SavedModel, :func:`grader.kernel.tfsetup.export_keras`); the harness sends
 it here with the inputs it chose, and this process runs it.  So nothing the
 notebook does to its own process (monkeypatching NumPy, TensorFlow, the
 grading agent) changes what is measured, the integrity check's shuffle and
@@ -18,8 +19,11 @@ stdout; anything printed (TensorFlow's chatter) goes to stderr.  Requests:
 * ``{"op": "inputs", "name": N, "array": META}`` + blob: keep an input array
   under name N (no reply);
 * ``{"op": "evaluate", "input": T, "output": T, "on": [N, ...]}`` + the
-  GraphDef's bytes: reply ``{"ok": true, "arrays": {N: META}}`` + blobs, or
-  ``{"ok": false, "error": why}``.
+  GraphDef's bytes: reply ``{"ok": true, "arrays": {N: META}, "seconds": S}``
+  + blobs, or ``{"ok": false, "error": why}``;
+* ``{"op": "evaluate", "format": "keras" | "savedmodel", "on": [N, ...]}`` +
+  a saved Keras model's bytes (:mod:`grader.kernel.keras_models`): the same
+  reply, with ``"architecture"``: the loaded model's layers and shapes.
 
 The first frame out is ``{"ready": true}`` once TensorFlow is imported.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 from .errortext import error_cause
 from .frames import FrameError, array_from, array_meta, encode_frame, read_frame
@@ -119,7 +124,6 @@ def fit_inputs(inputs, placeholder):
 
 def evaluate(graph_bytes: bytes, *, input_name: str, output_name: str, runs: dict, threads: int = 0) -> dict:
     """Run the output tensor of the serialized graph on each named array of inputs."""
-    import numpy as np
     import tensorflow.compat.v1 as tf
     from google.protobuf.message import DecodeError
 
@@ -128,6 +132,16 @@ def evaluate(graph_bytes: bytes, *, input_name: str, output_name: str, runs: dic
         graph_def.ParseFromString(graph_bytes)
     except (DecodeError, RuntimeError, ValueError) as exc:
         raise Unmeasurable(f"the exported model is not a TensorFlow graph ({exc})") from None
+    return run_graph_def(graph_def, input_name=input_name, output_name=output_name, runs=runs,
+                         threads=threads)
+
+
+def run_graph_def(graph_def, *, input_name: str, output_name: str, runs: dict, threads: int = 0) -> dict:
+    """Check a frozen graph (:func:`check_graph`) and run its output on each named array of inputs,
+    in a fresh graph and session."""
+    import numpy as np
+    import tensorflow.compat.v1 as tf
+
     check_graph(graph_def, input_name=input_name, output_name=output_name)
     graph = tf.Graph()
     try:
@@ -160,6 +174,22 @@ def evaluate(graph_bytes: bytes, *, input_name: str, output_name: str, runs: dic
     return results
 
 
+def evaluate_keras(model_bytes: bytes, *, fmt: str, runs: dict, threads: int = 0) -> tuple[dict, dict]:
+    """Load a saved Keras model without running code of the notebook, and run it on each named
+    array of inputs: (outputs, architecture) (:mod:`grader.kernel.keras_models`)."""
+    from . import keras_models
+
+    def run_graph(graph_def, input_name, output_name, runs_):
+        return run_graph_def(graph_def, input_name=input_name, output_name=output_name, runs=runs_,
+                             threads=threads)
+
+    try:
+        return keras_models.evaluate_model(model_bytes, fmt, runs, run_graph=run_graph,
+                                           forbidden_ops=forbidden_ops)
+    except keras_models.Refused as exc:
+        raise Unmeasurable(str(exc)) from None
+
+
 def _serve(read_exactly, write) -> None:
     threads = int(os.environ.get("GRADER_EVALUATOR_THREADS") or 1)
     inputs: dict = {}
@@ -178,9 +208,15 @@ def _serve(read_exactly, write) -> None:
                 missing = [n for n in header["on"] if n not in inputs]
                 if missing:
                     raise FrameError(f"inputs {missing} were never sent")
-                results = evaluate(blobs[0], input_name=str(header["input"]),
-                                   output_name=str(header["output"]),
-                                   runs={n: inputs[n] for n in header["on"]}, threads=threads)
+                runs = {n: inputs[n] for n in header["on"]}
+                fmt = str(header.get("format") or "graph")
+                started = time.monotonic()
+                if fmt == "graph":
+                    results, architecture = evaluate(
+                        blobs[0], input_name=str(header["input"]), output_name=str(header["output"]),
+                        runs=runs, threads=threads), None
+                else:
+                    results, architecture = evaluate_keras(blobs[0], fmt=fmt, runs=runs, threads=threads)
             except Unmeasurable as exc:
                 write(encode_frame({"ok": False, "error": str(exc)}))
                 continue
@@ -189,7 +225,10 @@ def _serve(read_exactly, write) -> None:
                 meta, blob = array_meta(values.astype("<f8") if values.dtype.kind == "f" else values.astype("<i8"))
                 metas[name] = meta
                 payload.append(blob)
-            write(encode_frame({"ok": True, "arrays": metas}, payload))
+            reply = {"ok": True, "arrays": metas, "seconds": round(time.monotonic() - started, 3)}
+            if architecture is not None:
+                reply["architecture"] = architecture
+            write(encode_frame(reply, payload))
         elif op == "quit":
             return
         else:
@@ -218,9 +257,13 @@ def main() -> None:
         os.nice(5)
     except OSError:
         pass
-    import tensorflow.compat.v1 as tf  # noqa: F401 - the slow part, done before "ready"
+    import tensorflow as tf  # the slow part, done before "ready"
 
-    tf.disable_eager_execution()
+    # Eager execution stays on (Keras 3 models need it); frozen graphs run in their own graph and
+    # v1 session all the same.  Threads are set before any operation runs.
+    threads = int(os.environ.get("GRADER_EVALUATOR_THREADS") or 1)
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
     write(encode_frame({"ready": True, "tensorflow": tf.__version__}))
     _serve(read_exactly, write)
 

@@ -1,7 +1,8 @@
 """The harness's side of the evaluator: run exported models on inputs the kernel never sees.
 
 After each graded cell, the agent in the learner's kernel exports the
-TensorFlow model of each loss or accuracy part as a frozen graph.  The
+TensorFlow model of each loss or accuracy part as a frozen graph, and the
+Keras model of each model part as a .keras file or a SavedModel.  The
 harness sends it to the evaluator (:mod:`grader.kernel.evaluator_server`), a
 separate process started with the kernel and sandboxed like it, together
 with the inputs it chose: the split's inputs, the integrity check's shuffled
@@ -33,6 +34,8 @@ from .stop import adopt_orphans, reap_orphans
 
 INTEGRITY_ROWS = 2000   # images in the integrity check's sample
 GRAPH_KINDS = ("loss", "accuracy")
+# Kinds whose model the evaluator runs: frozen graphs, and Keras models (.keras, SavedModel).
+EVALUATED_KINDS = GRAPH_KINDS + ("model",)
 
 
 @dataclass
@@ -76,7 +79,7 @@ def build_plan(assignment, data_paths) -> Plan:
         return split_name
 
     for part in assignment.parts:
-        if part.kind not in GRAPH_KINDS:
+        if part.kind not in EVALUATED_KINDS:
             continue
         split = assignment.split(part.split)
         plan.runs[part.id] = {"values": inputs_of(split.name)}
@@ -199,6 +202,8 @@ class Evaluator:
     def _env(self) -> dict:
         package_root = str(Path(__file__).resolve().parents[2])  # the folder holding grader/
         env = {"PYTHONPATH": package_root, "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(self._workdir),
+               # Keras 3 models are loaded with TensorFlow; its settings file goes to the workdir.
+               "KERAS_BACKEND": "tensorflow", "KERAS_HOME": str(self._workdir / ".keras"),
                "TMPDIR": "/tmp" if self.options.sandbox else os.environ.get("TMPDIR", "/tmp"),
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
         # One thread unless told otherwise: the models are small next to training them, and the
@@ -278,7 +283,8 @@ class Evaluator:
     def _write(self, frame: bytes) -> None:
         self._proc.stdin.write(frame)
 
-    def run(self, session: "Session", part_id: str, graph: bytes, input_name: str, output_name: str) -> dict:
+    def run(self, session: "Session", part_id: str, model: bytes, request: dict) -> dict:
+        """Evaluate one exported model (``request``: its format, and a graph's input and output)."""
         import threading
 
         from ..kernel.frames import read_frame
@@ -322,8 +328,7 @@ class Evaluator:
                         meta, blob = array_meta(session.plan.inputs[name])
                         self._write(encode_frame({"op": "inputs", "name": name, "array": meta}, [blob]))
                         self._sent.add(name)
-                self._write(encode_frame({"op": "evaluate", "input": input_name, "output": output_name,
-                                          "on": names}, [graph]))
+                self._write(encode_frame({"op": "evaluate", **request, "on": names}, [model]))
                 self._proc.stdin.flush()
                 header, blobs = read_frame(self._read_exactly)
             except (EOFError, FrameError, OSError, ValueError):
@@ -345,8 +350,12 @@ class Evaluator:
             return {"ok": False, "error": str(header.get("error") or "the model could not be run")}
         try:
             arrays = {name: array_from(meta, blob) for (name, meta), blob in zip(header["arrays"].items(), blobs)}
-            return {"ok": True, "value": session.plan.value(part_id, arrays)}
-        except (KeyError, FrameError, AttributeError) as exc:
+            value = session.plan.value(part_id, arrays)
+            if isinstance(header.get("architecture"), dict):
+                value["architecture"] = header["architecture"]
+            session.seconds.append(float(header.get("seconds") or 0.0))
+            return {"ok": True, "value": value}
+        except (KeyError, FrameError, AttributeError, TypeError, ValueError) as exc:
             return {"ok": False, "error": f"the evaluator sent an unreadable answer ({exc})"}
 
     def _log_tail(self) -> str:
@@ -371,6 +380,7 @@ class Session:
         self.parts = frozenset(parts)
         self._plan = plan
         self.busy_s = 0.0
+        self.seconds: list[float] = []   # the evaluator's own time per model (load, check, run)
         self.serial = next(self._serials)
 
     @property
@@ -385,15 +395,22 @@ class Session:
         import binascii
 
         try:
-            graph = base64.b64decode(exported["graph"], validate=True)
-            input_name, output_name = str(exported["input"]), str(exported["output"])
+            if "graph" in exported:
+                model = base64.b64decode(exported["graph"], validate=True)
+                request = {"format": "graph", "input": str(exported["input"]),
+                           "output": str(exported["output"])}
+            else:
+                model = base64.b64decode(exported["model"], validate=True)
+                request = {"format": str(exported["format"])}
+                if request["format"] not in ("keras", "savedmodel"):
+                    raise ValueError(request["format"])
         except (KeyError, TypeError, ValueError, binascii.Error):
             return {"ok": False, "error": "the grading agent sent no readable model (was it "
                                           "replaced by the notebook?)"}
         started = time.monotonic()
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                None, self.evaluator.run, self, part_id, graph, input_name, output_name)
+                None, self.evaluator.run, self, part_id, model, request)
         finally:
             self.busy_s += time.monotonic() - started
 

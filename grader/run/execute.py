@@ -67,7 +67,9 @@ class Execution:
     failed_at: int | None = None                      # code cell number where it stopped
     duration_s: float = 0.0
     # seconds per phase: kernel_start, agent_install, cells, measure (the harness's requests after
-    # graded cells), evaluate (the evaluator's work), evaluate_wait (waiting for it after the last cell)
+    # graded cells), export (the agent saving Keras models, part of measure), evaluate (the
+    # evaluator's work as the harness waits for it), evaluate_models (the evaluator's own time),
+    # evaluate_wait (waiting for it after the last cell)
     timings: dict = field(default_factory=dict)
     limits: str = ""                                  # how the limits were enforced
     peak_memory_mb: float | None = None
@@ -190,7 +192,7 @@ class RunOptions:
     readonly: tuple = ()                  # paths the sandboxed kernel may read
     startup_timeout: float = 120.0
     plan: object = None                   # grader.run.evaluator_client.Plan (or a future of one): their inputs
-    graph_parts: tuple = ()               # ids of the parts the evaluator runs
+    graph_parts: tuple = ()               # ids of the parts the evaluator runs (graphs, Keras models)
     evaluator: object = None              # grader.run.evaluator_client.EvaluatorOptions
     entry: object = None                  # grader.run.process_register.Entry: the kernel's cgroups and processes go there
     events: Emitter | None = None         # progress: cells started and finished, parts measured
@@ -373,6 +375,8 @@ class _KernelSession:
                     execution.lost = execution.measurements[part_id]["error"]
             execution.timings["evaluate_wait"] = round(time.monotonic() - phase, 3)
             execution.timings["evaluate"] = round(evaluations.busy_s, 3)
+            if evaluations.seconds:  # the evaluator's own time: load, check and run, per model
+                execution.timings["evaluate_models"] = round(sum(evaluations.seconds), 3)
         finally:
             for _, task in self.pending.values():
                 task.cancel()
@@ -618,9 +622,12 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
         if not isinstance(measurement, dict):
             continue
         if evaluations is not None and part_id in evaluations.parts and measurement.get("ok"):
-            # A graph part: the agent exported the model; only the evaluator's run counts.
+            # A graph or model part: the agent exported the model; only the evaluator's run counts.
             exported = measurement.get("value")
-            if not isinstance(exported, dict) or "graph" not in exported:
+            if isinstance(exported, dict) and isinstance(exported.get("export_s"), (int, float)):
+                execution.timings["export"] = round(execution.timings.get("export", 0.0)
+                                                    + float(exported["export_s"]), 3)
+            if not isinstance(exported, dict) or ("graph" not in exported and "model" not in exported):
                 measurement = {"ok": False, "error": "the grading agent sent no model to run (was it "
                                                      "replaced by the notebook?)"}
             else:

@@ -40,6 +40,9 @@ class KernelSpec:
     measure_timeout: float = _doc("seconds one measurement request may take", 120.0)
     memory_mb: int = _doc("memory cap of the kernel and its children, in MB", 6144)
     max_processes: int = _doc("cap on the kernel's processes and threads", 256)
+    # --- issue 29: which Keras the kernel gives (kept apart from #27's `order`) ---
+    keras: int | None = _doc("which Keras the notebook's `tf.keras` and `import keras` give: 3 (Keras 3) "
+                             "or 2 (tf-keras, the legacy Keras 2); unset: 2 with tf1_compat, else 3", None)
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class Part:
     """One graded part: which objects it is measured on and how."""
 
     id: str = _doc("the part id the notebook passes to grader.set_answer", "")
-    kind: str = _doc("how the part is measured: shapes, loss, accuracy, array or function "
+    kind: str = _doc("how the part is measured: shapes, loss, accuracy, array, function or model "
                      "(the table in grader/judge/kinds.py)", "")
     description: str = _doc("one line the learner reads in the feedback", "")
     model: str = _doc("which model of the notebook the part concerns", "")
@@ -89,14 +92,16 @@ class Part:
     output: str = _doc("loss/accuracy: name of the tensor evaluated (probabilities or classes)", "")
     input: str = _doc("loss/accuracy: name of the placeholder fed with the split's inputs", "")
     session: str = _doc("loss/accuracy: name of the session variable; else the default session", "s")
-    split: str = _doc("loss/accuracy/function: split the metric is measured on", "validation")
-    report_on: tuple = _doc("loss/accuracy: other splits the same model is also measured on and "
-                            "reported (not graded; hidden splits are not shown to learners)", ())
-    object: str = _doc("array/function: name of the learner's array, or of the function the harness "
-                       "calls on the split's inputs", "")
-    metric: str = _doc("function: what the harness computes from the outputs against the split's "
-                       "labels: accuracy (a class per row) or cross_entropy (probabilities per row)",
-                       "accuracy")
+    split: str = _doc("loss/accuracy/function/model: split the metric is measured on", "validation")
+    report_on: tuple = _doc("loss/accuracy/function/model: other splits the same model is also measured "
+                            "on and reported (not graded; hidden splits are not shown to learners)", ())
+    object: str = _doc("array/function/model: name (a bare variable name of the notebook) of the "
+                       "learner's array, of the function the harness calls on the split's inputs, or of "
+                       "the Keras model exported and evaluated outside the kernel", "")
+    metric: str = _doc("function/model: what the harness computes from the outputs against the split's "
+                       "labels: accuracy (a class per row, or the highest of each row's scores), "
+                       "cross_entropy (probabilities per row), top5_accuracy, mean_squared_error, "
+                       "mean_absolute_error", "accuracy")
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,21 @@ class Threshold:
     expected_file: str = _doc("array: .npy file in the reference folder holding the expected array; "
                               "max is then the largest absolute difference allowed", "")
     reason: str = _doc("why this threshold: calibration, course text", "")
+    # --- model parts: architecture rules, read from the model the evaluator loaded (issue 29) ---
+    layers: tuple = _doc("model: the model's layer types in order, alternatives separated by | "
+                         "(InputLayer, Flatten, Reshape, dropout, noise and activation layers are not "
+                         "counted); empty: not checked", ())
+    units: tuple = _doc("model: units (Dense) or filters (Conv) of each counted layer, 0 for any; as "
+                        "many as layers", ())
+    activations: tuple = _doc("model: activation of each counted layer, alternatives separated by |, * "
+                              "for any (an activation layer right after a layer is that layer's "
+                              "activation); as many as layers", ())
+    min_params: int | None = _doc("model: the model must have at least this many parameters", None)
+    max_params: int | None = _doc("model: the model must have at most this many parameters", None)
+    input_shape: str = _doc("model: accepted shapes of one input (no batch dimension), dimensions "
+                            "separated by spaces, alternatives by | (e.g. \"784 | 28 28\")", "")
+    output_shape: str = _doc("model: accepted shapes of one output (no batch dimension), e.g. \"10\"",
+                             "")
 
 
 @dataclass(frozen=True)
@@ -148,6 +168,10 @@ class Assignment:
     template: str = _doc("the learner's template notebook, relative to the folder", "template.ipynb")
     helpers: str = _doc("folder of helper modules importable from the kernel", "helpers")
     solution: str = _doc("reference solution notebook, relative to the reference folder", "solution.ipynb")
+    # --- issue 29: one source notebook (grader author) ---
+    source: str = _doc("the source notebook (the solution with ### BEGIN SOLUTION markers), relative to "
+                       "the reference folder, that `grader author` turns into the template, the solution "
+                       "and the weak samples; grader validate fails when they are stale", "")
     kernel: KernelSpec = _doc("kernel preparation", factory=KernelSpec)
     submissions: SubmissionPolicy = _doc("deadlines, late policy and limits of grader serve",
                                          factory=SubmissionPolicy)
@@ -201,8 +225,26 @@ class Assignment:
         return self.reference_folder / self.solution if self.reference_folder else None
 
     @property
+    def source_path(self) -> Path | None:
+        """The source notebook of ``grader author``, when the assignment names one."""
+        return self.reference_folder / self.source if self.reference_folder and self.source else None
+
+    @property
+    def weak_folder(self) -> Path | None:
+        """Where ``grader author`` writes the weak samples of the source notebook."""
+        return self.reference_folder / "weak" if self.reference_folder else None
+
+    @property
     def max_points(self) -> float:
         return sum(part.points for part in self.parts)
+
+
+def effective_keras(kernel: KernelSpec, tf1_compat: bool) -> int:
+    """The Keras a kernel gives: ``kernel.keras``, or 2 with TF1 compatibility (tf.compat.v1.layers
+    needs tf-keras), else 3."""
+    if kernel.keras is not None:
+        return int(kernel.keras)
+    return 2 if tf1_compat else 3
 
 
 def describe(cls) -> str:
@@ -297,13 +339,16 @@ def read_assignment(folder: str | Path, *, reference_folder: str | Path | None =
     thresholds_digest = ""
     if reference_folder is not None:
         thresholds_path = reference_folder / THRESHOLDS_FILE
-        raw = _load_toml(thresholds_path).get("parts", {})
+        # A new assignment may have no thresholds yet: validate says which are missing, and
+        # `grader calibrate --write` writes them.
+        raw = _load_toml(thresholds_path).get("parts", {}) if thresholds_path.exists() else {}
         thresholds = tuple(
             _build(Threshold, value, path=thresholds_path, where=f"parts.{part_id}",
                    extra={"part": part_id})
             for part_id, value in raw.items())
-        digest_paths.append(thresholds_path)
-        thresholds_digest = _folder_digest([thresholds_path])
+        if thresholds_path.exists():
+            digest_paths.append(thresholds_path)
+            thresholds_digest = _folder_digest([thresholds_path])
         # Expected arrays are part of the pass rule: a new one may change grades.  They are
         # also what an array part's measurement (its largest difference) is taken against.
         expected_arrays = [reference_folder / t.expected_file for t in thresholds
@@ -372,6 +417,9 @@ def _check_policy(policy: SubmissionPolicy, path: Path) -> None:
 def _check(assignment: Assignment, path: Path) -> None:
     """Consistency checks that make a spec unusable when they fail."""
     _check_policy(assignment.submissions, path)
+    if assignment.kernel.keras not in (None, 2, 3):
+        raise SpecError(f"keras is 3 (Keras 3) or 2 (tf-keras), not {assignment.kernel.keras!r}",
+                        path=str(path), field="kernel.keras")
     for data in assignment.data:
         if data.build and not (isinstance(data.build, tuple)
                                and all(isinstance(arg, str) for arg in data.build)):

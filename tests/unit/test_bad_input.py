@@ -137,3 +137,21 @@ def test_the_progress_choices_are_the_displays():
     check = build_parser()._subparsers._group_actions[0].choices["check"]
     progress = next(action for action in check._actions if action.dest == "progress")
     assert tuple(progress.choices) == MODES
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["check", "submissions/weak_model.ipynb", "--threads", "0"], ["--threads", "a whole number of 1 or more"]),
+    (["validate", "assignments/sklearn_digits", "--threads", "two"], ["--threads", "got 'two'"]),
+    (["calibrate", "--assignment", "sklearn_digits", "--weak", "nowhere.ipynb"],
+     ["--weak nowhere.ipynb does not exist"]),
+    (["calibrate", "--assignment", "sklearn_digits", "--write", "--no-write"], ["not allowed with"]),
+    (["calibrate", "--assignment", "sklearn_digits", "--seeds", "0"], ["--seeds", "1 or more"]),
+    (["author", "reference/nowhere/source.ipynb"], ["no such source notebook"]),
+    (["author", "--assignment", "sklearn_digits"], ["names no source notebook"]),
+])
+def test_the_options_of_issue_29(capsys, monkeypatch, argv, fragments):
+    """--threads, --weak, --write, author: a usage mistake is one line and exit 2, nothing run or written."""
+    monkeypatch.chdir(ROOT)
+    before = (ROOT / "reference" / "sklearn_digits" / "thresholds.toml").read_text()
+    _one_line_error(capsys, argv, *fragments)
+    assert (ROOT / "reference" / "sklearn_digits" / "thresholds.toml").read_text() == before

@@ -27,7 +27,7 @@ def _score(part, threshold, extracted):
 
 
 def test_the_table_holds_every_builtin_kind_once():
-    assert kind_names() == ("shapes", "loss", "accuracy", "array", "function")
+    assert kind_names() == ("shapes", "loss", "accuracy", "array", "function", "model")
     with pytest.raises(ValueError, match="already registered"):
         register_kind(PartKind(name="array", doc="", requires=(), extract=None, judge=None,
                                threshold_text=None, claim_mismatch=None, what=None))
@@ -85,11 +85,18 @@ def test_function_accuracy_against_labels():
     assert "Reported 0.99, measured 0.75" in result.message
 
 
-def test_function_returning_probabilities_for_accuracy_is_invalid():
-    got = extract(FUNCTION, _measured(np.eye(3)), None, np.array([0, 1, 2]))
-    assert "predict(X) have shape [3, 3]" in got.invalid and "model.predict(X)" in got.invalid
+def test_function_accuracy_of_scores_per_class_and_of_numbers_that_are_not_classes():
+    # One score per class and row (a Keras model's predict): the highest score is the class.
+    got = extract(FUNCTION, _measured([[0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.2, 0.3, 0.5]]), None,
+                  np.array([1, 0, 0]))
+    assert not got.invalid and got.measured == pytest.approx(2 / 3)
     got = extract(FUNCTION, _measured([0.2, 1.0, 2.0]), None, np.array([0, 1, 2]))
-    assert "not class labels" in got.invalid
+    assert "not class labels (for example 0.2)" in got.invalid and "one score per class" in got.invalid
+    got = extract(FUNCTION, _measured(np.zeros((3, 2, 2))), None, np.array([0, 1, 2]))
+    assert "have shape [3, 2, 2]" in got.invalid
+    # One probability per row for two classes: of class 1.
+    got = extract(FUNCTION, _measured([0.9, 0.2, 0.6]), None, np.array([1, 0, 0]))
+    assert got.measured == pytest.approx(2 / 3)
 
 
 def test_function_cross_entropy():

@@ -7,9 +7,11 @@ commands, each run there with bash in the order it appears (``grader`` and
 says ``# exit status 1``. The CI workflow the tutorial writes must be the
 repository's examples/github-actions.yml with only the matrix changed.
 
-One real ``grader validate`` of the tutorial's assignment, a calibration and a
-check run real kernels: the assignment has framework "none" and a handful of
-cells, so the whole page runs in seconds.
+The page builds the assignment the way an author does: one source notebook that
+``grader author`` turns into the template, the solution and a weak sample;
+``grader calibrate --write`` writes the bound the page then explains;
+``grader validate --weak`` and a check run real kernels: the assignment has
+framework "none" and a handful of cells, so the whole page runs in seconds.
 """
 from __future__ import annotations
 
@@ -59,9 +61,11 @@ def test_the_tutorial_is_read_as_files_and_commands():
     found = blocks(TUTORIAL.read_text(encoding="utf-8"))
     files = [title for kind, title, _ in found if kind == "file"]
     assert "assignments/iris/assignment.toml" in files and "reference/iris/thresholds.toml" in files
+    assert "reference/iris/source.py" in files and not any("make_notebooks" in f for f in files)
     runs = [line for kind, _, body in found if kind == "sh" for line, _ in commands(body)]
+    assert any(line.startswith("grader author reference/iris/source.py") for line in runs)
     assert any(line.startswith("grader validate assignments/iris") for line in runs)
-    assert any(line.startswith("grader calibrate") for line in runs)
+    assert any(line.startswith("grader calibrate") and "--write" in line for line in runs)
 
 
 @pytest.mark.kernel
@@ -95,17 +99,27 @@ def test_tutorial_runs_as_written(tmp_path):
                     f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}")
                 ran.append((line, done))
 
-    assert len(ran) >= 8
+    assert len(ran) >= 9
     # What the tutorial says the commands produced, they produced.
-    validate = next(done for line, done in ran if line == "grader validate assignments/iris")
+    authored = next(done for line, done in ran if line.startswith("grader author"))
+    for path in ("assignments/iris/template.ipynb", "reference/iris/solution.ipynb",
+                 "reference/iris/weak/means_on_all.ipynb"):
+        assert f"wrote {path}" in authored.stdout and (course / path).is_file()
+    consistency = next(done for line, done in ran if line.endswith("--no-run   # exit status 1: "
+                                                                   "nearest_mean has no threshold yet"))
+    assert "parts.nearest_mean: no threshold for part 'nearest_mean'" in consistency.stdout
+    calibration = next(done for line, done in ran if line.startswith("grader calibrate"))
+    assert "nearest_mean       >= 0.9        0.0556       0.1000  a quarter of the way" in calibration.stdout
+    assert "wrote reference/iris/thresholds.toml: parts.nearest_mean.min = 0.9 (new)" in calibration.stdout
+    after = calibration.stdout.split("under the thresholds written:")[1]
+    assert "means_on_all.ipynb: fails (0.0737)" in after and "means_on_all.ipynb: fails (0.8000)" in after
+    assert (course / "reference/iris/calibration.json").is_file()
+    validate = next(done for line, done in ran if line.startswith("grader validate assignments/iris --weak"))
     assert "validate iris (assignments/iris): OK" in validate.stdout
     assert "template: class_means error, nearest_mean error" in validate.stdout
-    calibration = next(done for line, done in ran if line.startswith("grader calibrate"))
-    assert "weak.ipynb: fails (0.0737)" in calibration.stdout
-    assert "weak.ipynb: fails (0.8000)" in calibration.stdout
-    assert (course / "reference/iris/calibration.json").is_file()
+    assert "weak means_on_all.ipynb: class_means failed (0.07371), nearest_mean failed (0.8)" in validate.stdout
     check = next(done for line, done in ran if line.startswith("grader check"))
-    assert "iris | weak.ipynb | 0/2 points" in check.stdout
+    assert "iris | means_on_all.ipynb | 0/2 points" in check.stdout
     assert (course / "reports/validate-iris.xml").is_file()
 
     # The workflow is the repository's example with the tutorial's matrix.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.authoring.validate import format_report, validate
+from grader.authoring.validate import ci_suites, format_report, validate
 from grader.cli.validate import add_parser as add_validate_parser, run as run_validate
 from tests.conftest import ROOT
 
@@ -159,11 +159,23 @@ def test_second_assignment_validates_with_junit_and_github_outputs(tmp_path, mon
 
 
 @pytest.mark.kernel
-def test_reference_solution_that_misses_a_threshold(tmp_path):
+def test_reference_solution_that_misses_a_threshold_and_a_weak_notebook_that_passes(tmp_path):
     folder, reference = _copy(tmp_path)
     _edit(reference / "thresholds.toml", "min = 0.90", "min = 0.99")
-    report = validate(folder)
-    problem = _only_problem(report, "solution passes")
+    weak = ROOT / "reference" / DIGITS / "samples" / "weak_model.ipynb"
+    report = validate(folder, weak=[weak])
+    # A weak notebook written by hand must fail every part: sklearn's weak sample is weak in its
+    # means and its MLP, not in its nearest-mean classifier; the problem names the bound.
+    problem = _only_problem(report, "weak notebooks fail")
+    assert problem.file.endswith("reference/copy/thresholds.toml") and problem.field == "parts.nearest_mean.min"
+    assert "the weak notebook reference/sklearn_digits/samples/weak_model.ipynb passes part 'nearest_mean'" \
+        in problem.message and "grader calibrate suggests one" in problem.message
+    assert [r.submission for r in report.weak_results] == ["weak_model.ipynb"]
+    assert "weak weak_model.ipynb: class_means failed" in format_report(report)
+    suite = ci_suites(report)[-1]
+    assert suite.name == "sklearn_digits: weak weak_model.ipynb fails every part"
+    assert [case.status for case in suite.cases].count("failed") == 1
+    problem = next(p for c in report.checks if c.name.startswith("solution passes") for p in c.problems)
     assert problem.file.endswith("reference/copy/thresholds.toml")
     assert problem.field == "parts.mlp_accuracy.min"
     assert "the reference solution" in problem.message and "fails part 'mlp_accuracy' with seed 0" in problem.message
@@ -197,3 +209,40 @@ def test_mnist_assignment_validates(mnist_path):
     margins = {part: entry.get("margin") for part, entry in report.calibration["parts"].items()}
     assert all(margin > 0 for margin in margins.values() if margin is not None), margins
     assert {p.status for p in report.template_result.parts} <= {"failed", "error"}
+
+
+# --- issue 29: generated notebooks, weak samples, the Keras edition ---------------------------
+
+def test_a_generated_notebook_edited_by_hand_is_stale(tmp_path, mnist_path):
+    folder, reference = _copy(tmp_path, "mnist_keras")
+    assert (reference / "weak" / "one_epoch.ipynb").is_file()
+    assert validate(folder, run=False).ok, format_report(validate(folder, run=False))
+    _edit(folder / "template.ipynb", "two hidden layers, then 10 softmax outputs", "an MLP")
+    problem = _only_problem(validate(folder, run=False), "template, solution and weak samples")
+    assert problem.file.endswith("assignments/copy/template.ipynb")
+    assert problem.message.startswith("stale: differs from what the source makes now")
+    assert "run grader author" in problem.message and "reference/copy/source.ipynb" in problem.message
+
+
+def test_weak_notebooks_that_are_missing_or_lack_a_graded_cell(tmp_path, capsys):
+    folder, reference = _copy(tmp_path)
+    from grader.cli import main
+
+    assert main(["validate", str(folder), "--no-run", "--weak", str(tmp_path / "nothing.ipynb")]) == 2
+    assert "nothing.ipynb does not exist: give a notebook or a folder" in capsys.readouterr().err
+    problems = validate(folder, run=False, weak=[reference / "solution.ipynb", ROOT / "README.md"]).problems
+    assert [p.file.endswith("README.md") for p in problems] == [True], problems
+
+
+@pytest.mark.slow
+@pytest.mark.kernel
+def test_the_keras_edition_validates(mnist_path):
+    """The one full run of the Keras solution in the suite (with the template's): four model parts,
+    measured by the evaluator, pass with a margin; the template fails them all."""
+    report = validate(ROOT / "assignments" / "mnist_keras")
+    assert report.ok, format_report(report)
+    assert all(entry["margin"] > 0 for entry in report.calibration["parts"].values()), report.calibration
+    assert report.solution_runs[0].keras.startswith("keras 3.")
+    assert {p.status for p in report.template_result.parts} == {"error"}
+    assert all("linear_model is still None" in p.message or "mlp_model is still None" in p.message
+               for p in report.template_result.parts), [p.message for p in report.template_result.parts]
