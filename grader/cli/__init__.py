@@ -13,7 +13,7 @@ for Ctrl-C and SIGTERM.
 
 Modules: ``options`` (the parser class, number types, options several commands
 share), ``check``, ``grade``, ``report``, ``calibrate``, ``validate``, ``post``,
-``similarity``, ``serve`` (serve and tokens), ``corrections`` (override,
+``similarity``, ``serve`` (serve and tokens), ``lti`` (the service as an LTI tool), ``corrections`` (override,
 rescore, audit), ``spec_fields``.
 
 Only argparse is imported at start-up so that ``grader --help`` is instant;
@@ -34,7 +34,7 @@ COMMANDS = {
     "check": "check", "grade": "grade", "report": "report", "calibrate": "calibrate",
     "serve": "serve", "tokens": "serve", "spec-fields": "spec_fields", "validate": "validate",
     "post": "post", "override": "corrections", "rescore": "corrections", "audit": "corrections",
-    "similarity": "similarity",
+    "similarity": "similarity", "lti": "lti",
 }
 
 

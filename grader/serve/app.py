@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 
 from ..report.html import render_page
 from ..report.table import gradebook_csv
-from . import views
+from . import lti_app, views
 from .policy import Refused
 from .protect import BodyGuard, SecurityHeaders, refusal
 from .queue import RESULT_FILE
@@ -65,6 +65,7 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
         Route("/instructor/status", instructor_status),
         Route("/instructor/gradebook.csv", instructor_gradebook),
         Route("/healthz", health),
+        *lti_app.routes(),
     ]
     middleware = [Middleware(SecurityHeaders),
                   Middleware(BodyGuard, limit_of=site.limit_of, too_large=site.too_large_for,
@@ -106,6 +107,11 @@ async def submit(request):
 
 
 def _take(site: Site, learner, upload):
+    from .lti_services import left_course
+
+    gone = left_course(site.out, learner.learner)   # an LMS course's learner who left it
+    if gone is not None:
+        raise gone
     check_notebook(upload, site.assignment)
     return site.service.queue.accept(learner, upload)
 

@@ -168,6 +168,10 @@ class SubmissionQueue:
         return connect(self.out).execute(
             "SELECT COUNT(*) FROM submissions WHERE state!='done' AND seq<?", (row["seq"],)).fetchone()[0]
 
+    def learner_row(self, learner: str):
+        """The roster's row of ``learner`` (None when not on it)."""
+        return connect(self.out).execute("SELECT * FROM learners WHERE learner=?", (learner,)).fetchone()
+
     def all(self) -> list:
         return list(connect(self.out).execute("SELECT * FROM submissions ORDER BY seq"))
 

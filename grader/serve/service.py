@@ -110,6 +110,7 @@ class GradingService:
         self._thread: threading.Thread | None = None
         self._publish = threading.Lock()
         self._results: dict[str, SubmissionResult] = {}
+        self.grades = None   # grader.serve.lti_services.GradeSync: grades to the LMSs' line items
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -133,6 +134,10 @@ class GradingService:
                                cluster=self.cluster or "", queued=self.counts().get("queued", 0))
             self._thread = threading.Thread(target=self._grade, name="grader-serve-engine", daemon=True)
             self._thread.start()
+            from .lti_services import GradeSync
+
+            self.grades = GradeSync(self.out, {self.assignment.id: self.folder_of(self.assignment.id)}, self.log)
+            self.grades.start()
         except BaseException:
             self.guard.__exit__(None, None, None)
             raise
@@ -145,6 +150,8 @@ class GradingService:
         self.queue.arrived.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.grades is not None:
+            self.grades.stop()
         try:
             from ..report.html import write_summary
 
@@ -223,6 +230,8 @@ class GradingService:
         self.journal.write("done", learner=row["learner"], submission=submission_id, key=result.grading_key,
                            total=grade.result.total, status=result.status,
                            counts=counted == submission_id)
+        if self.grades is not None:
+            self.grades.wake.set()   # the LMS's copy of the grade, through the outbox
         self.log(f"graded {row['learner']} (submission {submission_id}, attempt {row['attempt']}): "
                  f"{grade.result.total:g}/{result.max_total:g} in {result.duration_s:.0f} s"
                  + (f" ({result.reason})" if result.reason else ""))
@@ -279,6 +288,14 @@ class GradingService:
                                    images=notebook_images(target), corrections=corrections))
         write_gradebook(list(self._results.values()), self.out, corrections=corrections)
         return row["id"]
+
+    def folder_of(self, assignment_id: str) -> Path:
+        """The results folder of one of the service's assignments."""
+        return self.out
+
+    def accept(self, learner, upload, assignment=None):
+        """Queue ``upload`` of ``learner`` (:meth:`SubmissionQueue.accept`)."""
+        return self.queue.accept(learner, upload)
 
     # --- what the pages show -------------------------------------------------------------------
 

@@ -62,6 +62,64 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, seq);
 CREATE INDEX IF NOT EXISTS submissions_by_learner ON submissions (learner, seq);
+-- LTI 1.3 (grader/serve/lti.py): the platforms the tool is registered with, the launches under way,
+-- who an LMS user is here, which link grades into which line item, and the platform's roster.
+CREATE TABLE IF NOT EXISTS lti_platforms (
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    auth_url TEXT NOT NULL,                -- the platform's OIDC authorization endpoint
+    jwks_url TEXT NOT NULL,                -- the platform's public keys
+    token_url TEXT NOT NULL,               -- OAuth 2 token endpoint (AGS, NRPS)
+    deployments TEXT NOT NULL DEFAULT '[]',-- JSON list of the deployment ids accepted
+    origin TEXT NOT NULL,                  -- the LMS's web origin: the only one that may frame the pages
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (issuer, client_id)
+);
+CREATE TABLE IF NOT EXISTS lti_states (
+    state TEXT PRIMARY KEY,                -- sha256 of the state (never the state)
+    nonce TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    created_unix REAL NOT NULL,
+    used_unix REAL
+);
+CREATE TABLE IF NOT EXISTS lti_nonces (nonce TEXT PRIMARY KEY, used_unix REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS lti_users (
+    issuer TEXT NOT NULL,
+    sub TEXT NOT NULL,                     -- the LMS's user id (AGS userId)
+    learner TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issuer, sub)
+);
+CREATE INDEX IF NOT EXISTS lti_users_by_learner ON lti_users (learner);
+CREATE TABLE IF NOT EXISTS lti_contexts (
+    issuer TEXT NOT NULL,
+    context TEXT NOT NULL,                 -- the LMS course
+    client_id TEXT NOT NULL,
+    deployment TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    lineitems_url TEXT NOT NULL DEFAULT '',
+    memberships_url TEXT NOT NULL DEFAULT '',
+    roster_synced_unix REAL,
+    PRIMARY KEY (issuer, context)
+);
+CREATE TABLE IF NOT EXISTS lti_lineitems (
+    issuer TEXT NOT NULL,
+    context TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    lineitem TEXT NOT NULL,                -- where this assignment's scores go in that course
+    PRIMARY KEY (issuer, context, assignment)
+);
+CREATE TABLE IF NOT EXISTS lti_members (
+    issuer TEXT NOT NULL,
+    context TEXT NOT NULL,
+    sub TEXT NOT NULL,
+    roles TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL,                  -- Active | Inactive | Deleted (NRPS), or absent from the last roster
+    name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issuer, context, sub)
+);
 """
 
 
