@@ -548,7 +548,11 @@ def service_token(out: Path, platform: Platform, scopes: list[str], *, session=N
             "client_assertion": signed_assertion(client_id=platform.client_id, audience=platform.token_url,
                                                  key=key.private, key_id=key.kid),
             "scope": " ".join(scopes)}
-    response = (session or requests).post(platform.token_url, data=form, timeout=15, allow_redirects=False)
+    try:
+        response = (session or requests).post(platform.token_url, data=form, timeout=15, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise Refused(502, f"The LMS's token endpoint could not be reached ({type(exc).__name__}).",
+                      code="lms-down") from None
     if response.status_code != 200:
         raise Refused(502, f"The LMS's token endpoint refused this service (HTTP {response.status_code}): "
                            f"check its registration (grader lti add-platform).", code="lms-token")

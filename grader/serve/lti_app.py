@@ -85,11 +85,10 @@ async def login(request):
 
 
 def _cookie(site: Site, request, response, name: str, value: str, *, max_age: int, path: str = "/") -> None:
-    from .site import _loopback
+    from .site import _loopback, framed_cookie
 
     if site.secure(request) or _loopback(request.url.hostname):
-        response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="none", secure=True,
-                            partitioned=True)
+        framed_cookie(response, name, value, max_age=max_age, path=path)
     else:
         response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="lax")
 
@@ -116,7 +115,10 @@ async def launch(request):
     ticket = secrets.token_urlsafe(24)
     site.tickets[ticket] = (token, target, time.monotonic() + TICKET_S)
     response.headers["location"] = f"/lti/landing?ticket={ticket}"
-    response.delete_cookie(lti.STATE_COOKIE, path="/lti/", secure=True, samesite="none")
+    if request.cookies.get(lti.STATE_COOKIE):
+        from .site import framed_cookie
+
+        framed_cookie(response, lti.STATE_COOKIE, "", max_age=0, path="/lti/")   # used: forgotten
     site.service.log(f"LTI launch: {learner or 'instructor'} ({', '.join(sorted(verified.short_roles))}) from "
                      f"{verified.platform.issuer}, course {verified.context_title or verified.context} -> {target}")
     return response
@@ -144,10 +146,16 @@ def _enter(site: Site, launch: lti.Launch) -> tuple[str, str, dict, str]:
         lti_services.record_lineitem(site.out, launch.platform.issuer, launch.context, assignment.id, launch.lineitem)
     elif launch.lineitems and not lti_services.known_lineitem(site.out, launch.platform.issuer, launch.context,
                                                                assignment.id):
-        found = lti_services.find_lineitem(site.out, launch.platform, launch.lineitems, assignment.id)
+        try:
+            found = lti_services.find_lineitem(site.out, launch.platform, launch.lineitems, assignment.id)
+        except Refused as error:   # the column is found again at the next launch
+            site.service.log(f"line items of {launch.context_title or launch.context} not read: {error.message}")
+            found = ""
         if found:
             lti_services.record_lineitem(site.out, launch.platform.issuer, launch.context, assignment.id, found)
-    if launch.memberships_url and lti_services.roster_stale(site.out, launch.platform.issuer, launch.context):
+    # The roster is read at every instructor's launch, and at a learner's when older than ROSTER_S.
+    if launch.memberships_url and (launch.instructor or
+                                   lti_services.roster_stale(site.out, launch.platform.issuer, launch.context)):
         try:
             lti_services.sync_roster(site.out, launch.platform, launch.context, launch.memberships_url)
         except Refused as error:   # the roster is a check, not a door: the launch itself says who

@@ -42,20 +42,27 @@ SYNC_S = 60           # grades are posted again this often (corrections made mea
 MAX_PAGES = 200       # pages of a roster read at most (a platform that links pages in a loop)
 
 
+def _get(session, url: str, token: str, accept: str):
+    """GET a platform's service; :class:`Refused` (502) when the platform cannot be reached."""
+    import requests
+
+    try:
+        return (session or requests).get(url, headers={"Authorization": f"Bearer {token}", "Accept": accept},
+                                          timeout=15, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise Refused(502, f"The LMS could not be reached ({type(exc).__name__}).", code="lms-down") from None
+
+
 # --- the roster ----------------------------------------------------------------------------------
 
 def sync_roster(out: Path, platform: Platform, context: str, url: str, *, session=None) -> int:
     """Read the course's members from the platform and record them; returns how many."""
-    import requests
-
     from .lti import map_user
 
-    http = session or requests
     token = service_token(out, platform, [NRPS_SCOPE], session=session)
     members, pages = [], 0
     while url and pages < MAX_PAGES:
-        response = http.get(url, headers={"Authorization": f"Bearer {token}", "Accept": MEMBERS_MEDIA},
-                            timeout=15, allow_redirects=False)
+        response = _get(session, url, token, MEMBERS_MEDIA)
         if response.status_code != 200:
             raise Refused(502, f"The LMS did not give this course's roster (HTTP {response.status_code}).",
                           code="lms-roster")
@@ -161,17 +168,16 @@ def _with_query(url: str, **params) -> str:
 
 def find_lineitem(out: Path, platform: Platform, lineitems_url: str, assignment: str, *, session=None) -> str:
     """The platform's line item of ``assignment`` in the course (``resource_id`` = its id), or ""."""
-    import requests
-
     if not lineitems_url:
         return ""
     token = service_token(out, platform, [LINEITEM_SCOPE], session=session)
-    response = (session or requests).get(_with_query(lineitems_url, resource_id=assignment),
-                                         headers={"Authorization": f"Bearer {token}", "Accept": LINEITEMS_MEDIA},
-                                         timeout=15, allow_redirects=False)
+    response = _get(session, _with_query(lineitems_url, resource_id=assignment), token, LINEITEMS_MEDIA)
     if response.status_code != 200:
         return ""
-    data = response.json()
+    try:
+        data = response.json()
+    except ValueError:
+        return ""
     items = data if isinstance(data, list) else data.get("content", []) if isinstance(data, dict) else []
     for item in items:
         if isinstance(item, dict) and item.get("resourceId") == assignment and item.get("id"):

@@ -36,6 +36,14 @@ def _loopback(host: str | None) -> bool:
     return bool(host) and loopback(host.strip("[]"))
 
 
+def framed_cookie(response, name: str, value: str, *, max_age: int, path: str = "/") -> None:
+    """A cookie for inside the LMS's frame: ``HttpOnly; SameSite=None; Secure; Partitioned`` (CHIPS).
+    Written by hand: Starlette writes ``Partitioned`` only on Python 3.14's ``http.cookies``.  The
+    value is URL-safe base64 (a session or state token), so it needs no quoting."""
+    response.headers.append("set-cookie", f"{name}={value}; Max-Age={max_age}; Path={path}; HttpOnly; "
+                                          f"SameSite=None; Secure; Partitioned")
+
+
 def instructor_key(out: Path) -> str:
     """The instructor key of ``out``'s service (made on first use, owner-only)."""
     import os
@@ -187,8 +195,7 @@ class Site:
         (``docs/operator/lti.md``)."""
         token = self.sessions.open(role, learner, data)
         if framed and (self.secure(request) or _loopback(request.url.hostname)):
-            response.set_cookie(COOKIE, token, max_age=SESSION_S, httponly=True, samesite="none", secure=True,
-                                partitioned=True)
+            framed_cookie(response, COOKIE, token, max_age=SESSION_S)
         else:
             response.set_cookie(COOKIE, token, max_age=SESSION_S, httponly=True, samesite="lax",
                                 secure=self.secure(request))
@@ -203,12 +210,12 @@ class Site:
         return self.sessions.get(request.cookies.get(COOKIE, ""))[2]
 
     def lms_origins(self) -> list[str]:
-        """The registered LMSs' origins (read once a minute: a new registration needs no restart)."""
+        """The registered LMSs' origins (read again after 5 s: a new registration needs no restart)."""
         now = time.monotonic()
         if self._origins is None or self._origins[0] < now:
             from .lti import origins
 
-            self._origins = (now + 60, origins(self.out))
+            self._origins = (now + 5, origins(self.out))
         return self._origins[1]
 
     # --- failed sign-ins -------------------------------------------------------------------------
