@@ -125,7 +125,10 @@ async def launch(request):
 
 
 def _enter(site: Site, launch: lti.Launch) -> tuple[str, str, dict, str]:
-    """Who the launch signs in, the session's data, and the page it opens."""
+    """Who the launch signs in, the session's data, and the page it opens (refusals before any write)."""
+    if launch.message_type == lti.RESOURCE_LINK and launch.wants_instructor_page and not launch.instructor:
+        raise Refused(403, "This link opens the instructor's page, and your role in this course is a learner's: "
+                           "open the assignment's own link.", code="learner-not-instructor")
     learner = lti.learner_for(site.out, launch)
     if launch.message_type == lti.RESOURCE_LINK:
         lti_services.record_member(site.out, launch, learner)
@@ -162,9 +165,6 @@ def _enter(site: Site, launch: lti.Launch) -> tuple[str, str, dict, str]:
             site.service.log(f"roster of {launch.context_title or launch.context} not read: {error.message}")
     if launch.instructor:
         return "instructor", "", data, "/instructor"
-    if launch.wants_instructor_page:
-        raise Refused(403, "This link opens the instructor's page, and your role in this course is a learner's: "
-                           "open the assignment's own link.", code="learner-not-instructor")
     status = lti_services.member_status(site.out, launch.platform.issuer, launch.context, launch.sub)
     if status is not None and status != "Active":
         raise lti_services.left(launch.context_title)

@@ -33,7 +33,9 @@ from .policy import Refused
 from .store import close_connections, connect
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
-LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+# Reading line items: the read-only scope, and the full one (a platform may grant either).
+LINEITEM_SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+                   "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"]
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 MEMBERS_MEDIA = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 LINEITEMS_MEDIA = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -170,7 +172,7 @@ def find_lineitem(out: Path, platform: Platform, lineitems_url: str, assignment:
     """The platform's line item of ``assignment`` in the course (``resource_id`` = its id), or ""."""
     if not lineitems_url:
         return ""
-    token = service_token(out, platform, [LINEITEM_SCOPE], session=session)
+    token = service_token(out, platform, LINEITEM_SCOPES, session=session)
     response = _get(session, _with_query(lineitems_url, resource_id=assignment), token, LINEITEMS_MEDIA)
     if response.status_code != 200:
         return ""

@@ -302,16 +302,19 @@ class Platform:
                 return Context(id=CONTEXT, label="C101", title="Course 101")
 
         conf = self.conf()
+        # handle_resp: the library's refusals (a bad bearer token, a method) as its HTTP answers.
         if route == "/memberships":
-            response = Nrps(request, conf, f"{self.url}/memberships").handle_get_members()
+            nrps = Nrps(request, conf, f"{self.url}/memberships")
+            response = nrps.handle_resp(nrps.handle_get_members)
         else:
             service = Ags(request, conf, f"{self.url}/lineitems")
             if route == "/lineitems":
-                response = service.handle_get_lineitems()
+                response = service.handle_resp(service.handle_get_lineitems)
             elif route.endswith("/scores"):
-                response = service.handle_update_score(f"{self.url}{route[:-len('/scores')]}")
+                response = service.handle_resp(service.handle_update_score,
+                                               line_item_id=f"{self.url}{route[:-len('/scores')]}")
             else:
-                response = service.handle_get_lineitem(f"{self.url}{route}")
+                response = service.handle_resp(service.handle_get_lineitem, line_item_id=f"{self.url}{route}")
         status = response.code if hasattr(response, "code") else 200
         result = response.result if hasattr(response, "result") else None
         return status, {"Content-Type": "application/json"}, json.dumps(result if result is not None else
