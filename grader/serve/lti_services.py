@@ -200,11 +200,29 @@ class GradeSync(threading.Thread):
         self.wake, self.stopping = threading.Event(), threading.Event()
         self.rounds = 0
 
+    def _corrected(self) -> tuple:
+        """The corrections logs' state: a new override or rescore (``grader override`` run meanwhile)
+        changes it, and the grades go out at once."""
+        from ..corrections.log import LOG_FILE
+
+        stamps = []
+        for folder in self.folders.values():
+            try:
+                stamps.append((folder / LOG_FILE).stat().st_mtime_ns)
+            except OSError:
+                stamps.append(0)
+        return tuple(stamps)
+
     def run(self) -> None:
         try:
+            seen, due = self._corrected(), time.monotonic() + self.interval
             while not self.stopping.is_set():
-                self.wake.wait(self.interval)
+                woken = self.wake.wait(1.0)
+                now, corrected = time.monotonic(), self._corrected()
+                if not (woken or corrected != seen or now >= due):
+                    continue
                 self.wake.clear()
+                seen, due = corrected, now + self.interval
                 if self.stopping.is_set():
                     break
                 try:

