@@ -90,6 +90,7 @@ def instructor(service) -> dict:
         "oldest_wait_s": round(now - oldest, 1) if oldest else 0,
         "failure": f"{type(service.failure).__name__}: {service.failure}" if service.failure else "",
         "learners": db.execute("SELECT COUNT(*) FROM learners").fetchone()[0],
+        "lms_roster": _lms_roster(service.out),
         "recent": [{"id": r["id"], "learner": r["learner"], "received_at": r["received_at"],
                     "attempt": r["attempt"], "timing": r["timing"], "penalty": r["penalty"],
                     "state": r["state"], "status": r["status"] or "", "total": r["total"],
@@ -102,3 +103,12 @@ def gradebook(service) -> tuple[list[str], list[dict]]:
     from ..corrections import Corrections
 
     return gradebook_rows(service.results(), corrections=Corrections.load(service.out))
+
+
+def _lms_roster(out: Path) -> list[dict]:
+    """The LMS courses' members (NRPS), each with their learner id here and status there."""
+    from .lti_services import roster
+
+    return [{"course": r["course"], "learner": r["learner"] or "", "name": r["name"], "email": r["email"],
+             "status": r["status"], "roles": ", ".join(x.rsplit("#", 1)[-1] for x in json.loads(r["roles"]))}
+            for r in roster(out)]

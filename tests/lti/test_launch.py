@@ -142,3 +142,54 @@ def _learners(served) -> list:
         return db.execute("SELECT * FROM learners ORDER BY learner").fetchall()
     finally:
         db.close()
+
+
+def test_a_learner_who_left_the_course_is_refused_and_the_roster_comes_from_the_lms(lms):
+    """NRPS: an instructor's launch reads the roster; a learner the LMS lists as inactive is refused at
+    launch, at the upload and at /submit, with a clear message; the token route stays for the others."""
+    import re
+
+    from tests.lti.browserless import launch as full_launch
+    from tests.serve.harness import SOLUTION
+
+    served, platform = lms
+    platform.add_user("leo", name="Leo")
+    link = platform.add_link("Digits", {"assignment": "sklearn_digits"})
+    session, _, page = full_launch(platform, "leo", link.id)
+    csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    platform.status["leo"] = "Inactive"                      # Leo drops the course
+    full_launch(platform, "prof", link.id)                   # the instructor's launch reads the roster again
+    key = (served.out / "serve" / "instructor.key").read_text().strip()
+    roster = requests.get(f"{served.url}/instructor?key={key}", timeout=30).text
+    assert re.search(r'<tr data-member="leo@uni.example">.*?Inactive', roster, re.S), roster[-3000:]
+    _, refused, _ = full_launch(platform, "leo", link.id, follow=False)
+    assert refused.status_code == 403 and 'data-code="left-course"' in refused.text
+    assert "You are no longer a member of Course 101 in the LMS" in unescape(refused.text)
+    upload = session.post(served.url + "/assignments/sklearn_digits/upload", data=SOLUTION.read_bytes(),
+                          headers={"X-CSRF-Token": csrf, "X-File-Name": "x.ipynb"}, timeout=30)
+    assert upload.status_code == 403 and upload.json()["errorCode"] == "left-course"
+    page = session.get(served.url + "/assignments/sklearn_digits", timeout=30)
+    assert 'id="gone"' in page.text and 'id="upload"' not in page.text
+    # The token route: Leo's token (issued while enrolled) is refused too; a CSV learner's is not.
+    import csv
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.serve.harness import body
+
+    roster_csv = served.out.parent / "leo.csv"
+    roster_csv.write_text("email,learner\nleo@uni.example,leo@uni.example\ncsv1@example.org,csv1\n")
+    done = subprocess.run([sys.executable, "-m", "grader", "tokens", "issue", str(roster_csv), "--out",
+                           str(served.out)], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    tokens_file = done.stdout.split(": ", 1)[1].split(" (owner-only")[0]
+    with open(tokens_file, newline="") as handle:
+        tokens = {row["learner"]: row["token"] for row in csv.DictReader(handle)}
+    answer = served.post(body("leo@uni.example", tokens["leo@uni.example"], SOLUTION.read_bytes()))
+    assert answer.status_code == 403 and answer.json()["errorCode"] == "left-course", answer.text
+    assert "no longer a member of Course 101" in answer.json()["details"]["learnerMessage"]
+    platform.status["leo"] = "Active"
+    full_launch(platform, "prof", link.id)
+    _, back, _ = full_launch(platform, "leo", link.id, follow=False)
+    assert back.status_code == 303                            # enrolled again: welcome back
