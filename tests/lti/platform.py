@@ -189,7 +189,7 @@ class Platform:
             src = self.login_url(query["user"], hint)
             return 200, {"Content-Type": "text/html"}, (
                 f"<!DOCTYPE html><title>LMS</title><h1 id='lms'>Course 101 - {escape(query['user'])}</h1>"
-                f"<iframe id='tool' name='tool' src='{escape(src)}' style='width:100%;height:1500px'></iframe>")
+                f"<iframe id='tool' name='tool' src='{escape(src)}' style='width:100%;height:820px'></iframe>")
         if route == "/jwks":
             return 200, {"Content-Type": "application/json"}, json.dumps(self.conf().get_jwks())
         if route == "/authorize":
