@@ -188,7 +188,9 @@ async def me(request):
                              retry_after=error.retry_after, title=site.title, message=error.message,
                              learner="", rows=[])
         response = RedirectResponse("/me", status_code=303)
-        site.set_session(request, response, "learner", who.learner)
+        import secrets
+
+        site.set_session(request, response, "learner", who.learner, {"csrf": secrets.token_urlsafe(24)})
         return response
     role, learner = site.session(request)
     rows = []

@@ -348,9 +348,6 @@ def verify_launch(out: Path, *, id_token: str, state: str, cookie_state: str | N
         raise _refused(400, "bad-launch", "This launch carries no id_token or no state: open the assignment "
                                           "again from the LMS.")
     header, unverified = _claims_unverified(id_token)
-    if header.get("alg") != "RS256":
-        raise _refused(401, "bad-signature", f"The id_token is signed with {str(header.get('alg'))[:20]!r}, not "
-                                             f"RS256: this service accepts only LTI 1.3's RS256.")
     issuer = unverified.get("iss")
     audiences = unverified.get("aud")
     audiences = [audiences] if isinstance(audiences, str) else audiences if isinstance(audiences, list) else []
@@ -362,6 +359,9 @@ def verify_launch(out: Path, *, id_token: str, state: str, cookie_state: str | N
     if platform is None:
         raise _refused(401, "wrong-audience", f"This id_token is for another tool (audience {audiences!r:.200}), "
                                               f"not for this service's client id on {issuer}.")
+    if header.get("alg") != "RS256":
+        raise _refused(401, "bad-signature", f"The id_token is signed with {str(header.get('alg'))[:20]!r}, not "
+                                             f"RS256: this service accepts only LTI 1.3's RS256.")
     try:
         key = keys.signing_key(platform.jwks_url, id_token)
     except jwt.PyJWKClientError as exc:

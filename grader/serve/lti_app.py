@@ -62,7 +62,7 @@ def launch_refused(request, error: Refused):
 async def jwks(request):
     """``GET /lti/jwks.json``: the tool's public key set."""
     site = _site(request)
-    return JSONResponse(await run_in_threadpool(lti.jwks, site.out), headers={"cache-control": "max-age=300"})
+    return JSONResponse(await run_in_threadpool(lti.jwks, site.out))
 
 
 async def login(request):

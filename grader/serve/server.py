@@ -110,8 +110,15 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
             + (f"the Dask cluster {cluster}" if cluster else f"{workers} worker(s)"))
         say(f"learners submit with GRADER_SUBMIT_URL={submit_url}")
         say(f"instructor page: {instructor_url}")
-        if not roster(out):
-            say(f"no learner can submit yet: grader tokens issue ROSTER.csv --out {out}")
+        from .lti import platforms, tool_key
+
+        tool_key(out)   # the LTI tool's key exists from the start (its JWKS is served, never made by a request)
+        trusted = platforms(out)
+        if trusted:
+            say(f"LTI 1.3: launches from {', '.join(sorted({p.issuer for p in trusted}))} at {root}/lti/login")
+        if not roster(out) and not trusted:
+            say(f"no learner can submit yet: grader tokens issue ROSTER.csv --out {out}, or register with an "
+                f"LMS: grader lti config --out {out} --public-url URL")
         app = build_app(service, public_url=public_url, request_timeout=request_timeout)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, timeout_keep_alive=5,
