@@ -87,7 +87,7 @@ async def submit(request):
     try:
         site.check_address(request)
         body = await request.body()   # capped and timed by BodyGuard
-        upload = await run_in_threadpool(parse, body, site.assignment)
+        upload = await run_in_threadpool(parse, body, site.assignment, site.assignments)
         learner = await site.signed_in(request, upload.email, upload.token)
         accepted = await run_in_threadpool(_take, site, learner, upload)
     except Refused as error:
@@ -96,7 +96,8 @@ async def submit(request):
     when = accepted.timing.label + (f", {accepted.timing.penalty:.0%} late penalty"
                                     if accepted.timing.penalty else "")
     ahead = max(0, accepted.position - 1)
-    message = (f"Submitted {upload.file_name} for grading ({site.title}): attempt {accepted.attempt}, {when}. "
+    title = (site.assignments.get(upload.assignment) or site.assignment).title or upload.assignment
+    message = (f"Submitted {upload.file_name} for grading ({title}): attempt {accepted.attempt}, {when}. "
                + (f"{ahead} submission(s) ahead of it. " if ahead else "")
                + f"Follow its grading and see your result at {url}")
     site.service.log(f"accepted {learner.learner}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
@@ -112,8 +113,9 @@ def _take(site: Site, learner, upload):
     gone = left_course(site.out, learner.learner)   # an LMS course's learner who left it
     if gone is not None:
         raise gone
-    check_notebook(upload, site.assignment)
-    return site.service.queue.accept(learner, upload)
+    assignment = site.assignments.get(upload.assignment) or site.assignment
+    check_notebook(upload, assignment)
+    return site.service.accept(learner, upload, assignment)
 
 
 # --- a submission's pages -------------------------------------------------------------------------
@@ -169,8 +171,9 @@ def _feedback(site: Site, row) -> str:
         return render_page("serve_message.html.j2", title="Not graded yet",
                            message="This submission is not graded yet: its page shows its progress.")
     images = notebook_images(executed_folder(site.out) / f"{row['id']}.ipynb")
-    return feedback_page(result, assignment_title=site.title, images=images,
-                         corrections=Corrections.load(site.out))
+    slot = site.service.slot(row)
+    return feedback_page(result, assignment_title=slot.title, images=images,
+                         corrections=Corrections.load(slot.folder))
 
 
 # --- a learner's own submissions ------------------------------------------------------------------
@@ -186,7 +189,7 @@ async def me(request):
         except Refused as error:
             return site.page(request, "serve_learner.html.j2", http_status=error.status,
                              retry_after=error.retry_after, title=site.title, message=error.message,
-                             learner="", rows=[])
+                             learner="", rows=[], assignments=[])
         response = RedirectResponse("/me", status_code=303)
         import secrets
 
@@ -197,7 +200,8 @@ async def me(request):
     if role == "learner":
         rows = await run_in_threadpool(lambda: [dict(r) for r in site.service.queue.of_learner(learner)])
     return site.page(request, "serve_learner.html.j2", title=site.title, message="",
-                     learner=learner if role == "learner" else "", rows=rows)
+                     learner=learner if role == "learner" else "", rows=rows,
+                     assignments=[{"id": i, "title": slot.title} for i, slot in site.service.slots.items()])
 
 
 def _form(body: bytes) -> dict:
@@ -216,11 +220,14 @@ async def instructor_page(request):
     except Refused as error:
         return site.message_page(request, "Instructors only", error)
     status = await run_in_threadpool(views.instructor, site.service)
-    columns, rows = await run_in_threadpool(views.gradebook, site.service)
-    shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
-                                             "overridden") and "@" not in c]
-    response = site.page(request, "serve_instructor.html.j2", title=site.title, status=status, columns=shown,
-                         rows=rows, status_json=json.dumps(status))
+    books = []
+    for assignment_id, slot in site.service.slots.items():
+        columns, rows = await run_in_threadpool(views.gradebook, site.service, assignment_id)
+        shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
+                                                 "overridden") and "@" not in c]
+        books.append({"id": assignment_id, "title": slot.title, "columns": shown, "rows": rows})
+    response = site.page(request, "serve_instructor.html.j2", title=site.title, status=status, books=books,
+                         course=site.service.course, status_json=json.dumps(status))
     if request.query_params.get("key") and site.session(request)[0] != "instructor":
         site.set_session(request, response, "instructor")
     return response
@@ -243,7 +250,11 @@ async def instructor_gradebook(request):
         site.require_instructor(request)
     except Refused as error:
         return refusal(error)
-    columns, rows = await run_in_threadpool(views.gradebook, site.service)
+    assignment_id = request.query_params.get("assignment") or site.assignment.id
+    if assignment_id not in site.service.slots:
+        return refusal(Refused(404, f"No assignment {assignment_id[:80]!r} in this service: one of "
+                                    f"{', '.join(site.service.slots)}.", code="not-found"))
+    columns, rows = await run_in_threadpool(views.gradebook, site.service, assignment_id)
     return Response(gradebook_csv(columns, rows), media_type="text/csv")
 
 
@@ -259,9 +270,11 @@ async def health(request):
 
 async def home(request):
     site = _site(request)
+    titles = ", ".join(f"\u201c{slot.title}\u201d" for slot in site.service.slots.values())
     return site.page(request, "serve_message.html.j2", title=site.title,
-                     message=f"This server grades \u201c{site.title}\u201d. Submit from your notebook with "
-                             f"grader.submit(email, token); see your submissions at /me.")
+                     message=f"This server grades {titles}. Submit from your notebook with "
+                             f"grader.submit(email, token), or from your assignment's page (open it from your "
+                             f"LMS, or sign in at /me).")
 
 
 async def http_error(request, exc: HTTPException):

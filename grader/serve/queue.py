@@ -64,13 +64,15 @@ class SubmissionQueue:
     """The queue of one results folder's service (see the module docstring)."""
 
     def __init__(self, out: Path, assignment: Assignment):
-        self.out, self.assignment = Path(out), assignment
+        self.out, self.assignment = Path(out), assignment   # the default one (a row of version 1 has no id)
         self.arrived = threading.Event()   # set when a submission is accepted
 
     # --- accepting ---------------------------------------------------------------------------
 
-    def accept(self, learner: Learner, upload: Upload) -> Accepted:
-        """Record ``upload`` for ``learner``, or raise :class:`Refused` (nothing kept)."""
+    def accept(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> Accepted:
+        """Record ``upload`` for ``learner`` to ``assignment`` (default: the queue's), or raise
+        :class:`Refused` (nothing kept).  Deadline, attempts and rate are the assignment's."""
+        assignment = assignment or self.assignment
         submission_id, key = secrets.token_hex(8), secrets.token_urlsafe(18)
         folder = submission_folder(self.out, submission_id)
         folder.mkdir(parents=True)
@@ -81,15 +83,17 @@ class SubmissionQueue:
             try:
                 now = utc_now()
                 clock = now.timestamp()
-                when = timing(self.assignment.submissions, now)
+                when = timing(assignment.submissions, now)
+                same = (assignment.id, "") if assignment.id == self.assignment.id else (assignment.id,)
                 times = [row[0] for row in db.execute(
-                    "SELECT received_unix FROM submissions WHERE learner=?", (learner.learner,))]
-                check_limits(self.assignment.submissions, accepted=times, now=clock)
+                    f"SELECT received_unix FROM submissions WHERE learner=? AND assignment IN "
+                    f"({', '.join('?' * len(same))})", (learner.learner, *same))]
+                check_limits(assignment.submissions, accepted=times, now=clock)
                 db.execute(
-                    "INSERT INTO submissions (id, learner, email, received_at, received_unix, file_name, size, "
-                    "sha256, attempt, timing, late_by_s, penalty, view_key_sha256) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (submission_id, learner.learner, learner.email, iso(now), clock, upload.file_name,
+                    "INSERT INTO submissions (id, assignment, learner, email, received_at, received_unix, file_name, "
+                    "size, sha256, attempt, timing, late_by_s, penalty, view_key_sha256) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (submission_id, assignment.id, learner.learner, learner.email, iso(now), clock, upload.file_name,
                      len(upload.content), upload.sha256, len(times) + 1, when.label, when.late_by_s,
                      when.penalty, digest(key)))
                 position = db.execute("SELECT COUNT(*) FROM submissions WHERE state!='done'").fetchone()[0]

@@ -97,7 +97,8 @@ class Site:
     def __init__(self, service, *, public_url: str = ""):
         self.service, self.public_url = service, public_url
         self.out, self.assignment = service.out, service.assignment
-        self.title = self.assignment.title or self.assignment.id
+        self.title = (self.assignment.title or self.assignment.id) if not service.course else \
+            "Course of " + ", ".join(service.slots)
         self.key = instructor_key(self.out)
         self.sessions = Sessions()
         self.per_learner, self.per_address = FailureThrottle(*PER_LEARNER), FailureThrottle(*PER_ADDRESS)
@@ -110,7 +111,7 @@ class Site:
 
         self.lti_keys = KeyCache()   # the LMSs' public keys, fetched when a kid is new
         self.tickets = Tickets()     # a launch's page, opened once (grader.serve.lti_app)
-        self.assignments = {self.assignment.id: self.assignment}
+        self.assignments = dict(service.assignments)
 
     # --- assignments -----------------------------------------------------------------------------
 
@@ -122,8 +123,7 @@ class Site:
         return next(iter(self.assignments.values())) if len(self.assignments) == 1 else None
 
     def assignment_of_row(self, row) -> str:
-        keys = row.keys() if hasattr(row, "keys") else row
-        return (row["assignment"] if "assignment" in keys else "") or self.assignment.id
+        return row["assignment"] or self.assignment.id
 
     def results_folder(self, assignment_id: str) -> Path:
         return self.service.folder_of(assignment_id)
@@ -308,7 +308,7 @@ class Site:
     def limit_of(self, path: str) -> int:
         """The largest body a route reads (:class:`grader.serve.protect.BodyGuard`)."""
         if path in SUBMIT_PATHS:
-            return body_limit(self.assignment)
+            return max(body_limit(a) for a in self.assignments.values())
         from .lti import BODY_LIMITS
 
         if path in BODY_LIMITS:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..durable import open_database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: submissions.assignment (a service grades a course of assignments)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS learners (
 CREATE TABLE IF NOT EXISTS submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, -- order of acceptance: the queue's order
     id TEXT NOT NULL UNIQUE,
+    assignment TEXT NOT NULL DEFAULT '',   -- the assignment's id ('' in a database of version 1: the only one)
     learner TEXT NOT NULL,
     email TEXT NOT NULL,
     received_at TEXT NOT NULL,             -- the service's clock at acceptance, UTC
@@ -154,11 +155,21 @@ def connect(out: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
         db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
+        _migrate(db)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=30000")
         cache[str(path.resolve())] = db
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database of an older service to this schema (columns are only added)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(submissions)")}
+    if "assignment" not in columns:
+        db.execute("ALTER TABLE submissions ADD COLUMN assignment TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX IF NOT EXISTS submissions_by_learner_assignment ON submissions (learner, assignment)")
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
 def close_connections() -> None:
