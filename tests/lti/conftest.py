@@ -1,4 +1,5 @@
-"""One grader serve registered with one independent LMS (tests/lti/platform.py), shared by the package."""
+"""One grader serve of a course of two assignments, registered with one independent LMS
+(tests/lti/platform.py), shared by the package."""
 import signal
 import subprocess
 import sys
@@ -7,7 +8,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.lti.platform import Platform
-from tests.serve.harness import Service, assignment_copy
+from tests.serve.harness import Service, course_copy
 
 
 @pytest.fixture(scope="package")
@@ -15,7 +16,7 @@ def lms(tmp_path_factory):
     """(the service, the platform): the service started, then registered with the platform, as an
     administrator would (grader lti add-platform)."""
     root = tmp_path_factory.mktemp("lti")
-    served = Service(assignment_copy(root, "per_hour = 50"), root / "out", workers=2)
+    served = Service(course_copy(root, "per_hour = 50"), root / "out", workers=2, course=True)
     served.start()
     platform = Platform(served.url)
     try:

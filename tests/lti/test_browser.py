@@ -121,7 +121,7 @@ def test_link_launch_upload_and_grade_inside_the_lms_frame(lms, chromium, tmp_pa
     # The instructor's launch of the same link: the course's instructor page, inside the frame.
     chromium.get(platform.page_url("prof", link))
     _in_tool(chromium, lambda d: d.find_elements(By.ID, "roster"), "the instructor's page with the roster")
-    assert chromium.find_elements(By.CSS_SELECTOR, "#gradebook tr[data-learner='cy@uni.example']")
+    assert chromium.find_elements(By.CSS_SELECTOR, "#gradebook-sklearn_digits tr[data-learner='cy@uni.example']")
     _shot(chromium, tmp_path, "lti-instructor-page")
     chromium.switch_to.default_content()
     assert _violations(chromium) == []

@@ -10,12 +10,12 @@ import pytest
 import requests
 
 from tests.lti.browserless import form_fields, launch
-from tests.serve.harness import SOLUTION, WEAK
+from tests.serve.harness import SECOND, SOLUTION, WEAK
 
 pytestmark = [pytest.mark.kernel]
 
 
-def deep_link(platform, served, assignment="sklearn_digits") -> list:
+def deep_link(platform, served, assignment=SECOND) -> list:
     """The instructor adds ``assignment`` to the course; returns the platform's content items."""
     session, answer, picker = launch(platform, "prof", "deep")
     assert picker.url.endswith("/lti/deep-link") and "Add an assignment to Course 101" in picker.text, picker.text
@@ -32,7 +32,7 @@ def deep_link(platform, served, assignment="sklearn_digits") -> list:
 
 def upload(served, session, page, notebook) -> requests.Response:
     csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
-    return session.post(served.url + "/assignments/sklearn_digits/upload", data=notebook.read_bytes(),
+    return session.post(served.url + f"/assignments/{SECOND}/upload", data=notebook.read_bytes(),
                         headers={"X-CSRF-Token": csrf, "X-File-Name": notebook.name}, timeout=60)
 
 
@@ -46,14 +46,14 @@ def wait(predicate, what, timeout=180):
 def test_link_launch_upload_grade_reaches_the_lms_once(lms):
     served, platform = lms
     (item,) = deep_link(platform, served)
-    assert item["type"] == "ltiResourceLink" and item["custom"] == {"assignment": "sklearn_digits"}
-    assert item["lineItem"] == {"scoreMaximum": 4.0, "label": "Handwritten digits (8x8) with NumPy and scikit-learn",
-                                "resourceId": "sklearn_digits", "tag": "grade"}
-    (lineitem,) = platform.lineitems
+    assert item["type"] == "ltiResourceLink" and item["custom"] == {"assignment": SECOND}
+    assert item["lineItem"] == {"scoreMaximum": 4.0, "label": "Digits, week 2", "resourceId": SECOND,
+                                "tag": "grade"}
+    (lineitem,) = [i for i, v in platform.lineitems.items() if v["resourceId"] == SECOND]
     link = next(l for l in platform.links.values() if l.lineitem == lineitem)
     # Linking it again reuses the column: no second line item.
     (again,) = deep_link(platform, served)
-    assert "lineItem" not in again and len(platform.lineitems) == 1
+    assert "lineItem" not in again and [v["resourceId"] for v in platform.lineitems.values()].count(SECOND) == 1
     platform.add_user("bea", name="Bea")
     session, _, page = launch(platform, "bea", link.id)
     assert "The LMS has no grade from this service yet." in page.text
@@ -65,9 +65,9 @@ def test_link_launch_upload_grade_reaches_the_lms_once(lms):
     assert score["lineitem"] == lineitem and score["scoreMaximum"] == 4.0 and score["gradingProgress"] == \
         "FullyGraded" and score["scoreGiven"] < 4
     weak = score["scoreGiven"]
-    shown = lambda: session.get(served.url + "/assignments/sklearn_digits", timeout=30).text  # noqa: E731
+    shown = lambda: session.get(served.url + f"/assignments/{SECOND}", timeout=30).text  # noqa: E731
     wait(lambda: f"The LMS has your grade: {weak:g} / 4 (version 1" in shown(), "the grade's state on the page")
-    page = session.get(served.url + "/assignments/sklearn_digits", timeout=30)
+    page = session.get(served.url + f"/assignments/{SECOND}", timeout=30)
     # A better notebook: a new version, sent once.
     time.sleep(0.1)
     assert upload(served, session, page, SOLUTION).status_code == 201
@@ -76,7 +76,7 @@ def test_link_launch_upload_grade_reaches_the_lms_once(lms):
     # An instructor's correction: a third version, with a later timestamp.
     from grader.cli import main
 
-    assert main(["override", str(served.out), "bea@uni.example", "class_means", "--points", "0", "--reason",
+    assert main(["override", str(served.out / SECOND), "bea@uni.example", "class_means", "--points", "0", "--reason",
                  "shared code", "--by", "prof"]) == 0
     wait(lambda: len([s for s in platform.scores if s["userId"] == "bea"]) == 3, "the corrected score", 120)
     scores = [s for s in platform.scores if s["userId"] == "bea"]

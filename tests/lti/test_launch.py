@@ -95,7 +95,7 @@ BAD = [
         "https://purl.imsglobal.org/spec/lti/claim/roles": None}), st, {}), 400, "bad-message", "no roles claim"),
     ("an id_token that is not a JWT", lambda p, s, st, n, l: ("not.a.jwt", st, {}), 400, "bad-token",
      "not a JWT"),
-    ("an id_token signed HS256", lambda p, s, st, n, l: (__import__("jwt").encode({"iss": p.url}, "k" * 32,
+    ("an id_token signed HS256", lambda p, s, st, n, l: (__import__("jwt").encode({"iss": p.url, "aud": CLIENT_ID}, "k" * 32,
                                                                                    algorithm="HS256"), st, {}),
      401, "bad-signature", "not RS256"),
 ]
