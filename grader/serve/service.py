@@ -203,6 +203,7 @@ class GradingService:
                                cluster=self.cluster or "", queued=self.counts().get("queued", 0))
             self._thread = threading.Thread(target=self._grade, name="grader-serve-engine", daemon=True)
             self._thread.start()
+            self.queue.start()
             from .lti_services import GradeSync
 
             self.grades = GradeSync(self.out, {i: slot.folder for i, slot in self.slots.items()}, self.log)
@@ -384,6 +385,10 @@ class GradingService:
     def accept(self, learner, upload, assignment=None):
         """Queue ``upload`` of ``learner`` to ``assignment`` (:meth:`SubmissionQueue.accept`)."""
         return self.queue.accept(learner, upload, assignment)
+
+    async def accept_async(self, learner, upload, assignment=None):
+        """:meth:`accept` on the event loop (:meth:`SubmissionQueue.accept_async`)."""
+        return await self.queue.accept_async(learner, upload, assignment)
 
     # --- what the pages show -------------------------------------------------------------------
 
