@@ -33,12 +33,19 @@ def add_parser(commands) -> None:
     add.add_argument("--origin", default="", metavar="URL",
                      help="the LMS's web address, the only site allowed to frame the pages "
                           "(default: the authorization URL's)")
+    register = actions.add_parser("register", help="a URL for the LMS's dynamic registration (LTI 1.3)",
+                                  description="Print a registration URL, valid once and for a day, to paste where "
+                                              "the LMS takes a tool's dynamic registration URL: the LMS then "
+                                              "registers the tool and the service records the platform itself.")
+    register.add_argument("--out", "-o", default="results", metavar="DIR", help="results folder of the service")
+    register.add_argument("--public-url", required=True, metavar="URL",
+                          help="the https address the LMS and learners' browsers reach the service at")
     listing = actions.add_parser("platforms", help="the LMSs the service trusts")
     listing.add_argument("out", metavar="OUT", nargs="?", default="results")
 
 
 def run(args) -> int:
-    from ..serve import lti, lti_config
+    from ..serve import lti, lti_config, lti_register
 
     if args.action == "config":
         text = lti_config.describe(out=args.out, public_url=args.public_url, title=args.title, json_only=args.json)
@@ -50,6 +57,11 @@ def run(args) -> int:
                                     deployments=args.deployment_id, origin=args.origin)
         print(f"trusting {platform.issuer} (client id {platform.client_id}, deployment(s) "
               f"{', '.join(platform.deployments)}); its pages may be framed by {platform.origin}")
+        return EXIT_OK
+    if args.action == "register":
+        lti.tool_key(args.out)
+        print(f"dynamic registration URL (valid once, for a day): "
+              f"{lti_register.registration_url(args.out, args.public_url)}")
         return EXIT_OK
     found = lti.platforms(args.out)
     if not found:

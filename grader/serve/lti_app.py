@@ -355,11 +355,38 @@ def _take_upload(site: Site, learner: str, assignment, body: bytes, file_name: s
                                assignment), name
 
 
+# --- dynamic registration ------------------------------------------------------------------------
+
+async def register(request):
+    """``GET /lti/register?ticket=&openid_configuration=&registration_token=``: LTI Dynamic Registration
+    (:mod:`grader.serve.lti_register`); a page that tells the LMS's window it is done."""
+    from . import lti_register
+
+    site = _site(request)
+    query = request.query_params
+    try:
+        site.check_address(request)
+        platform = await run_in_threadpool(lti_register.register, site.out, ticket=query.get("ticket", ""),
+                                           configuration_url=query.get("openid_configuration", ""),
+                                           registration_token=query.get("registration_token", ""),
+                                           public_url=site.base(request))
+    except Refused as error:
+        site.failed(request)
+        return site.page(request, "serve_message.html.j2", http_status=error.status, title="Not registered",
+                         message=error.message, code=error.code, lms_framed=True)
+    site.service.log(f"LTI dynamic registration: {platform.issuer}, client id {platform.client_id}, deployment "
+                     f"{', '.join(platform.deployments)}")
+    site._origins = None   # the new LMS may frame the pages at once
+    return site.page(request, "serve_lti_registered.html.j2", title="Registered", issuer=platform.issuer,
+                     client_id=platform.client_id, lms_framed=True)
+
+
 def routes():
     from starlette.routing import Route
 
     return [Route("/lti/jwks.json", jwks), Route("/lti/login", login, methods=["GET", "POST"]),
             Route("/lti/launch", launch, methods=["POST"]), Route("/lti/landing", landing),
             Route("/lti/continue", continue_window), Route("/lti/deep-link", deep_link, methods=["GET", "POST"]),
-            Route("/assignments/{id}", assignment_page), Route("/assignments/{id}/upload", upload, methods=["POST"])]
+            Route("/assignments/{id}", assignment_page), Route("/assignments/{id}/upload", upload, methods=["POST"]),
+            Route("/lti/register", register)]
 

@@ -84,6 +84,11 @@ CREATE TABLE IF NOT EXISTS lti_states (
     created_unix REAL NOT NULL,
     used_unix REAL
 );
+CREATE TABLE IF NOT EXISTS lti_registration_tickets (
+    ticket TEXT PRIMARY KEY,               -- sha256 of a dynamic registration's ticket (grader lti register)
+    created_unix REAL NOT NULL,
+    used_unix REAL
+);
 CREATE TABLE IF NOT EXISTS lti_nonces (nonce TEXT PRIMARY KEY, used_unix REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS lti_users (
     issuer TEXT NOT NULL,

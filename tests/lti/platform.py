@@ -88,6 +88,7 @@ class Platform:
         self.lineitems: dict[str, dict] = {}
         self.scores: list[dict] = []
         self.deep_link_answers: list[list[dict]] = []
+        self.registrations: list[dict] = []
         self.token_requests = 0
         self.errors: list[str] = []                      # tracebacks of the platform's own faults
         self.lock = threading.Lock()
@@ -215,6 +216,10 @@ class Platform:
                 link = self.add_link(item.get("title", ""), item.get("custom"), lineitem)
                 titles.append(f"<li data-link='{link.id}'>{escape(link.title)}</li>")
             return 200, {"Content-Type": "text/html"}, f"<h1 id='linked'>Linked</h1><ul>{''.join(titles)}</ul>"
+        if route == "/.well-known/openid-configuration":
+            return 200, {"Content-Type": "application/json"}, json.dumps(self.openid_configuration())
+        if route == "/register" and method == "POST":
+            return self._register(headers, body)
         if route.startswith("/lineitems") or route == "/memberships":
             return self._service(method, route, query, headers, body)
         return 404, {}, "not found"
@@ -257,6 +262,33 @@ class Platform:
                 f"<input type='hidden' name='state' value='{escape(data['state'])}'></form>"
                 f"<script>document.getElementById('launch').submit()</script>")
         return 200, {"Content-Type": "text/html"}, page
+
+    # --- LTI Dynamic Registration (the platform side is this test's: lti1p3platform has none) -----
+
+    registration_token = "reg-token-0123456789"
+
+    def openid_configuration(self) -> dict:
+        return {"issuer": self.url, "authorization_endpoint": f"{self.url}/authorize",
+                "token_endpoint": f"{self.url}/token", "jwks_uri": f"{self.url}/jwks",
+                "registration_endpoint": f"{self.url}/register", "scopes_supported": ["openid"],
+                "response_types_supported": ["id_token"], "id_token_signing_alg_values_supported": ["RS256"],
+                "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                    "product_family_code": "test-lms", "version": "1", "messages_supported": [
+                        {"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}]}}
+
+    def _register(self, headers, body):
+        if headers.get("Authorization") != f"Bearer {self.registration_token}":
+            return 401, {"Content-Type": "application/json"}, '{"error": "invalid registration token"}'
+        asked = json.loads(body)
+        self.registrations.append(asked)
+        tool = asked.get("https://purl.imsglobal.org/spec/lti-tool-configuration", {})
+        if asked.get("redirect_uris") != [f"{self.tool}/lti/launch"] or \
+                asked.get("initiate_login_uri") != f"{self.tool}/lti/login" or \
+                asked.get("jwks_uri") != f"{self.tool}/lti/jwks.json" or not tool.get("target_link_uri"):
+            return 400, {"Content-Type": "application/json"}, '{"error": "invalid_client_metadata"}'
+        return 200, {"Content-Type": "application/json"}, json.dumps(
+            {**asked, "client_id": CLIENT_ID,
+             "https://purl.imsglobal.org/spec/lti-tool-configuration": {**tool, "deployment_id": DEPLOYMENT}})
 
     # --- AGS and NRPS ----------------------------------------------------------------------------
 
