@@ -499,12 +499,14 @@ def map_user(db, issuer: str, sub: str, *, email: str = "", name: str = "") -> s
 
 
 def learner_for(out: Path, launch: Launch) -> str:
-    """The learner id of the launch's user (made on the first launch, kept), and the course recorded."""
+    """The learner id of the launch's user (made on the first launch, kept; "" for an instructor, who is
+    no learner of the course), and the course recorded."""
     db = connect(out)
     issuer = launch.platform.issuer
     db.execute("BEGIN IMMEDIATE")
     try:
-        learner = map_user(db, issuer, launch.sub, email=launch.email, name=launch.name)
+        learner = "" if launch.instructor else map_user(db, issuer, launch.sub, email=launch.email,
+                                                        name=launch.name)
         db.execute("INSERT INTO lti_contexts (issuer, context, client_id, deployment, title, lineitems_url, "
                    "memberships_url) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (issuer, context) DO UPDATE SET "
                    "title=excluded.title, lineitems_url=CASE WHEN excluded.lineitems_url<>'' THEN "

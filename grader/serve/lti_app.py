@@ -110,11 +110,10 @@ async def launch(request):
             site.failed(request)
         site.service.log(f"LTI launch refused ({error.code}): {error.message}")
         return launch_refused(request, error)
-    response = RedirectResponse(f"/lti/landing?ticket=", status_code=303)
-    token = site.set_session(request, response, role, learner, data, framed=True)
     ticket = secrets.token_urlsafe(24)
+    response = RedirectResponse(f"/lti/landing?ticket={ticket}", status_code=303)
+    token = site.set_session(request, response, role, learner, data, framed=True)
     site.tickets[ticket] = (token, target, time.monotonic() + TICKET_S)
-    response.headers["location"] = f"/lti/landing?ticket={ticket}"
     if request.cookies.get(lti.STATE_COOKIE):
         from .site import framed_cookie
 
@@ -131,7 +130,7 @@ def _enter(site: Site, launch: lti.Launch) -> tuple[str, str, dict, str]:
                            "open the assignment's own link.", code="learner-not-instructor")
     learner = lti.learner_for(site.out, launch)
     if launch.message_type == lti.RESOURCE_LINK:
-        lti_services.record_member(site.out, launch, learner)
+        lti_services.record_member(site.out, launch)
     data = {"frame_origin": launch.platform.origin, "issuer": launch.platform.issuer,
             "client_id": launch.platform.client_id, "deployment": launch.deployment, "context": launch.context,
             "course": launch.context_title, "csrf": secrets.token_urlsafe(24), "lms_user": launch.sub}

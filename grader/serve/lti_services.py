@@ -59,7 +59,7 @@ def _get(session, url: str, token: str, accept: str):
 
 def sync_roster(out: Path, platform: Platform, context: str, url: str, *, session=None) -> int:
     """Read the course's members from the platform and record them; returns how many."""
-    from .lti import map_user
+    from .lti import LEARNER_ROLES, map_user
 
     token = service_token(out, platform, [NRPS_SCOPE], session=session)
     members, pages = [], 0
@@ -83,7 +83,9 @@ def sync_roster(out: Path, platform: Platform, context: str, url: str, *, sessio
                        "status=excluded.status, name=excluded.name, email=excluded.email",
                        (platform.issuer, context, sub, json.dumps(roles), str(member.get("status") or "Active"),
                         str(member.get("name") or ""), str(member.get("email") or "")))
-            map_user(db, platform.issuer, sub, email=str(member.get("email") or ""), name=str(member.get("name") or ""))
+            if {r.rsplit("#", 1)[-1].rsplit("/", 1)[-1] for r in roles} & LEARNER_ROLES:   # learners only
+                map_user(db, platform.issuer, sub, email=str(member.get("email") or ""),
+                         name=str(member.get("name") or ""))
         db.execute("UPDATE lti_contexts SET roster_synced_unix=? WHERE issuer=? AND context=?",
                    (time.time(), platform.issuer, context))
         db.execute("COMMIT")
@@ -131,7 +133,7 @@ def left_course(out: Path, learner: str) -> Refused | None:
     return left(known[0]["title"])
 
 
-def record_member(out: Path, launch, learner: str) -> None:
+def record_member(out: Path, launch) -> None:
     """A launch says the user is in the course now (the roster, until the next read)."""
     connect(out).execute(
         "INSERT INTO lti_members (issuer, context, sub, roles, status, name, email) VALUES (?, ?, ?, ?, 'Active', ?, ?) "
@@ -277,18 +279,25 @@ class GradeSync(threading.Thread):
 
 
 def lms_status(folder: Path, learner: str) -> dict | None:
-    """Where the learner's grade stands with the LMS (the latest version): status, score, when."""
-    from ..post.outbox import OUTBOX_FILE, Outbox
+    """Where the learner's grade stands with the LMS (the latest version): status, score, when.
+    Read-only: a page never waits for the poster's transaction, nor writes to the outbox."""
+    import sqlite3
 
-    if not (folder / OUTBOX_FILE).is_file():
+    from ..post.outbox import OUTBOX_FILE
+
+    path = folder / OUTBOX_FILE
+    if not path.is_file():
         return None
-    outbox = Outbox(folder / OUTBOX_FILE)
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+    db.row_factory = sqlite3.Row
     try:
-        rows = [r for r in outbox.rows(destination="lti", learner=learner)]
-    finally:
-        outbox.close()
-    if not rows:
+        latest = db.execute("SELECT * FROM deliveries WHERE destination='lti' AND learner=? "
+                            "ORDER BY recorded_at DESC, seq DESC LIMIT 1", (learner,)).fetchone()
+    except sqlite3.Error:
         return None
-    latest = max(rows, key=lambda r: (r.recorded_at, r.seq))
-    return {"status": latest.status, "score": latest.score, "max_score": latest.max_score,
-            "version": latest.version, "sent_at": latest.sent_at or "", "message": latest.message}
+    finally:
+        db.close()
+    if latest is None:
+        return None
+    return {"status": latest["status"], "score": latest["score"], "max_score": latest["max_score"],
+            "version": latest["seq"] + 1, "sent_at": latest["sent_at"] or "", "message": latest["message"]}
