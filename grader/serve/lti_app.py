@@ -354,6 +354,30 @@ def _take_upload(site: Site, learner: str, assignment, body: bytes, file_name: s
                                assignment), name
 
 
+async def token(request):
+    """``POST /assignments/ID/token``: a token for ``grader.submit(email, token)`` from the notebook, shown
+    once to the signed-in learner (it replaces their previous one)."""
+    from .tokens import issue_for
+
+    site = _site(request)
+    role, learner = site.session(request)
+    try:
+        if role != "learner":
+            raise Refused(403, "Open the assignment from the LMS (or sign in at /me) first.", code="no-session")
+        if not _csrf_ok(site, request, request.headers.get("x-csrf-token", "")):
+            raise Refused(403, "This request is not from this session's page: reload the page.", code="csrf")
+        gone = await run_in_threadpool(lti_services.left_course, site.out, learner)
+        if gone is not None:
+            raise gone
+        email, given, expires = await run_in_threadpool(issue_for, site.out, learner)
+    except Refused as error:
+        return refusal(error)
+    site.service.log(f"token issued to {learner} from their page")
+    return JSONResponse({"email": email, "token": given, "expires_at": expires,
+                         "learnerMessage": f"In your notebook: grader.submit({email!r}, {given!r}) (valid until "
+                                           f"{expires[:10]}; a new one replaces it)."})
+
+
 # --- dynamic registration ------------------------------------------------------------------------
 
 async def register(request):
@@ -387,5 +411,5 @@ def routes():
             Route("/lti/launch", launch, methods=["POST"]), Route("/lti/landing", landing),
             Route("/lti/continue", continue_window), Route("/lti/deep-link", deep_link, methods=["GET", "POST"]),
             Route("/assignments/{id}", assignment_page), Route("/assignments/{id}/upload", upload, methods=["POST"]),
-            Route("/lti/register", register)]
+            Route("/lti/register", register), Route("/assignments/{id}/token", token, methods=["POST"])]
 

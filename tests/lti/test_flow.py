@@ -85,3 +85,27 @@ def test_link_launch_upload_grade_reaches_the_lms_once(lms):
     time.sleep(2)
     assert len([s for s in platform.scores if s["userId"] == "bea"]) == 3     # nothing twice
     assert not platform.errors
+
+
+def test_a_learner_from_the_lms_gets_a_token_for_the_notebook(lms):
+    """grader.submit from the notebook, besides the page: the learner's page gives a token, once."""
+    from tests.serve.harness import COURSE_KEY, body
+
+    served, platform = lms
+    platform.add_user("tom", name="Tom")
+    link = platform.add_link("Digits", {"assignment": SECOND})
+    session, _, page = launch(platform, "tom", link.id)
+    csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)
+    assert session.post(served.url + f"/assignments/{SECOND}/token", timeout=30).status_code == 403   # no CSRF
+    given = session.post(served.url + f"/assignments/{SECOND}/token", headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert given.status_code == 200, given.text
+    token = given.json()["token"]
+    assert given.json()["learnerMessage"].startswith(f"In your notebook: grader.submit('tom@uni.example', '{token}')")
+    from tests.serve.harness import SECOND_KEY
+
+    answer = served.post(body("tom@uni.example", token, WEAK.read_bytes(), key=SECOND_KEY))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["learnerMessage"].startswith("Submitted digits.ipynb for grading (Digits, week 2)")
+    other = served.post(body("tom@uni.example", token, WEAK.read_bytes(), key=COURSE_KEY))   # the other assignment
+    assert other.status_code == 201 and "(Handwritten digits" in other.json()["learnerMessage"]
+    served.wait_done([answer.json(), other.json()])

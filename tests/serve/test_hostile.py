@@ -501,6 +501,12 @@ def _(t):
     return answer
 
 
+@case("a token from the page without the CSRF token", 403, "This request is not from this session's page",
+      code="csrf")
+def _(t):
+    return t.post("/assignments/sklearn_digits/token", b"", cookies=t.cookies["ann"])
+
+
 @case("the tool's public key set: no private part", 200, '"kty":"RSA"')
 def _(t):
     answer = t.get("/lti/jwks.json")
