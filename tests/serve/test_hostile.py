@@ -501,6 +501,12 @@ def _(t):
     return answer
 
 
+@case("a dynamic registration without a ticket of grader lti register", 403, "This registration link is unknown")
+def _(t):
+    return t.get("/lti/register?ticket=guess&openid_configuration=https%3A%2F%2Flms.evil.example%2F.well-known"
+                 "%2Fopenid-configuration&registration_token=x")
+
+
 @case("a token from the page without the CSRF token", 403, "This request is not from this session's page",
       code="csrf")
 def _(t):
