@@ -1,24 +1,31 @@
 """grader serve under a burst before the deadline, and killed in the middle of one.
 
-    .venv/bin/python bench/bench_serve.py [--submissions 200] [--workers 2] [--kill-at 0.3] [--rounds 1]
+    .venv/bin/python bench/bench_serve.py [--submissions 200] [--workers 2] [--assignments 2]
+                                          [--kill-at 0.3] [--rounds 1]
 
 Three runs of the same class of light notebooks (no TensorFlow in the kernel: the soak
-benchmark's, bench/soak.py; most pass, some raise), measured side by side on this machine:
+benchmark's, bench/soak.py; most pass, some raise), measured side by side on this machine.
+The class is split between ``--assignments`` assignments (copies of the light assignment under
+their own ids and keys; learner i submits to assignment i mod N), served as one course:
 
-1. ``grader grade`` of the folder: the reference wall time and gradebook;
-2. ``grader serve``: every submission POSTed at once (one thread each), then, while the
-   workers are busy, a prober asks for a submission's status every 0.1 s; it prints how many
-   were accepted, lost and recorded twice, the latency of the submissions and of the status
-   answers (p50, p99, max), the throughput against ``grader grade`` of the same folder, and
-   whether the gradebook is grade's;
+1. ``grader grade`` of each assignment's folder, one after the other: the reference wall time
+   and gradebooks;
+2. ``grader serve --course``: every submission POSTed at once (one thread each), then, while
+   the workers are busy, a prober asks for a submission's status every 0.1 s; it prints how
+   many were accepted, lost and recorded twice, the latency of the submissions as the client
+   saw it and as the service spent it (its ``Server-Timing``), of the status answers (p50, p99,
+   max), the throughput against ``grader grade`` of the same folders, and whether the
+   gradebooks are grade's;
 3. the same burst, the service SIGKILLed (with its process group) once ``--kill-at`` of the
    class is graded, then started again: every accepted submission graded and recorded once,
-   the same gradebook, nothing of the killed run left running.
+   the same gradebooks, nothing of the killed run left running.
 """
 from __future__ import annotations
 
 import argparse
 import base64
+import re
+import shutil
 import concurrent.futures
 import csv
 import json
@@ -75,7 +82,7 @@ class Served:
         address.unlink(missing_ok=True)
         self.log = open(self.out.parent / f"{self.out.name}-{time.time():.0f}.log", "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader", "serve", "--assignment", str(self.assignment), "--out", str(self.out),
+            [sys.executable, "-m", "grader", "serve", "--course", str(self.assignment), "--out", str(self.out),
              "--port", "0", "--workers", str(self.args.workers), "--quiet"],
             cwd=ROOT, env={**os.environ, "GRADER_TEST_MARK": self.mark}, stdout=self.log, stderr=self.log,
             start_new_session=True)
@@ -121,28 +128,47 @@ def _tokens(out: Path, learners) -> dict:
         return {row["learner"]: row["token"] for row in csv.DictReader(handle)}
 
 
-def _body(learner: str, token: str, path: Path) -> bytes:
-    return json.dumps({"assignmentKey": COURSE_KEY, "submitterEmail": f"{learner}@example.org", "secret": token,
+def _body(learner: str, token: str, path: Path, key: str = COURSE_KEY) -> bytes:
+    return json.dumps({"assignmentKey": key, "submitterEmail": f"{learner}@example.org", "secret": token,
                        "parts": {}, "notebook": {"name": path.name,
                                                  "content": base64.b64encode(path.read_bytes()).decode()}}).encode()
 
 
-def burst(served: Served, notebooks: dict, tokens: dict) -> tuple[dict, list[float]]:
-    """POST every notebook at once; {learner: answer JSON}, latencies (s)."""
-    bodies = {learner: _body(learner, tokens[learner], path) for learner, path in notebooks.items()}
+def make_course(work: Path, count: int) -> tuple[Path, list[tuple[str, str]]]:
+    """``count`` light assignments in ``work/assignments``: (the course folder, [(id, key)])."""
+    first = make_assignment(work, tensorflow=False)
+    made = [("mnist_digits", COURSE_KEY)]
+    for number in range(1, count):
+        name, key = f"light_{number}", f"light-key-{number}"
+        shutil.copytree(first, work / "assignments" / name)
+        shutil.copytree(work / "reference" / "mnist_digits", work / "reference" / name)
+        toml = work / "assignments" / name / "assignment.toml"
+        text = re.sub(r'(?m)^id = "mnist_digits"', f'id = "{name}"', toml.read_text(), count=1)
+        toml.write_text(text.replace(f'course_key = "{COURSE_KEY}"', f'course_key = "{key}"', 1))
+        made.append((name, key))
+    return work / "assignments", made
+
+
+def burst(served: Served, notebooks: dict, tokens: dict, keys: dict) -> tuple[dict, list[float], list[float]]:
+    """POST every notebook at once; {learner: answer JSON}, latencies as the client saw them and as
+    the service spent them (its Server-Timing), in seconds."""
+    bodies = {learner: _body(learner, tokens[learner], path, keys[learner]) for learner, path in notebooks.items()}
     barrier = threading.Barrier(len(bodies))
-    answers, latencies = {}, []
+    answers, latencies, spent = {}, [], []
 
     def send(learner):
         barrier.wait()
         started = time.monotonic()
         response = requests.post(served.url + "/submit", data=bodies[learner], timeout=600)
         latencies.append(time.monotonic() - started)
+        timing = re.search(r"dur=([0-9.]+)", response.headers.get("server-timing", ""))
+        if timing:
+            spent.append(float(timing.group(1)) / 1000)
         answers[learner] = (response.status_code, response.json())
 
     with concurrent.futures.ThreadPoolExecutor(len(bodies)) as pool:
         list(pool.map(send, bodies))
-    return answers, latencies
+    return answers, latencies, spent
 
 
 class Prober(threading.Thread):
@@ -169,15 +195,18 @@ class Prober(threading.Thread):
 
 
 def _recorded(out: Path) -> dict:
+    """submission -> times recorded done, over the assignments' journals."""
     counts: dict[str, int] = {}
-    for line in (out / "journal.jsonl").read_text().splitlines():
-        event = json.loads(line)
-        if event["event"] == "done" and event.get("submission"):
-            counts[event["submission"]] = counts.get(event["submission"], 0) + 1
+    for journal in out.glob("*/journal.jsonl"):
+        for line in journal.read_text().splitlines():
+            event = json.loads(line)
+            if event["event"] == "done" and event.get("submission"):
+                counts[event["submission"]] = counts.get(event["submission"], 0) + 1
     return counts
 
 
-def run_served(args, assignment, notebooks, work: Path, *, kill_at: float | None) -> dict:
+def run_served(args, assignment, notebooks, work: Path, *, kill_at: float | None, keys: dict,
+               folders: list[str]) -> dict:
     out = work / ("serve-killed" if kill_at else "serve")
     out.mkdir(parents=True)
     tokens = _tokens(out, notebooks)
@@ -186,9 +215,10 @@ def run_served(args, assignment, notebooks, work: Path, *, kill_at: float | None
     served = Served(args, assignment, out, mark)
     served.start()
     started = time.monotonic()
-    answers, latencies = burst(served, notebooks, tokens)
+    answers, latencies, spent = burst(served, notebooks, tokens, keys)
     accepted = [a for code, a in answers.values() if code == 201]
-    report = {"accepted": len(accepted), "refused": len(answers) - len(accepted), "submit": latencies}
+    report = {"accepted": len(accepted), "refused": len(answers) - len(accepted), "submit": latencies,
+              "spent": spent}
     prober = Prober(served.url, accepted)
     prober.start()
     if kill_at:
@@ -220,7 +250,7 @@ def run_served(args, assignment, notebooks, work: Path, *, kill_at: float | None
     report["code"] = served.stop()
     processes, cgroups = run.wait_clean(timeout=30)
     report["left"] = len(processes) + len(cgroups)
-    report["gradebook"] = _gradebook(out)
+    report["gradebook"] = {name: _gradebook(out / name) for name in folders}
     return report
 
 
@@ -232,44 +262,60 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=1,
                         help="grade and serve the burst this many times, alternately (the median counts)")
+    parser.add_argument("--assignments", type=int, default=2,
+                        help="assignments the class is split between, served as one course (default 2)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="grader-bench-serve-"))
-    assignment = make_assignment(work, tensorflow=False)
+    course, made_assignments = make_course(work, args.assignments)
     folder = work / "class"
     made = make_class(folder, args.submissions, KINDS, LIGHT_HEAD, "serve", random.Random(args.seed))
     notebooks = {learner: folder / f"{learner}.ipynb" for learner in made}
-    print(f"{len(notebooks)} light notebooks ({sum(k == 'raises' for k in made.values())} raise), "
-          f"{args.workers} workers, {os.cpu_count()} cores; work folder {work}", flush=True)
+    keys, split = {}, {name: [] for name, _ in made_assignments}
+    for number, learner in enumerate(sorted(notebooks)):
+        name, key = made_assignments[number % len(made_assignments)]
+        keys[learner] = key
+        split[name].append(learner)
+    for name, learners in split.items():   # each assignment's share of the class, for grader grade
+        (work / "split" / name).mkdir(parents=True)
+        for learner in learners:
+            shutil.copy(notebooks[learner], work / "split" / name / f"{learner}.ipynb")
+    names = [name for name, _ in made_assignments]
+    print(f"{len(notebooks)} light notebooks ({sum(k == 'raises' for k in made.values())} raise) for "
+          f"{len(names)} assignment(s), {args.workers} workers, {os.cpu_count()} cores; work folder {work}", flush=True)
 
     grade_walls, serve_runs = [], []
     for round_ in range(args.rounds):   # alternately, so that the machine's noise hits both alike
         started = time.monotonic()
-        graded = _grader("grade", str(folder), "--out", str(work / f"grade-{round_}"), "--workers",
-                         str(args.workers), "--assignment", str(assignment), "--quiet")
+        codes = [_grader("grade", str(work / "split" / name), "--out", str(work / f"grade-{round_}" / name),
+                         "--workers", str(args.workers), "--assignment", str(course / name), "--quiet").returncode
+                 for name in names]
         grade_walls.append(time.monotonic() - started)
-        reference = _gradebook(work / f"grade-{round_}")
-        print(f"grader grade: {grade_walls[-1]:.1f} s (exit {graded.returncode})", flush=True)
-        serve_runs.append(run_served(args, assignment, notebooks, work / f"round-{round_}", kill_at=None))
+        reference = {name: _gradebook(work / f"grade-{round_}" / name) for name in names}
+        print(f"grader grade: {grade_walls[-1]:.1f} s (exit {codes})", flush=True)
+        serve_runs.append(run_served(args, course, notebooks, work / f"round-{round_}", kill_at=None, keys=keys,
+                                     folders=names))
         print(f"grader serve, burst: {serve_runs[-1]['wall']:.1f} s", flush=True)
     grade_wall = statistics.median(grade_walls)
     served = sorted(serve_runs, key=lambda r: r["wall"])[len(serve_runs) // 2]
-    killed = run_served(args, assignment, notebooks, work, kill_at=args.kill_at)
+    killed = run_served(args, course, notebooks, work, kill_at=args.kill_at, keys=keys, folders=names)
 
     def ms(values, q):
         return f"{_pct(values, q) * 1000:.0f}"
 
     print()
-    print("| run | accepted | lost | recorded twice | wall | throughput vs grade | submit p50 / p99 / max (ms) "
-          "| status p50 / p99 (ms) while grading | gradebook = grade's | left running |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| run | accepted | lost | recorded twice | wall | throughput vs grade | submit p50 / p99 / max (ms), "
+          "client | submit p50 / p99 (ms), service | status p50 / p99 (ms) while grading | gradebooks = grade's "
+          "| left running |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     rounds = f" (median of {args.rounds}: {', '.join(f'{w:.0f}' for w in grade_walls)} s)" if args.rounds > 1 else ""
-    print(f"| grader grade{rounds} | - | - | - | {grade_wall:.1f} s | 1.00x | - | - | - | - |")
+    print(f"| grader grade, {len(names)} folders{rounds} | - | - | - | {grade_wall:.1f} s | 1.00x | - | - | - | - | - |")
     walls = ", ".join(f"{r['wall']:.0f}" for r in serve_runs)
     burst = "serve, burst" + (f" (median of {args.rounds}: {walls} s)" if args.rounds > 1 else "")
     for name, report in ((burst, served), ("serve, SIGKILL mid-burst + restart", killed)):
         print(f"| {name} | {report['accepted']}/{len(notebooks)} | {report['lost']} | {report['twice']} | "
               f"{report['wall']:.1f} s | {grade_wall / report['wall']:.2f}x | {ms(report['submit'], .5)} / "
-              f"{ms(report['submit'], .99)} / {max(report['submit']) * 1000:.0f} | {ms(report['status'], .5)} / "
+              f"{ms(report['submit'], .99)} / {max(report['submit']) * 1000:.0f} | {ms(report['spent'], .5)} / "
+              f"{ms(report['spent'], .99)} | {ms(report['status'], .5)} / "
               f"{ms(report['status'], .99)} ({len(report['status'])} asked, {report['status_errors']} failed) | "
               f"{'yes' if report['gradebook'] == reference else 'NO'} | {report['left']} |")
     print()

@@ -126,7 +126,7 @@ class LocalPoolExecutor(GradingExecutor):
         with self._lock:
             self._in_flight.setdefault(generation, set()).add(job.learner)
         outer: concurrent.futures.Future = concurrent.futures.Future()
-        inner = pool.submit(_run, self.context, job)
+        inner = pool.submit(_run, job.context or self.context, job)
 
         def settle(done: concurrent.futures.Future) -> None:
             with self._lock:
@@ -180,7 +180,7 @@ class InlineExecutor(GradingExecutor):
     def submit(self, job: Job) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
         try:
-            future.set_result(grade_job(self.context, job))
+            future.set_result(grade_job(job.context or self.context, job))
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # a fault of the grader: the engine records it as the row

@@ -45,13 +45,16 @@ class Job:
     ``name`` names the job's files (the executed notebook) when a learner may have several
     jobs at once (a grading service's attempts; default: the learner id); ``progress`` is a
     file on the engine's machine where the grading's events go, one JSON line each
-    (:mod:`grader.events`; a Dask worker sends them to the engine, which writes them there).
+    (:mod:`grader.events`; a Dask worker sends them to the engine, which writes them there);
+    ``context``: the job's own context when its assignment is not the batch's (a grading
+    service that serves a course of several assignments; local executors only).
     """
 
     submission: Submission
     key: str
     name: str = ""
     progress: str = ""
+    context: BatchContext | None = None
 
     @property
     def learner(self) -> str:

@@ -13,8 +13,8 @@ for Ctrl-C and SIGTERM.
 
 Modules: ``options`` (the parser class, number types, options several commands
 share), ``check``, ``grade``, ``report``, ``calibrate``, ``validate``, ``author``,
-``post``, ``similarity``, ``serve`` (serve and tokens), ``corrections``
-(override, rescore, audit), ``spec_fields``.
+``post``, ``similarity``, ``serve`` (serve and tokens), ``lti`` (the service as an LTI tool),
+``corrections`` (override, rescore, audit), ``spec_fields``.
 
 Only argparse is imported at start-up so that ``grader --help`` is instant;
 each command imports what it needs when it runs.
@@ -34,8 +34,8 @@ COMMANDS = {
     "check": "check", "grade": "grade", "report": "report", "calibrate": "calibrate",
     "serve": "serve", "tokens": "serve", "spec-fields": "spec_fields", "validate": "validate",
     "post": "post", "override": "corrections", "rescore": "corrections", "audit": "corrections",
-    "similarity": "similarity",
-    "author": "author",  # issue 29
+    "similarity": "similarity", "lti": "lti",
+    "author": "author",
 }
 
 

@@ -29,6 +29,11 @@ def add_parser(commands) -> None:
                        help="connections served at once; 503 past it (default: 256)")
     add_run_options(serve)
     add_cluster_option(serve)
+    # Issue #28: a course of several assignments in one service (kept apart from the shared run options).
+    serve.add_argument("--course", metavar="DIR",
+                       help="serve every assignment in DIR (its subfolders with an assignment.toml) instead of "
+                            "one --assignment: one queue and one pool of workers, a results folder OUT/ID per "
+                            "assignment, the pages per assignment, the instructor page per course")
 
     tokens = commands.add_parser("tokens", help="learners' submission tokens for grader serve",
                                  description="Issue, list and revoke the tokens learners submit with.")
@@ -57,9 +62,13 @@ def run_serve(args) -> int:
     options = grade_options(args)
     limits = {name: getattr(args, name) for name in ("request_timeout", "max_connections")
               if getattr(args, name) is not None}
+    if args.course and args.assignment:
+        from ..exceptions import UsageError
+
+        raise UsageError("give --course DIR or --assignment, not both", argument="course", value=args.course)
     serve(assignment=args.assignment, out=args.out, options=options, workers=args.workers,
           cluster=args.cluster, host=args.host, port=args.port, public_url=args.public_url, quiet=args.quiet,
-          **limits)
+          course=args.course, **limits)
     return EXIT_OK
 
 

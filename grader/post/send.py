@@ -86,13 +86,14 @@ def post_results(results_dir: str | Path, *, to: str, config: str | Path | Confi
                  learners: str | Path | dict | None = None, assignment: str | Path | None = None,
                  settings: dict | None = None, retry: dict | None = None,
                  retry_failed: bool = False, registry: Registry | None = None,
-                 progress: Callable[[str], None] | None = None) -> PostReport:
+                 progress: Callable[[str], None] | None = None, only: set[str] | None = None) -> PostReport:
     """Post every result of ``results_dir`` to destination ``to``; return what happened.
 
     ``settings`` are the destination's non-secret settings given on the command line
     (``{"url": ...}``); ``retry`` overrides the retry policy (``{"base_delay": 0.01}``);
     ``learners`` is the learner map (CSV path or ``{learner: Identity}``);
-    ``retry_failed`` also re-sends scores a destination refused before.  Scores
+    ``retry_failed`` also re-sends scores a destination refused before; ``only``: post these
+    learners' results and leave the others alone (an LMS course's members).  Scores
     already sent are never sent again.  A learner a destination refuses is an
     outcome; only a broken configuration or outbox raises (:class:`PostError`).
     """
@@ -105,6 +106,8 @@ def post_results(results_dir: str | Path, *, to: str, config: str | Path | Confi
     policy = retry_policy(config, retry)
     values = resolve(cls.SETTINGS, table=to, config=config, overrides=settings, redactor=redactor)
     base, found, notes = find_results(results_dir)
+    if only is not None:
+        found = [item for item in found if item.result.learner in only]
     if not found:
         notes.append(f"no result files found in {results_dir}")
     context = PostContext(base=base, redactor=redactor, policy=policy,

@@ -1,7 +1,8 @@
 """Stage ``serve``: the grading service learners submit to (``grader serve``).
 
 A learner's ``grader.submit(email, token)`` (the course's ``grading.Grader``, with
-``GRADER_SUBMIT_URL`` pointing here) uploads the saved notebook itself; the service
+``GRADER_SUBMIT_URL`` pointing here), or their page reached from the LMS, uploads the saved
+notebook itself; the service
 checks who sent it and when, puts it in a durable queue, grades it with the batch
 engine (:mod:`grader.batch.engine`, on the local pool or a Dask cluster), and the
 learner follows it on a page of their own.  Results, the corrections log and the
@@ -23,5 +24,16 @@ outbox are those of ``grader grade``: ``grader post``, ``override``, ``rescore``
 * :mod:`grader.serve.site`: what every route shares (sign-ins, sessions, who may see what);
 * :mod:`grader.serve.app`: the HTTP API and the pages (Starlette endpoints at module level);
 * :mod:`grader.serve.server`: uvicorn and the command's life (``grader serve``; the
-  command line is :mod:`grader.cli.serve`).
+  command line is :mod:`grader.cli.serve`): one assignment, or a course of several.
+
+The service as an LTI 1.3 tool (the LMS as the front door; ``grader lti``, :mod:`grader.cli.lti`):
+
+* :mod:`grader.serve.lti`: the tool's key and JWKS, the platforms it trusts, the OIDC login and
+  the launch's checks, who an LMS user is here;
+* :mod:`grader.serve.lti_app`: the LTI routes (login, launch, deep linking, the learner's page
+  of an assignment and its upload, dynamic registration);
+* :mod:`grader.serve.lti_services`: the roster (NRPS), line items and grades (AGS, through the
+  outbox);
+* :mod:`grader.serve.lti_config`: what an LMS administrator pastes (Canvas's JSON, Moodle's form);
+* :mod:`grader.serve.lti_register`: LTI Dynamic Registration.
 """

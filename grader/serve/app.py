@@ -30,6 +30,7 @@ address, sessions are bounded (:mod:`grader.serve.sessions`); every refusal is a
 from __future__ import annotations
 
 import json
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -37,7 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 
 from ..report.html import render_page
 from ..report.table import gradebook_csv
-from . import views
+from . import lti_app, views
 from .policy import Refused
 from .protect import BodyGuard, SecurityHeaders, refusal
 from .queue import RESULT_FILE
@@ -54,6 +55,8 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
     from starlette.routing import Route
 
     site = Site(service, public_url=public_url)
+    import nbformat.reader  # noqa: F401 - now, not in the first submission's answer (half a second)
+
     routes = [
         Route("/", home),
         *(Route(path, submit, methods=["POST"]) for path in SUBMIT_PATHS),
@@ -65,6 +68,7 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
         Route("/instructor/status", instructor_status),
         Route("/instructor/gradebook.csv", instructor_gradebook),
         Route("/healthz", health),
+        *lti_app.routes(),
     ]
     middleware = [Middleware(SecurityHeaders),
                   Middleware(BodyGuard, limit_of=site.limit_of, too_large=site.too_large_for,
@@ -83,31 +87,51 @@ def _site(request) -> Site:
 async def submit(request):
     """``POST /submit``: a learner's notebook, checked, signed in, queued; 201 or a refusal."""
     site = _site(request)
+    started = time.monotonic()
     try:
         site.check_address(request)
         body = await request.body()   # capped and timed by BodyGuard
-        upload = await run_in_threadpool(parse, body, site.assignment)
+        # A notebook's JSON of up to INLINE bytes is parsed on the event loop (about a millisecond):
+        # through the thread pool, a burst's parsing waited for threads busy with others' writes.
+        upload = (parse(body, site.assignment, site.assignments) if len(body) <= INLINE else
+                  await run_in_threadpool(parse, body, site.assignment, site.assignments))
         learner = await site.signed_in(request, upload.email, upload.token)
-        accepted = await run_in_threadpool(_take, site, learner, upload)
+        assignment = _checked(site, learner, upload) if len(body) <= INLINE else \
+            await run_in_threadpool(_checked, site, learner, upload)
+        accepted = await site.service.accept_async(learner, upload, assignment)
     except Refused as error:
         return refusal(error)
     url = f"{site.base(request)}/submissions/{accepted.id}?key={accepted.key}"
     when = accepted.timing.label + (f", {accepted.timing.penalty:.0%} late penalty"
                                     if accepted.timing.penalty else "")
     ahead = max(0, accepted.position - 1)
-    message = (f"Submitted {upload.file_name} for grading ({site.title}): attempt {accepted.attempt}, {when}. "
+    title = (site.assignments.get(upload.assignment) or site.assignment).title or upload.assignment
+    message = (f"Submitted {upload.file_name} for grading ({title}): attempt {accepted.attempt}, {when}. "
                + (f"{ahead} submission(s) ahead of it. " if ahead else "")
                + f"Follow its grading and see your result at {url}")
     site.service.log(f"accepted {learner.learner}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
+    # Server-Timing: the service's own time for this submission, from its first byte read to its
+    # commit (what a client's latency adds to it is the network's, and the client's own).
     return JSONResponse({"id": accepted.id, "status": "queued", "attempt": accepted.attempt,
                          "timing": accepted.timing.label, "penalty": accepted.timing.penalty,
                          "position": accepted.position, "received_at": accepted.received_at,
-                         "url": url, "learnerMessage": message}, status_code=201)
+                         "url": url, "learnerMessage": message}, status_code=201,
+                        headers={"server-timing": f"accept;dur={(time.monotonic() - started) * 1000:.1f}"})
 
 
-def _take(site: Site, learner, upload):
-    check_notebook(upload, site.assignment)
-    return site.service.queue.accept(learner, upload)
+INLINE = 256 * 1024   # bodies parsed and checked on the event loop; larger ones in the thread pool
+
+
+def _checked(site: Site, learner, upload):
+    """The assignment ``upload`` is for, once the learner may submit it and it is a notebook of it."""
+    from .lti_services import left_course
+
+    gone = left_course(site.out, learner.learner)   # an LMS course's learner who left it
+    if gone is not None:
+        raise gone
+    assignment = site.assignments.get(upload.assignment) or site.assignment
+    check_notebook(upload, assignment)
+    return assignment
 
 
 # --- a submission's pages -------------------------------------------------------------------------
@@ -163,8 +187,9 @@ def _feedback(site: Site, row) -> str:
         return render_page("serve_message.html.j2", title="Not graded yet",
                            message="This submission is not graded yet: its page shows its progress.")
     images = notebook_images(executed_folder(site.out) / f"{row['id']}.ipynb")
-    return feedback_page(result, assignment_title=site.title, images=images,
-                         corrections=Corrections.load(site.out))
+    slot = site.service.slot(row)
+    return feedback_page(result, assignment_title=slot.title, images=images,
+                         corrections=Corrections.load(slot.folder))
 
 
 # --- a learner's own submissions ------------------------------------------------------------------
@@ -180,16 +205,19 @@ async def me(request):
         except Refused as error:
             return site.page(request, "serve_learner.html.j2", http_status=error.status,
                              retry_after=error.retry_after, title=site.title, message=error.message,
-                             learner="", rows=[])
+                             learner="", rows=[], assignments=[])
         response = RedirectResponse("/me", status_code=303)
-        site.set_session(request, response, "learner", who.learner)
+        import secrets
+
+        site.set_session(request, response, "learner", who.learner, {"csrf": secrets.token_urlsafe(24)})
         return response
     role, learner = site.session(request)
     rows = []
     if role == "learner":
         rows = await run_in_threadpool(lambda: [dict(r) for r in site.service.queue.of_learner(learner)])
     return site.page(request, "serve_learner.html.j2", title=site.title, message="",
-                     learner=learner if role == "learner" else "", rows=rows)
+                     learner=learner if role == "learner" else "", rows=rows,
+                     assignments=[{"id": i, "title": slot.title} for i, slot in site.service.slots.items()])
 
 
 def _form(body: bytes) -> dict:
@@ -208,11 +236,14 @@ async def instructor_page(request):
     except Refused as error:
         return site.message_page(request, "Instructors only", error)
     status = await run_in_threadpool(views.instructor, site.service)
-    columns, rows = await run_in_threadpool(views.gradebook, site.service)
-    shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
-                                             "overridden") and "@" not in c]
-    response = site.page(request, "serve_instructor.html.j2", title=site.title, status=status, columns=shown,
-                         rows=rows, status_json=json.dumps(status))
+    books = []
+    for assignment_id, slot in site.service.slots.items():
+        columns, rows = await run_in_threadpool(views.gradebook, site.service, assignment_id)
+        shown = [c for c in columns if c not in ("submission", "max_total", "failed_parts", "grader_total",
+                                                 "overridden") and "@" not in c]
+        books.append({"id": assignment_id, "title": slot.title, "columns": shown, "rows": rows})
+    response = site.page(request, "serve_instructor.html.j2", title=site.title, status=status, books=books,
+                         course=site.service.course, status_json=json.dumps(status))
     if request.query_params.get("key") and site.session(request)[0] != "instructor":
         site.set_session(request, response, "instructor")
     return response
@@ -235,7 +266,11 @@ async def instructor_gradebook(request):
         site.require_instructor(request)
     except Refused as error:
         return refusal(error)
-    columns, rows = await run_in_threadpool(views.gradebook, site.service)
+    assignment_id = request.query_params.get("assignment") or site.assignment.id
+    if assignment_id not in site.service.slots:
+        return refusal(Refused(404, f"No assignment {assignment_id[:80]!r} in this service: one of "
+                                    f"{', '.join(site.service.slots)}.", code="not-found"))
+    columns, rows = await run_in_threadpool(views.gradebook, site.service, assignment_id)
     return Response(gradebook_csv(columns, rows), media_type="text/csv")
 
 
@@ -251,9 +286,11 @@ async def health(request):
 
 async def home(request):
     site = _site(request)
+    titles = ", ".join(f"\u201c{slot.title}\u201d" for slot in site.service.slots.values())
     return site.page(request, "serve_message.html.j2", title=site.title,
-                     message=f"This server grades \u201c{site.title}\u201d. Submit from your notebook with "
-                             f"grader.submit(email, token); see your submissions at /me.")
+                     message=f"This server grades {titles}. Submit from your notebook with "
+                             f"grader.submit(email, token), or from your assignment's page (open it from your "
+                             f"LMS, or sign in at /me).")
 
 
 async def http_error(request, exc: HTTPException):

@@ -38,12 +38,17 @@ SERVER_HEADERS = [
 ]
 
 _CSP = ("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
-        "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+        "connect-src 'self'; frame-src 'self'; form-action {form_action}; base-uri 'none'; "
         "frame-ancestors {ancestors}")
 
 
-def content_security_policy(nonce: str, *, framed_by_self: bool = False) -> str:
-    return _CSP.format(nonce=nonce, ancestors="'self'" if framed_by_self else "'none'")
+def content_security_policy(nonce: str, *, framed_by_self: bool = False, framed_by: tuple[str, ...] = (),
+                            form_action: tuple[str, ...] = ()) -> str:
+    """The CSP of an answer: framed by nobody, by its own origin (``framed_by_self``), or by its own
+    origin and the LMS origins ``framed_by`` (the pages an LTI launch opens inside the LMS's frame);
+    forms post to this origin only, plus ``form_action`` (a deep-linking answer posts to its LMS)."""
+    ancestors = " ".join(["'self'", *framed_by]) if (framed_by_self or framed_by) else "'none'"
+    return _CSP.format(nonce=nonce, ancestors=ancestors, form_action=" ".join(["'self'", *form_action]))
 
 
 def with_nonce(html: str, nonce: str) -> str:
@@ -143,7 +148,8 @@ class BodyGuard:
 class SecurityHeaders:
     """A CSP nonce per request (``request.state.csp_nonce``) and the headers that use it, added to
     every answer that has not set its own (the feedback page sets a CSP that lets its own origin
-    frame it)."""
+    frame it; the pages of an LTI launch, one that lets the LMS frame them, and no
+    ``X-Frame-Options``, which cannot name an origin: browsers that know CSP ignore it then)."""
 
     def __init__(self, app):
         self.app = app
@@ -159,9 +165,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
+                own_policy = b"content-security-policy" in present
                 for name, value in ((b"content-security-policy", content_security_policy(nonce)),
                                     (b"x-frame-options", "DENY")):
-                    if name not in present:
+                    if name not in present and not (own_policy and name == b"x-frame-options"):
                         headers.append((name, value.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)

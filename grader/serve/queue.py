@@ -14,6 +14,7 @@ result was already written is finished, not graded again
 """
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import secrets
 import shutil
@@ -64,43 +65,92 @@ class SubmissionQueue:
     """The queue of one results folder's service (see the module docstring)."""
 
     def __init__(self, out: Path, assignment: Assignment):
-        self.out, self.assignment = Path(out), assignment
+        self.out, self.assignment = Path(out), assignment   # the default one (a row of version 1 has no id)
         self.arrived = threading.Event()   # set when a submission is accepted
 
     # --- accepting ---------------------------------------------------------------------------
 
-    def accept(self, learner: Learner, upload: Upload) -> Accepted:
-        """Record ``upload`` for ``learner``, or raise :class:`Refused` (nothing kept)."""
+    def accept(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> Accepted:
+        """Record ``upload`` for ``learner`` to ``assignment`` (default: the queue's), or raise
+        :class:`Refused` (nothing kept).  Deadline, attempts and rate are the assignment's.
+
+        The notebook is written and synced here, in the caller's thread (uploads sync their files
+        side by side); its row is committed by the queue's committer thread, in one transaction
+        with whatever other rows arrived meanwhile - one fsync for a group of submissions instead
+        of one each, which a burst at a deadline queued behind each other (group commit)."""
+        item = self.write(learner, upload, assignment)
+        try:
+            accepted = self._committer().submit(item).result()
+        except BaseException:
+            self.discard(item)
+            raise
+        self.arrived.set()
+        return accepted
+
+    async def accept_async(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> Accepted:
+        """:meth:`accept` for the event loop: the file is written in the thread pool, and the commit
+        is awaited without holding a thread (a burst's uploads never wait for threads held by others'
+        commits)."""
+        import asyncio
+
+        from starlette.concurrency import run_in_threadpool
+
+        item = await run_in_threadpool(self.write, learner, upload, assignment)
+        try:
+            accepted = await asyncio.wrap_future(self._committer().submit(item))
+        except BaseException:
+            await run_in_threadpool(self.discard, item)
+            raise
+        self.arrived.set()
+        return accepted
+
+    def write(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> tuple:
+        """The notebook of a submission to be, written and synced: what :meth:`_insert` records."""
         submission_id, key = secrets.token_hex(8), secrets.token_urlsafe(18)
         folder = submission_folder(self.out, submission_id)
         folder.mkdir(parents=True)
         try:
             _write_synced(folder / NOTEBOOK_FILE, upload.content)
-            db = connect(self.out)
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                now = utc_now()
-                clock = now.timestamp()
-                when = timing(self.assignment.submissions, now)
-                times = [row[0] for row in db.execute(
-                    "SELECT received_unix FROM submissions WHERE learner=?", (learner.learner,))]
-                check_limits(self.assignment.submissions, accepted=times, now=clock)
-                db.execute(
-                    "INSERT INTO submissions (id, learner, email, received_at, received_unix, file_name, size, "
-                    "sha256, attempt, timing, late_by_s, penalty, view_key_sha256) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (submission_id, learner.learner, learner.email, iso(now), clock, upload.file_name,
-                     len(upload.content), upload.sha256, len(times) + 1, when.label, when.late_by_s,
-                     when.penalty, digest(key)))
-                position = db.execute("SELECT COUNT(*) FROM submissions WHERE state!='done'").fetchone()[0]
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        self.arrived.set()
+        return submission_id, key, learner, upload, assignment or self.assignment
+
+    def discard(self, item: tuple) -> None:
+        """The files of a submission refused at its commit (no row: as if it never came)."""
+        shutil.rmtree(submission_folder(self.out, item[0]), ignore_errors=True)
+
+    def start(self) -> None:
+        """Start the committer (before the first submission, so that none waits for its start)."""
+        self._committer()
+
+    def _committer(self) -> "_Committer":
+        with _COMMITTERS_LOCK:
+            committer = getattr(self, "_commits", None)
+            if committer is None or not committer.is_alive():
+                committer = self._commits = _Committer(self)
+                committer.start()
+        return committer
+
+    def _insert(self, db, submission_id: str, key: str, learner: Learner, upload: Upload,
+                assignment: Assignment) -> Accepted:
+        """The decision and the row of one submission, inside the committer's transaction."""
+        now = utc_now()
+        clock = now.timestamp()
+        when = timing(assignment.submissions, now)
+        same = (assignment.id, "") if assignment.id == self.assignment.id else (assignment.id,)
+        times = [row[0] for row in db.execute(
+            f"SELECT received_unix FROM submissions WHERE learner=? AND assignment IN "
+            f"({', '.join('?' * len(same))})", (learner.learner, *same))]
+        check_limits(assignment.submissions, accepted=times, now=clock)
+        db.execute(
+            "INSERT INTO submissions (id, assignment, learner, email, received_at, received_unix, file_name, "
+            "size, sha256, attempt, timing, late_by_s, penalty, view_key_sha256) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (submission_id, assignment.id, learner.learner, learner.email, iso(now), clock, upload.file_name,
+             len(upload.content), upload.sha256, len(times) + 1, when.label, when.late_by_s,
+             when.penalty, digest(key)))
+        position = db.execute("SELECT COUNT(*) FROM submissions WHERE state!='done'").fetchone()[0]
         return Accepted(id=submission_id, key=key, attempt=len(times) + 1, timing=when,
                         position=position, received_at=iso(now))
 
@@ -168,8 +218,64 @@ class SubmissionQueue:
         return connect(self.out).execute(
             "SELECT COUNT(*) FROM submissions WHERE state!='done' AND seq<?", (row["seq"],)).fetchone()[0]
 
+    def learner_row(self, learner: str):
+        """The roster's row of ``learner`` (None when not on it)."""
+        return connect(self.out).execute("SELECT * FROM learners WHERE learner=?", (learner,)).fetchone()
+
     def all(self) -> list:
         return list(connect(self.out).execute("SELECT * FROM submissions ORDER BY seq"))
+
+
+_COMMITTERS_LOCK = threading.Lock()
+
+
+class _Committer(threading.Thread):
+    """Commits submissions' rows in groups (see :meth:`SubmissionQueue.accept`): each waiting caller
+    gets its :class:`Accepted`, or its own :class:`Refused` (a limit reached: no row), once the
+    group's one transaction is on disk."""
+
+    def __init__(self, queue: SubmissionQueue):
+        super().__init__(name="grader-serve-commits", daemon=True)
+        self.queue = queue
+        self.waiting: list[tuple[tuple, concurrent.futures.Future]] = []
+        self.condition = threading.Condition()
+
+    def submit(self, item: tuple) -> "concurrent.futures.Future":
+        """The future :class:`Accepted` of ``item`` (or its :class:`Refused`), once committed."""
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        with self.condition:
+            self.waiting.append((item, future))
+            self.condition.notify()
+        return future
+
+    def run(self) -> None:
+        connect(self.queue.out)   # opened now: the first submission of a burst does not wait for it
+        while True:
+            with self.condition:
+                while not self.waiting:
+                    self.condition.wait()
+                group, self.waiting = self.waiting, []
+            answers = []
+            db = connect(self.queue.out)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for item, _ in group:
+                        try:
+                            answers.append(self.queue._insert(db, *item))
+                        except Refused as refused:   # decided before its row: the others go on
+                            answers.append(refused)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except BaseException as exc:  # noqa: BLE001 - the database failed: every caller of the group is told
+                answers = [exc] * len(group)
+            for (_, future), result in zip(group, answers):
+                if isinstance(result, BaseException):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
 
 def refuse_unknown(row) -> None:

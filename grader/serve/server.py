@@ -49,12 +49,45 @@ def _socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions(), workers: int | None = None,
+def course_assignments(course: str | Path) -> list[Assignment]:
+    """The assignments of a course folder: every subfolder with an ``assignment.toml``, by name."""
+    from ..assignments import load_assignment
+    from ..specs.model import ASSIGNMENT_FILE
+
+    folder = Path(course)
+    if not folder.is_dir():
+        raise UsageError(f"--course {course}: not a folder (give the folder holding the course's assignment "
+                         f"folders)", argument="course", value=str(course))
+    found = [load_assignment(p.parent) for p in sorted(folder.glob(f"*/{ASSIGNMENT_FILE}"))]
+    if not found:
+        raise UsageError(f"--course {course}: no assignment in it (no */{ASSIGNMENT_FILE})", argument="course",
+                         value=str(course))
+    return found
+
+
+def _check_course(assignments: list[Assignment], cluster: str | None) -> None:
+    ids = [a.id for a in assignments]
+    if len(set(ids)) != len(ids):
+        raise UsageError(f"two assignments of the course have one id: {', '.join(ids)}", argument="assignment")
+    keys = [a.course_key for a in assignments if a.course_key]
+    if len(set(keys)) != len(keys):
+        raise UsageError("two assignments of the course have one course_key: grader.submit could not say which "
+                         "assignment a notebook is for", argument="assignment")
+    if len(assignments) > 1 and cluster:
+        raise UsageError("a course of several assignments is graded by local workers: --cluster serves one "
+                         "assignment (run one service per assignment on the cluster)", argument="cluster")
+
+
+def serve(*, assignment=None, out: str | Path, options: GradeOptions = GradeOptions(), workers: int | None = None,
           cluster: str | None = None, host: str = "127.0.0.1", port: int = 8000, public_url: str = "",
           quiet: bool = False, request_timeout: float = REQUEST_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
-          on_ready: Callable[[str, str], None] | None = None) -> None:
+          on_ready: Callable[[str, str], None] | None = None, course: str | Path | None = None,
+          assignments: list | None = None) -> None:
     """Serve ``assignment`` (an Assignment, a name or a folder) into results folder ``out`` until
     stopped; ``on_ready(submit_url, instructor_url)`` is called once the socket listens.
+
+    A course: ``course`` (a folder of assignment folders) or ``assignments`` (several): one queue
+    and one pool of workers for all, a results folder per assignment (``OUT/ID``).
 
     ``request_timeout``: seconds a client has to send a request's headers, and at most between two
     pieces of its body (408 after it); ``max_connections``: open connections served at once (503
@@ -83,13 +116,18 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
     if not (isinstance(max_connections, int) and max_connections >= 1):
         raise UsageError(f"max_connections must be a whole number of 1 or more, got {max_connections!r}",
                          argument="max_connections", value=max_connections)
-    if not isinstance(assignment, Assignment):
-        assignment = find_assignment(assignment)
-    data_paths = resolve_all(assignment, explicit=options.data)
+    if course is not None:
+        chosen = course_assignments(course)
+    else:
+        chosen = [a if isinstance(a, Assignment) else find_assignment(a) for a in (assignments or [assignment])]
+    _check_course(chosen, cluster)
+    data_paths = {a.id: resolve_all(a, explicit=options.data) for a in chosen}
+    assignment = chosen[0]
     sock = _socket(host, port)
     try:
         workers = workers or max(1, os.cpu_count() or 1)
-        service = GradingService(out=out, assignment=assignment, options=options, data_paths=data_paths,
+        service = GradingService(out=out, assignments=chosen, options=options,
+                                 data_paths=data_paths if len(chosen) > 1 else data_paths[assignment.id],
                                  workers=workers, cluster=cluster, quiet=quiet).start()
     except BaseException:
         sock.close()
@@ -106,12 +144,20 @@ def serve(*, assignment, out: str | Path, options: GradeOptions = GradeOptions()
         # never sees it empty).
         write_atomic(serve_folder(out) / "address", f"{listening}\n")
         say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-        say(f"grader serve: grading {assignment.id} into {out}/ with "
-            + (f"the Dask cluster {cluster}" if cluster else f"{workers} worker(s)"))
+        say(f"grader serve: grading {', '.join(a.id for a in chosen)} into "
+            + (", ".join(f"{out}/{a.id}/" for a in chosen) if len(chosen) > 1 else f"{out}/")
+            + " with " + (f"the Dask cluster {cluster}" if cluster else f"{workers} worker(s)"))
         say(f"learners submit with GRADER_SUBMIT_URL={submit_url}")
         say(f"instructor page: {instructor_url}")
-        if not roster(out):
-            say(f"no learner can submit yet: grader tokens issue ROSTER.csv --out {out}")
+        from .lti import platforms, tool_key
+
+        tool_key(out)   # the LTI tool's key exists from the start (its JWKS is served, never made by a request)
+        trusted = platforms(out)
+        if trusted:
+            say(f"LTI 1.3: launches from {', '.join(sorted({p.issuer for p in trusted}))} at {root}/lti/login")
+        if not roster(out) and not trusted:
+            say(f"no learner can submit yet: grader tokens issue ROSTER.csv --out {out}, or register with an "
+                f"LMS: grader lti config --out {out} --public-url URL")
         app = build_app(service, public_url=public_url, request_timeout=request_timeout)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, timeout_keep_alive=5,

@@ -15,6 +15,13 @@ learner's grade: the submission that counts (the last graded, or the best
 after penalties) becomes ``results/LEARNER.json`` and ``executed/LEARNER.ipynb``,
 its feedback page and the gradebook are rewritten - the files every other
 command reads - and only then is the submission marked done.
+
+A course.  One service may grade several assignments (``grader serve --course DIR``): one
+queue (the database's ``submissions.assignment`` says whose each is), one pool of workers
+taking them in the order accepted, whatever the assignment (each job carries its assignment's
+context), and one results folder per assignment, ``OUT/ID/`` - the folder ``grader grade``,
+``post``, ``override`` and ``audit`` take - held as ``grader grade`` would hold it.  With one
+assignment, ``OUT`` itself is its results folder, as before.
 """
 from __future__ import annotations
 
@@ -70,10 +77,19 @@ class _ServeEngine(BatchEngine):
     service: "GradingService"
 
     def _started(self, job: Job) -> None:
-        self.journal.write("start", learner=job.learner, submission=job.name, key=job.key)
+        self.service.slot_of_job(job).journal.write("start", learner=job.learner, submission=job.name, key=job.key)
 
     def _write(self, job: Job, outcome: Outcome) -> None:
         self.service.finalize(job.name, outcome)
+
+    def _row(self, job: Job, reason: str, *, status: str | None = None) -> SubmissionResult:
+        if job.context is None:
+            return super()._row(job, reason, status=status)
+        default, self.assignment = self.assignment, job.context.assignment   # (the engine's one thread)
+        try:
+            return super()._row(job, reason, status=status)
+        finally:
+            self.assignment = default
 
 
 class _Log:
@@ -88,20 +104,71 @@ class _Log:
             sys.stderr.flush()
 
 
-class GradingService:
-    """Grades what the queue holds, as it arrives; see the module docstring."""
+class Slot:
+    """One assignment of the service: its results folder, journal, graded results, job context."""
 
-    def __init__(self, *, out: Path, assignment: Assignment, options: GradeOptions, data_paths: dict,
-                 workers: int = 1, cluster: str | None = None, quiet: bool = False):
+    def __init__(self, assignment: Assignment, folder: Path, data_paths: dict):
+        self.assignment, self.folder, self.data_paths = assignment, Path(folder), data_paths
+        self.journal = Journal(self.folder / "journal.jsonl")
+        self.results: dict[str, SubmissionResult] = {}
+        self.context = None   # the BatchContext its jobs carry (a course: set when grading starts)
+        self.lock = None      # a course: the flock on the folder (grader.batch.guard's format)
+
+    @property
+    def title(self) -> str:
+        return self.assignment.title or self.assignment.id
+
+    def hold(self) -> None:
+        """Hold the folder as ``grader grade`` would (a course's: the service holds ``OUT`` itself)."""
+        import fcntl
+        import os
+
+        from ..exceptions import BatchBusyError
+
+        (self.folder / ".grader").mkdir(parents=True, exist_ok=True)
+        handle = open(self.folder / ".grader" / "lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise BatchBusyError(f"another command is writing to {self.folder}/: stop it first, or give "
+                                 f"another --out") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()} grader serve")
+        handle.flush()
+        self.lock = handle
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.close()
+            self.lock = None
+
+
+class GradingService:
+    """Grades what the queue holds, as it arrives; see the module docstring.
+
+    ``assignment``: the one assignment, or ``assignments``: a course's (several: a results folder
+    each, ``OUT/ID``); ``data_paths``: the data files, or per assignment id when several."""
+
+    def __init__(self, *, out: Path, assignment: Assignment | None = None, options: GradeOptions,
+                 data_paths: dict, workers: int = 1, cluster: str | None = None, quiet: bool = False,
+                 assignments: list[Assignment] | None = None):
         from ..batch.guard import BatchGuard
 
-        self.out, self.assignment, self.options = Path(out), assignment, options
+        assignments = list(assignments or [assignment])
+        self.out, self.options = Path(out), options
+        self.course = len(assignments) > 1
+        self.slots = {a.id: Slot(a, self.out / a.id if self.course else self.out,
+                                 data_paths.get(a.id, {}) if self.course else data_paths) for a in assignments}
+        self.assignment = assignments[0]   # the default one (the only one, without a course)
+        self.assignments = {a.id: a for a in assignments}
         self.workers, self.cluster = workers, cluster
-        self.queue = SubmissionQueue(self.out, assignment)
+        self.queue = SubmissionQueue(self.out, self.assignment)
         self.journal = Journal(self.out / "journal.jsonl")
         self.guard = BatchGuard(self.out, journal=self.journal, holder="grader serve")
-        self.engine = _ServeEngine(assignment=assignment, options=options, data_paths=data_paths,
-                                   out=self.out, ledger=None)
+        self.engine = _ServeEngine(assignment=self.assignment, options=options,
+                                   data_paths=self.slots[self.assignment.id].data_paths, out=self.out, ledger=None)
         self.engine.service = self
         self.engine.executed_dir = executed_folder(self.out)
         self.stopping = threading.Event()
@@ -109,7 +176,7 @@ class GradingService:
         self.failure: BaseException | None = None
         self._thread: threading.Thread | None = None
         self._publish = threading.Lock()
-        self._results: dict[str, SubmissionResult] = {}
+        self.grades = None   # grader.serve.lti_services.GradeSync: grades to the LMSs' line items
 
     # --- life ----------------------------------------------------------------------------------
 
@@ -122,18 +189,28 @@ class GradingService:
                 self.log(self.guard.describe_swept())
             from ..results import load_results
 
-            self._results = {r.learner: r for r in load_results(self.out)}
+            for slot in self.slots.values():
+                if self.course:
+                    slot.hold()
+                slot.results = {r.learner: r for r in load_results(slot.folder)}
             for row in self.queue.recover():
                 stored = load_result(submission_folder(self.out, row["id"]) / RESULT_FILE)
                 if stored is not None and stored.grading_key == self._key(row):
                     self.finalize(row["id"], Outcome(stored))   # graded before the kill: not again
                 else:
                     self.queue.requeue(row["id"])
-            self.journal.write("serve", assignment=self.assignment.id, workers=self.workers,
+            self.journal.write("serve", assignment=",".join(self.slots), workers=self.workers,
                                cluster=self.cluster or "", queued=self.counts().get("queued", 0))
             self._thread = threading.Thread(target=self._grade, name="grader-serve-engine", daemon=True)
             self._thread.start()
+            self.queue.start()
+            from .lti_services import GradeSync
+
+            self.grades = GradeSync(self.out, {i: slot.folder for i, slot in self.slots.items()}, self.log)
+            self.grades.start()
         except BaseException:
+            for slot in self.slots.values():
+                slot.release()
             self.guard.__exit__(None, None, None)
             raise
         return self
@@ -145,11 +222,16 @@ class GradingService:
         self.queue.arrived.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self.grades is not None:
+            self.grades.stop()
         try:
             from ..report.html import write_summary
 
-            write_summary(list(self._results.values()), self.out, assignment_title=self.assignment.title)
+            for slot in self.slots.values():
+                write_summary(list(slot.results.values()), slot.folder, assignment_title=slot.assignment.title)
         finally:
+            for slot in self.slots.values():
+                slot.release()
             self.guard.__exit__(None, None, None)
 
     def _executor(self):
@@ -172,6 +254,12 @@ class GradingService:
             options = replace(options, threads=max(1, (os.cpu_count() or 1) // max(1, self.workers)))
         try:
             with self._executor() as executor:
+                from ..batch.job import BatchContext
+
+                for slot in self.slots.values():   # what each assignment's jobs carry
+                    slot.context = BatchContext(assignment=slot.assignment, options=options,
+                                                data_paths=slot.data_paths, executed_dir=executed_folder(self.out),
+                                                ledger=self.guard.ledger if executor.local else None)
                 executor.open(self.engine.context(executor, options), events=self.journal.write)
                 try:
                     self.engine.drain(_QueueJobs(self), executor)
@@ -189,68 +277,78 @@ class GradingService:
 
     # --- one submission ------------------------------------------------------------------------
 
+    def slot(self, row) -> Slot:
+        """The assignment of a queue's row (a row of a version-1 database: the default one)."""
+        return self.slots.get(row["assignment"] or self.assignment.id) or self.slots[self.assignment.id]
+
+    def slot_of_job(self, job: Job) -> Slot:
+        return self.slots[job.context.assignment.id] if job.context is not None else self.slots[self.assignment.id]
+
     def _submission(self, row) -> Submission:
         folder = submission_folder(self.out, row["id"])
         return Submission(learner=row["learner"], notebook=folder / NOTEBOOK_FILE, source=row["file_name"])
 
     def _key(self, row) -> str:
-        return grading_key(self._submission(row), self.assignment, self.options)
+        return grading_key(self._submission(row), self.slot(row).assignment, self.options)
 
     def job(self, row) -> Job:
         folder = submission_folder(self.out, row["id"])
         (folder / PROGRESS_FILE).unlink(missing_ok=True)   # a grading started again starts its view again
-        return Job(self._submission(row), self._key(row), name=row["id"], progress=str(folder / PROGRESS_FILE))
+        return Job(self._submission(row), self._key(row), name=row["id"], progress=str(folder / PROGRESS_FILE),
+                   context=self.slot(row).context if self.course else None)
 
     def finalize(self, submission_id: str, outcome: Outcome) -> None:
         """Record a submission's result and publish its learner's grade (see the module docstring)."""
         row = self.queue.row(submission_id)
+        slot = self.slot(row)
         result = outcome.result
         folder = submission_folder(self.out, submission_id)
         if result.status == GRADER_ERROR and row["runs"] < _MAX_RUNS and not self.stopping.is_set():
-            self.journal.write("requeue", learner=row["learner"], submission=submission_id, reason=result.reason)
+            slot.journal.write("requeue", learner=row["learner"], submission=submission_id, reason=result.reason)
             self.queue.requeue(submission_id)
             return
         if outcome.executed is not None:
             write_atomic(executed_folder(self.out) / f"{safe_name(submission_id)}.ipynb", outcome.executed)
         write_atomic(folder / RESULT_FILE, result.to_json())
         if row["penalty"] > 0 and result.status != GRADER_ERROR:
-            self._penalise(row, result)
+            self._penalise(slot, row, result)
         with self._publish:
-            counted = self._publish_learner(row["learner"], also=(row, result))
-        grade = self._corrections().grade(result)
+            counted = self._publish_learner(slot, row["learner"], also=(row, result))
+        grade = Corrections.load(slot.folder).grade(result)
         self.queue.finish(submission_id, status=result.status, total=grade.result.total,
                           max_total=result.max_total, grading_key=result.grading_key)
-        self.journal.write("done", learner=row["learner"], submission=submission_id, key=result.grading_key,
+        slot.journal.write("done", learner=row["learner"], submission=submission_id, key=result.grading_key,
                            total=grade.result.total, status=result.status,
                            counts=counted == submission_id)
+        if self.grades is not None:
+            self.grades.wake.set()   # the LMS's copy of the grade, through the outbox
         self.log(f"graded {row['learner']} (submission {submission_id}, attempt {row['attempt']}): "
                  f"{grade.result.total:g}/{result.max_total:g} in {result.duration_s:.0f} s"
                  + (f" ({result.reason})" if result.reason else ""))
 
-    def _corrections(self) -> Corrections:
-        return Corrections.load(self.out)
-
-    def _penalise(self, row, result: SubmissionResult) -> None:
+    def _penalise(self, slot: Slot, row, result: SubmissionResult) -> None:
         rid = result_id(result)
-        if any(e.action == PENALTY and e.result_id == rid for e in self._corrections().events(row["learner"])):
+        if any(e.action == PENALTY and e.result_id == rid for e in Corrections.load(slot.folder).events(row["learner"])):
             return  # recorded before a kill
-        reason = describe_late(self.assignment.submissions,
+        reason = describe_late(slot.assignment.submissions,
                                Timing(late=True, late_by_s=row["late_by_s"], penalty=row["penalty"]))
-        with Log.open(self.out) as log:
+        with Log.open(slot.folder) as log:
             log.append([Event(action=PENALTY, learner=row["learner"], by=SERVICE, reason=reason,
                               result_id=rid, detail={"fraction": row["penalty"], "late_by_s": row["late_by_s"],
                                                      "submission": row["id"],
-                                                     "deadline": str(self.assignment.submissions.deadline)})])
+                                                     "deadline": str(slot.assignment.submissions.deadline)})])
 
-    def _publish_learner(self, learner: str, *, also=None) -> str | None:
+    def _publish_learner(self, slot: Slot, learner: str, *, also=None) -> str | None:
         """Make the learner's counting submission the one in results/, executed/, feedback/ and the
         gradebook; returns its id."""
         from ..report.html import feedback_page, notebook_images
         from ..report.table import write_gradebook
 
-        corrections = self._corrections()
+        corrections = Corrections.load(slot.folder)
         candidates = []
         for row in self.queue.of_learner(learner):
+            if self.slot(row) is not slot:
+                continue
             if also is not None and row["id"] == also[0]["id"]:
                 result = also[1]
             elif row["state"] == "done":
@@ -261,24 +359,36 @@ class GradingService:
                 candidates.append((row, result))
         if not candidates:
             return None
-        if self.assignment.submissions.counts == "best":
+        if slot.assignment.submissions.counts == "best":
             row, result = max(candidates, key=lambda c: (corrections.grade(c[1]).result.total, c[0]["seq"]))
         else:
             row, result = max(candidates, key=lambda c: c[0]["seq"])
         name = safe_name(learner)
-        write_atomic(self.out / "results" / f"{name}.json", result.to_json())
+        write_atomic(slot.folder / "results" / f"{name}.json", result.to_json())
         executed = executed_folder(self.out) / f"{safe_name(row['id'])}.ipynb"
-        target = self.out / "executed" / f"{name}.ipynb"
+        target = slot.folder / "executed" / f"{name}.ipynb"
         if executed.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(executed, target.with_name(f".{target.name}.tmp"))
             target.with_name(f".{target.name}.tmp").replace(target)
-        self._results[learner] = result
-        write_atomic(self.out / "feedback" / f"{name}.html",
-                     feedback_page(result, assignment_title=self.assignment.title,
+        slot.results[learner] = result
+        write_atomic(slot.folder / "feedback" / f"{name}.html",
+                     feedback_page(result, assignment_title=slot.assignment.title,
                                    images=notebook_images(target), corrections=corrections))
-        write_gradebook(list(self._results.values()), self.out, corrections=corrections)
+        write_gradebook(list(slot.results.values()), slot.folder, corrections=corrections)
         return row["id"]
+
+    def folder_of(self, assignment_id: str) -> Path:
+        """The results folder of one of the service's assignments."""
+        return self.slots[assignment_id].folder
+
+    def accept(self, learner, upload, assignment=None):
+        """Queue ``upload`` of ``learner`` to ``assignment`` (:meth:`SubmissionQueue.accept`)."""
+        return self.queue.accept(learner, upload, assignment)
+
+    async def accept_async(self, learner, upload, assignment=None):
+        """:meth:`accept` on the event loop (:meth:`SubmissionQueue.accept_async`)."""
+        return await self.queue.accept_async(learner, upload, assignment)
 
     # --- what the pages show -------------------------------------------------------------------
 
@@ -288,6 +398,6 @@ class GradingService:
         return {row[0]: row[1] for row in connect(self.out).execute(
             "SELECT state, COUNT(*) FROM submissions GROUP BY state")}
 
-    def results(self) -> list[SubmissionResult]:
+    def results(self, assignment_id: str | None = None) -> list[SubmissionResult]:
         with self._publish:
-            return list(self._results.values())
+            return list(self.slots[assignment_id or self.assignment.id].results.values())

@@ -35,32 +35,37 @@ class Sessions:
     def __init__(self, *, capacity: int = SESSIONS_MAX, lifetime_s: float = SESSION_S,
                  clock: Callable[[], float] = time.monotonic):
         self.capacity, self.lifetime_s, self.clock = capacity, lifetime_s, clock
-        self._sessions: OrderedDict[str, tuple[str, str, float]] = OrderedDict()   # oldest first
+        self._sessions: OrderedDict[str, tuple[str, str, float, dict]] = OrderedDict()   # oldest first
 
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def open(self, role: str, learner: str = "") -> str:
+    def open(self, role: str, learner: str = "", data: dict | None = None) -> str:
         """A new session's cookie value; expired sessions are dropped, and the oldest ones while
-        the store is full."""
+        the store is full.  ``data``: what the session carries besides who it is (an LTI launch's
+        course, assignment and line item: :mod:`grader.serve.lti`)."""
         now = self.clock()
         while self._sessions and next(iter(self._sessions.values()))[2] <= now:
             self._sessions.popitem(last=False)   # all sessions live as long: the oldest expire first
         while len(self._sessions) >= self.capacity:
             self._sessions.popitem(last=False)
         token = secrets.token_urlsafe(24)
-        self._sessions[token] = (role, learner, now + self.lifetime_s)
+        self._sessions[token] = (role, learner, now + self.lifetime_s, dict(data or {}))
         return token
 
     def of(self, cookie: str) -> tuple[str, str]:
         """(role, learner) of the session ``cookie`` names; ("", "") for none or an expired one."""
+        return self.get(cookie)[:2]
+
+    def get(self, cookie: str) -> tuple[str, str, dict]:
+        """(role, learner, data) of the session ``cookie`` names; ("", "", {}) for none or an expired one."""
         found = self._sessions.get(cookie or "")
         if found is None:
-            return "", ""
+            return "", "", {}
         if found[2] <= self.clock():
             del self._sessions[cookie]
-            return "", ""
-        return found[0], found[1]
+            return "", "", {}
+        return found[0], found[1], found[3]
 
 
 class FailureThrottle:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..durable import open_database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2   # 2: submissions.assignment (a service grades a course of assignments)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS learners (
 CREATE TABLE IF NOT EXISTS submissions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, -- order of acceptance: the queue's order
     id TEXT NOT NULL UNIQUE,
+    assignment TEXT NOT NULL DEFAULT '',   -- the assignment's id ('' in a database of version 1: the only one)
     learner TEXT NOT NULL,
     email TEXT NOT NULL,
     received_at TEXT NOT NULL,             -- the service's clock at acceptance, UTC
@@ -62,6 +63,69 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, seq);
 CREATE INDEX IF NOT EXISTS submissions_by_learner ON submissions (learner, seq);
+-- LTI 1.3 (grader/serve/lti.py): the platforms the tool is registered with, the launches under way,
+-- who an LMS user is here, which link grades into which line item, and the platform's roster.
+CREATE TABLE IF NOT EXISTS lti_platforms (
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    auth_url TEXT NOT NULL,                -- the platform's OIDC authorization endpoint
+    jwks_url TEXT NOT NULL,                -- the platform's public keys
+    token_url TEXT NOT NULL,               -- OAuth 2 token endpoint (AGS, NRPS)
+    deployments TEXT NOT NULL DEFAULT '[]',-- JSON list of the deployment ids accepted
+    origin TEXT NOT NULL,                  -- the LMS's web origin: the only one that may frame the pages
+    added_at TEXT NOT NULL,
+    PRIMARY KEY (issuer, client_id)
+);
+CREATE TABLE IF NOT EXISTS lti_states (
+    state TEXT PRIMARY KEY,                -- sha256 of the state (never the state)
+    nonce TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    created_unix REAL NOT NULL,
+    used_unix REAL
+);
+CREATE TABLE IF NOT EXISTS lti_registration_tickets (
+    ticket TEXT PRIMARY KEY,               -- sha256 of a dynamic registration's ticket (grader lti register)
+    created_unix REAL NOT NULL,
+    used_unix REAL
+);
+CREATE TABLE IF NOT EXISTS lti_nonces (nonce TEXT PRIMARY KEY, used_unix REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS lti_users (
+    issuer TEXT NOT NULL,
+    sub TEXT NOT NULL,                     -- the LMS's user id (AGS userId)
+    learner TEXT NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issuer, sub)
+);
+CREATE INDEX IF NOT EXISTS lti_users_by_learner ON lti_users (learner);
+CREATE TABLE IF NOT EXISTS lti_contexts (
+    issuer TEXT NOT NULL,
+    context TEXT NOT NULL,                 -- the LMS course
+    client_id TEXT NOT NULL,
+    deployment TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    lineitems_url TEXT NOT NULL DEFAULT '',
+    memberships_url TEXT NOT NULL DEFAULT '',
+    roster_synced_unix REAL,
+    PRIMARY KEY (issuer, context)
+);
+CREATE TABLE IF NOT EXISTS lti_lineitems (
+    issuer TEXT NOT NULL,
+    context TEXT NOT NULL,
+    assignment TEXT NOT NULL,
+    lineitem TEXT NOT NULL,                -- where this assignment's scores go in that course
+    PRIMARY KEY (issuer, context, assignment)
+);
+CREATE TABLE IF NOT EXISTS lti_members (
+    issuer TEXT NOT NULL,
+    context TEXT NOT NULL,
+    sub TEXT NOT NULL,
+    roles TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL,                  -- Active | Inactive | Deleted (NRPS), or absent from the last roster
+    name TEXT NOT NULL DEFAULT '',
+    email TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issuer, context, sub)
+);
 """
 
 
@@ -96,11 +160,21 @@ def connect(out: Path) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
         db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
+        _migrate(db)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=30000")
         cache[str(path.resolve())] = db
     return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring a database of an older service to this schema (columns are only added)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(submissions)")}
+    if "assignment" not in columns:
+        db.execute("ALTER TABLE submissions ADD COLUMN assignment TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX IF NOT EXISTS submissions_by_learner_assignment ON submissions (learner, assignment)")
+    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
 def close_connections() -> None:

@@ -148,6 +148,21 @@ def issue(roster: Path, *, out: Path, days: float = DEFAULT_DAYS, learners: list
     return Issued(tokens_file=tokens_file, issued=issued, kept=kept, expires_at=expires)
 
 
+def issue_for(out: Path, learner: str, *, days: float = DEFAULT_DAYS) -> tuple[str, str, str]:
+    """A new token for one learner already known (an LMS launch's), replacing theirs: (email, token,
+    expiry).  Shown once, to that learner, on their page; stored hashed like every token."""
+    db = connect(out)
+    row = db.execute("SELECT * FROM learners WHERE learner=?", (learner,)).fetchone()
+    if row is None:
+        raise Refused(404, "You are not on this course's roster yet: open the assignment from the LMS first.",
+                      code="not-found")
+    now = utc_now()
+    token, expires = new_token(), iso(now + datetime.timedelta(days=days))
+    db.execute("UPDATE learners SET token_sha256=?, issued_at=?, expires_at=?, revoked_at=NULL WHERE learner=?",
+               (digest(token), iso(now), expires, learner))
+    return row["email"], token, expires
+
+
 def new_token() -> str:
     """A learner's token: 192 random bits, URL-safe, never starting with ``-`` (a spreadsheet
     that opens the tokens file would read ``-abc`` as a formula and show an error instead)."""

@@ -66,7 +66,8 @@ def submission(service, row) -> dict:
     data = {"id": row["id"], "learner": row["learner"], "file_name": row["file_name"],
             "received_at": row["received_at"], "attempt": row["attempt"], "timing": row["timing"],
             "penalty": row["penalty"], "state": state, "state_text": STATES[state],
-            "position": service.queue.position(row), "assignment": service.assignment.title or service.assignment.id}
+            "position": service.queue.position(row), "assignment": service.slot(row).title,
+            "assignment_id": service.slot(row).assignment.id}
     if state == "running":
         data["progress"] = progress(service.out, row["id"])
     if state == "done":
@@ -79,6 +80,9 @@ def instructor(service) -> dict:
     db = connect(service.out)
     now = time.time()
     counts = {"queued": 0, "running": 0, "done": 0, **service.counts()}
+    per_assignment = {a: {"queued": 0, "running": 0, "done": 0} for a in service.slots}
+    for row in db.execute("SELECT assignment, state, COUNT(*) FROM submissions GROUP BY assignment, state"):
+        per_assignment.setdefault(row[0] or service.assignment.id, {})[row[1]] = row[2]
     recent = db.execute("SELECT COUNT(*), AVG(finished_unix - received_unix) FROM submissions "
                         "WHERE state='done' AND finished_unix > ?", (now - 600,)).fetchone()
     oldest = db.execute("SELECT MIN(received_unix) FROM submissions WHERE state='queued'").fetchone()[0]
@@ -90,15 +94,30 @@ def instructor(service) -> dict:
         "oldest_wait_s": round(now - oldest, 1) if oldest else 0,
         "failure": f"{type(service.failure).__name__}: {service.failure}" if service.failure else "",
         "learners": db.execute("SELECT COUNT(*) FROM learners").fetchone()[0],
-        "recent": [{"id": r["id"], "learner": r["learner"], "received_at": r["received_at"],
+        "lms_roster": _lms_roster(service.out),
+        "assignments": [{"id": a, "title": service.slots[a].title, **c} for a, c in per_assignment.items()
+                        if a in service.slots],
+        "recent": [{"id": r["id"], "assignment": r["assignment"] or service.assignment.id,
+                    "learner": r["learner"], "received_at": r["received_at"],
                     "attempt": r["attempt"], "timing": r["timing"], "penalty": r["penalty"],
                     "state": r["state"], "status": r["status"] or "", "total": r["total"],
                     "max_total": r["max_total"]} for r in rows],
     }
 
 
-def gradebook(service) -> tuple[list[str], list[dict]]:
-    """The class gradebook so far, as ``gradebook.csv`` has it (corrections applied)."""
+def gradebook(service, assignment_id: str | None = None) -> tuple[list[str], list[dict]]:
+    """An assignment's class gradebook so far, as its ``gradebook.csv`` has it (corrections applied)."""
     from ..corrections import Corrections
 
-    return gradebook_rows(service.results(), corrections=Corrections.load(service.out))
+    assignment_id = assignment_id or service.assignment.id
+    return gradebook_rows(service.results(assignment_id),
+                          corrections=Corrections.load(service.folder_of(assignment_id)))
+
+
+def _lms_roster(out: Path) -> list[dict]:
+    """The LMS courses' members (NRPS), each with their learner id here and status there."""
+    from .lti_services import roster
+
+    return [{"course": r["course"], "learner": r["learner"] or "", "name": r["name"], "email": r["email"],
+             "status": r["status"], "roles": ", ".join(x.rsplit("#", 1)[-1] for x in json.loads(r["roles"]))}
+            for r in roster(out)]

@@ -196,6 +196,18 @@ def test_serve_gives_the_notebook_nothing(planted):
     out = folder / f"serve-out-{canary}"
     service = Service(assignment, out, workers=1, env=env)
     tokens = service.issue(["dora"])
+    # The service's own secrets carry the canary too: the instructor key, and the LTI tool's private
+    # key (a PEM with the canary on a line before it, which PEM readers skip).
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    (out / "serve" / "instructor.key").write_text(canary)
+    (out / "serve" / "instructor.key").chmod(0o600)
+    (out / "serve" / "lti").mkdir(mode=0o700)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (out / "serve" / "lti" / "tool-key.pem").write_bytes(f"{canary}\n".encode() + key)
+    (out / "serve" / "lti" / "tool-key.pem").chmod(0o600)
     service.start()
     try:
         notebook = _hunt_notebook(folder / "serve-hunt.ipynb")

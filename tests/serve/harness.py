@@ -52,6 +52,25 @@ def assignment_copy(root: Path, submissions: str = "", course_key: str = COURSE_
     return folder
 
 
+SECOND = "digits_b"          # the course's second assignment: sklearn_digits again, under another id and key
+SECOND_KEY = "skl-b-2026"
+
+
+def course_copy(root: Path, submissions: str = "") -> Path:
+    """A course folder of two assignments: sklearn_digits (key skl-2026) and digits_b (the same notebook
+    under another id, title and key), with their references; returns the course folder."""
+    assignment_copy(root, submissions)
+    second = root / "assignments" / SECOND
+    if not second.exists():
+        shutil.copytree(root / "assignments" / "sklearn_digits", second)
+        shutil.copytree(root / "reference" / "sklearn_digits", root / "reference" / SECOND)
+        spec = second / "assignment.toml"
+        text = spec.read_text().replace('id = "sklearn_digits"', f'id = "{SECOND}"', 1)
+        text = re.sub(r'(?m)^title = ".*"$', 'title = "Digits, week 2"', text, count=1)
+        spec.write_text(text.replace(f'course_key = "{COURSE_KEY}"', f'course_key = "{SECOND_KEY}"', 1))
+    return root / "assignments"
+
+
 def slow_notebook(path: Path, seconds: float) -> Path:
     """The solution with a pause after its first graded part (its verdict shows while it sleeps)."""
     notebook = nbformat.read(SOLUTION, as_version=4)
@@ -74,8 +93,9 @@ class Service:
     """``grader serve`` on ``assignment`` into ``out`` (see the module docstring)."""
 
     def __init__(self, assignment: Path, out: Path, *, workers: int = 2, extra=(), mark: str | None = None,
-                 env: dict | None = None):
+                 env: dict | None = None, course: bool = False):
         self.assignment, self.out, self.workers, self.extra = assignment, out, workers, list(extra)
+        self.course = course   # ``assignment`` is a course folder (grader serve --course)
         self.env = env  # the service's environment (default: this process's)
         self.run = Run(mark or uuid.uuid4().hex)
         self.process: subprocess.Popen | None = None
@@ -98,8 +118,9 @@ class Service:
         env = {**(os.environ if self.env is None else self.env), "GRADER_TEST_MARK": self.run.mark}
         self.log = open(self.out.parent / f"serve-{self.run.mark[:8]}-{time.time():.0f}.log", "w+")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader", "serve", "--assignment", str(self.assignment), "--out",
-             str(self.out), "--port", "0", "--workers", str(self.workers), *self.extra],
+            [sys.executable, "-m", "grader", "serve", "--course" if self.course else "--assignment",
+             str(self.assignment), "--out", str(self.out), "--port", "0", "--workers", str(self.workers),
+             *self.extra],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while not address.is_file():

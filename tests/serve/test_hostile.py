@@ -439,6 +439,93 @@ def _(t):
     return answer
 
 
+# The LTI routes (issue #28): no LMS is registered with this service.
+
+@case("POST /lti/launch, 1 MiB", 413, "larger than this address accepts", code="too-large")
+def _(t):
+    return t.post("/lti/launch", b"id_token=" + b"x" * 2**20)
+
+
+@case("a launch whose id_token is not a JWT", 400, "The LMS sent no valid id_token (not a JWT)")
+def _(t):
+    return t.post("/lti/launch", {"id_token": "<script>alert(1)</script>", "state": "x"})
+
+
+@case("a launch from an LMS that is not registered", 403, "an LMS this service is not registered with")
+def _(t):
+    import jwt
+
+    token = jwt.encode({"iss": "https://lms.evil.example", "aud": "x"}, "k" * 32, algorithm="HS256")
+    return t.post("/lti/launch", {"id_token": token, "state": "x"})
+
+
+@case("a login from an LMS that is not registered", 403, "This service is not registered with the LMS")
+def _(t):
+    return t.get("/lti/login?iss=https%3A%2F%2Flms.evil.example&login_hint=1&target_link_uri=x")
+
+
+@case("a login without its issuer", 400, "lacks its issuer or its login hint")
+def _(t):
+    return t.post("/lti/login", {"login_hint": "x"})
+
+
+@case("a launch's landing with a made-up ticket and markup", 401, "open the assignment again from the LMS")
+def _(t):
+    answer = t.get("/lti/landing?ticket=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert "<script>alert" not in answer.text
+    return answer
+
+
+@case("the deep-linking picker without an instructor's launch", 403, "Adding an assignment to the course starts")
+def _(t):
+    return t.get("/lti/deep-link", cookies=t.cookies["ann"])
+
+
+@case("an upload from the page without a session", 403, "Upload from your page", code="no-session")
+def _(t):
+    return t.post("/assignments/sklearn_digits/upload", SOLUTION.read_bytes(), headers={"X-File-Name": "a.ipynb"})
+
+
+@case("an upload with a session but no CSRF token (another site's form)", 403,
+      "This upload is not from this session's page", code="csrf")
+def _(t):
+    return t.post("/assignments/sklearn_digits/upload", SOLUTION.read_bytes(), cookies=t.cookies["ann"],
+                  headers={"X-File-Name": "a.ipynb", "X-CSRF-Token": "guess"})
+
+
+@case("an upload declaring 100 MB", 413, "larger than this assignment accepts (20 MB)", code="too-large")
+def _(t):
+    answer = t.raw(b"POST /assignments/sklearn_digits/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 104857600"
+                   b"\r\n\r\n{", wait=5)
+    assert answer.closed
+    return answer
+
+
+@case("a dynamic registration without a ticket of grader lti register", 403, "This registration link is unknown")
+def _(t):
+    return t.get("/lti/register?ticket=guess&openid_configuration=https%3A%2F%2Flms.evil.example%2F.well-known"
+                 "%2Fopenid-configuration&registration_token=x")
+
+
+@case("a token from the page without the CSRF token", 403, "This request is not from this session's page",
+      code="csrf")
+def _(t):
+    return t.post("/assignments/sklearn_digits/token", b"", cookies=t.cookies["ann"])
+
+
+@case("the tool's public key set: no private part", 200, '"kty":"RSA"')
+def _(t):
+    answer = t.get("/lti/jwks.json")
+    (key,) = json.loads(answer.text)["keys"]
+    assert key["alg"] == "RS256" and key["kid"] and not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
+    return answer
+
+
+@case("a learner's assignment page from /me: private, not framed", 200, "Submit your notebook")
+def _(t):
+    return t.get("/assignments/sklearn_digits", cookies=t.cookies["ann"])
+
+
 # The attacks that held before: they stay in the table.
 
 @case("another learner's token", 403, "This token was issued to another learner", code="other-learner", held=True)

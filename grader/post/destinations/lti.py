@@ -63,6 +63,17 @@ def score_document(delivery: Delivery) -> dict:
     }
 
 
+def signed_assertion(*, client_id: str, audience: str, key, key_id: str | None = None) -> str:
+    """A fresh client assertion (RFC 7523): a JWT signed RS256 by the tool's ``key``, valid 5 minutes,
+    with a new ``jti``; shared by AGS posting and the service's LTI calls (:mod:`grader.serve.lti`)."""
+    import jwt
+
+    now = int(time.time())
+    claims = {"iss": client_id, "sub": client_id, "aud": audience, "iat": now, "exp": now + ASSERTION_LIFETIME,
+              "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": key_id} if key_id else None)
+
+
 def clear_token_cache() -> None:
     """Forget every cached access token (tests; a platform that revoked them)."""
     with _TOKENS_LOCK:
@@ -149,17 +160,10 @@ class LtiDestination(Destination):
 
     def client_assertion(self) -> str:
         """A fresh signed JWT identifying the tool to the token endpoint."""
-        import jwt
-
         if getattr(self, "_key", None) is None:
             self._key = self._load_key()
-
-        now = int(time.time())
-        claims = {"iss": self.settings["client_id"], "sub": self.settings["client_id"],
-                  "aud": self._audience(), "iat": now, "exp": now + ASSERTION_LIFETIME,
-                  "jti": uuid.uuid4().hex}
-        headers = {"kid": self.settings["key_id"]} if self.settings.get("key_id") else None
-        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+        return signed_assertion(client_id=self.settings["client_id"], audience=self._audience(),
+                                key=self._key, key_id=self.settings.get("key_id"))
 
     def _token(self) -> tuple[Secret, bool] | Attempt:
         """A valid access token and whether it is fresh (not cached); an Attempt on trouble."""
