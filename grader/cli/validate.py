@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from .options import EXIT_FAILED, EXIT_OK, add_data_option, add_junit_option, data_option, to_stderr
+from .options import add_order_option  # issue #27: --order
 
 
 def add_parser(commands) -> None:
@@ -22,6 +23,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="run the solution under N seeds (default: 1)")
     add_data_option(parser)
+    add_order_option(parser)  # issue #27
     parser.add_argument("--no-run", action="store_true",
                         help="only the consistency checks: run no notebook")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -38,7 +40,7 @@ def run(args) -> int:
     from ..report.ci import emit
 
     folder = assignment_folder(args.assignment_dir)
-    report = validate(folder, seeds=args.seeds, options=GradeOptions(data=data_option(args.data)),
+    report = validate(folder, seeds=args.seeds, options=GradeOptions(data=data_option(args.data), order=args.order),
                       reference_dir=args.reference, run=not args.no_run,
                       progress=None if args.quiet else to_stderr)
     if args.json:

@@ -40,6 +40,12 @@ class KernelSpec:
     measure_timeout: float = _doc("seconds one measurement request may take", 120.0)
     memory_mb: int = _doc("memory cap of the kernel and its children, in MB", 6144)
     max_processes: int = _doc("cap on the kernel's processes and threads", 256)
+    # --- order policy (issue #27) ---
+    order: str = _doc("in which order the cells run: 'top-down' (every cell once, top to bottom) or "
+                      "'as-run' (the learner's history as the saved execution counts record it: "
+                      "earlier cells run again where the learner re-ran them); parts are measured "
+                      "once either way, at their graded cell's own place", "top-down")
+    # --- end order policy ---
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,11 @@ def _check_policy(policy: SubmissionPolicy, path: Path) -> None:
 def _check(assignment: Assignment, path: Path) -> None:
     """Consistency checks that make a spec unusable when they fail."""
     _check_policy(assignment.submissions, path)
+    # --- order policy (issue #27) ---
+    if assignment.kernel.order not in ("top-down", "as-run"):
+        raise SpecError(f"top-down or as-run, got {assignment.kernel.order!r}", path=str(path),
+                        field="kernel.order")
+    # --- end order policy ---
     for data in assignment.data:
         if data.build and not (isinstance(data.build, tuple)
                                and all(isinstance(arg, str) for arg in data.build)):
