@@ -158,3 +158,15 @@ def test_the_order_choices_are_the_policies():
     for name in ("check", "grade", "serve", "validate"):
         order = next(action for action in commands[name]._actions if action.dest == "order")
         assert tuple(order.choices) == ORDERS and order.default is None
+
+
+def test_the_order_given_reaches_the_grading_options():
+    from grader.cli import build_parser
+    from grader.cli.options import grade_options
+
+    parser = build_parser()
+    for argv in (["check", "nb.ipynb"], ["grade", "submissions"], ["serve"]):
+        assert grade_options(parser.parse_args([*argv, "--order", "top-down"])).order == "top-down"
+        assert grade_options(parser.parse_args(argv)).order is None  # the assignment's
+    validate = parser.parse_args(["validate", "assignments/mnist_digits", "--order", "as-run"])
+    assert validate.order == "as-run"
