@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ast
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..results import PASSED
 
@@ -53,7 +53,7 @@ class PartHistory:
     trainer: int | None = None        # the last cell above `defined` that would train it
     rerun: tuple = ()                 # cells the learner ran again between `defined` and `graded`
     rerun_trainer: int | None = None  # the first of `rerun` that trains it
-    counts: dict = None               # cell number -> saved execution count, of the cells above
+    counts: dict = field(default_factory=dict)  # cell number -> saved execution count (whole, above 0)
 
 
 @functools.lru_cache(maxsize=4096)
