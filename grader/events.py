@@ -6,11 +6,14 @@ these events, in this order::
     Started           the notebook, the assignment, its code cells and graded cells
     KernelStarting    the kernel (and the evaluator beside it) is being started
     KernelReady       the kernel runs and the grading agent is installed
-    CellStarted       cell N of TOTAL starts (the first line of its source)
+    CellStarted       cell N of TOTAL starts (the first line of its source); under the as-run
+                      order a cell may run again (``again``), ``step`` of ``steps`` counts the runs
     CellFinished      cell N ended: ok, error (with the exception's one-line summary) or timeout
     PartJudged        a part's verdict, as soon as its measurement arrives (the evaluator
                       measures models beside the kernel, so a verdict may come while later
                       cells run)
+    CleanRunStarted   (grader check, as-run order, cells re-run before a graded cell) a clean
+                      top-down run follows, its cells reported as CellStarted/CellFinished
     Finished          the result, exactly what the grading returns
 
 ``CellStarted``/``CellFinished`` repeat per cell and ``PartJudged`` per measured part;
@@ -62,6 +65,10 @@ class Started(Event):
     cells: int = 0                           # code cells
     parts: tuple = ()                        # part ids, in the assignment's order
     graded: dict = field(default_factory=dict)  # part id -> code cell number (graded cells found)
+    # --- order policy ---
+    steps: int = 0                           # runs of cells in the schedule (re-runs included)
+    order: str = ""                          # top-down | as-run
+    schedule: str = ""                       # the schedule in one line ("graded as you ran it: ...")
 
     name = "started"
 
@@ -86,6 +93,10 @@ class CellStarted(Event):
     total: int = 0
     first_line: str = ""                     # the first non-empty line of its source
     graded: tuple = ()                       # the parts measured after it
+    # --- order policy ---
+    again: bool = False                      # a re-run of a cell that ran at its own place (as-run)
+    step: int = 0                            # 1-based position in the schedule
+    steps: int = 0                           # runs in the schedule
 
     name = "cell_started"
 
@@ -97,8 +108,24 @@ class CellFinished(Event):
     status: str = "ok"                       # ok | error | timeout
     duration_s: float = 0.0
     error: str = ""                          # "NameError: name 'labels' is not defined"
+    # --- order policy ---
+    again: bool = False
+    step: int = 0
+    steps: int = 0
 
     name = "cell_finished"
+
+
+@dataclass(frozen=True)
+class CleanRunStarted(Event):
+    """``grader check`` under the as-run order, when cells ran again before a graded cell: a
+    clean top-to-bottom run follows, to tell which parts pass only as the learner ran them.
+    Its cells are reported as ``CellStarted``/``CellFinished`` like the first run's."""
+
+    reason: str = ""                         # the schedule in one line
+    steps: int = 0                           # runs in the top-down schedule
+
+    name = "clean_run_started"
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,7 @@ class Finished(Event):
 Listener = Callable[[Event], None]
 
 EVENTS = {cls.name: cls for cls in (Started, KernelStarting, KernelReady, CellStarted, CellFinished,
+                                    CleanRunStarted,
                                     PartJudged, Finished)}
 
 

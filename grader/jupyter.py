@@ -10,7 +10,7 @@
     result = check_here()
 
 The check is the grade: it runs ``grader check`` on the *saved* notebook file
-in a separate process, which re-runs it top to bottom in a fresh kernel (never
+in a separate process, which re-runs it in a fresh kernel (in the assignment's order; never
 this one: nothing of the learner's live state counts, and nothing in it is
 touched).  Progress (the cell running, each part's verdict as soon as it is
 measured) and then the verdict table appear in the cell's output; the header

@@ -22,12 +22,15 @@ from pathlib import Path
 
 from .exceptions import KernelLostError, UsageError
 from .version import __version__
-from .events import Emitter, Finished, KernelStarting, Listener, PartJudged, PartMeasured, Started
+from .events import (CellFinished, CellStarted, CleanRunStarted, Emitter, Finished, KernelStarting, Listener,
+                     PartJudged, PartMeasured, Started)
 from .judge.compare import saved_vs_rerun
+from .judge.history import advice, part_histories
 from .specs.data import resolve_all, split_labels
 from .run.evaluator_client import EVALUATED_KINDS, INTEGRITY_ROWS, EvaluatorOptions, build_plan
 from .run.execute import RunOptions, code_cell_numbers, find_graded_cells, run_notebook
 from .run.limits import Limits
+from .run.schedule import AS_RUN, ORDERS, TOP_DOWN, Schedule, as_run, plan
 from .judge.extract import extract, extract_reports
 from .results import GRADED, UNGRADABLE, PartResult, SubmissionResult
 from .judge.score import score_part
@@ -50,6 +53,9 @@ class GradeOptions:
     threads: int | None = None              # CPU threads per kernel (TensorFlow, BLAS, OpenMP)
     sandbox: str = "auto"                   # required | auto | off (see grader.run.sandbox)
     keep_workdir: bool = False
+    order: str | None = None                # top-down | as-run; default from assignment.toml
+    compare_orders: bool = False            # as-run with re-runs before a graded cell: also grade a
+                                            # top-down run, and say which parts pass only as run
 
     def __post_init__(self):
         # A limit of 0 s or less would grade nothing: refuse it before anything runs or is written.
@@ -66,6 +72,9 @@ class GradeOptions:
         if self.seed is not None and not (isinstance(self.seed, int) and 0 <= self.seed < 2**32):
             raise UsageError(f"seed must be a whole number from 0 to 2**32 - 1, got {self.seed!r}",
                              argument="seed", value=self.seed)
+        if self.order is not None and self.order not in ORDERS:
+            raise UsageError(f"order must be {' or '.join(ORDERS)}, got {self.order!r}",
+                             argument="order", value=self.order)
         if self.sandbox not in ("required", "auto", "off"):
             raise UsageError(f"sandbox must be required, auto or off, got {self.sandbox!r}",
                              argument="sandbox", value=self.sandbox)
@@ -251,8 +260,16 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
     graded = find_graded_cells(notebook, part_ids) if notebook is not None else {}
     # Part id -> the code cell after which it is measured.
     graded_cell_of = {part_id: numbers[index] for index, ids in graded.items() for part_id in ids}
+    # The order the cells run in (the assignment's policy), and the learner's history as the saved
+    # counts record it, which explains verdicts under either policy (grader.judge.history).
+    order = options.order or assignment.kernel.order
+    schedule = plan(notebook, order) if notebook is not None else None
+    history = (schedule if order == AS_RUN else as_run(notebook)) if notebook is not None else None
+    histories = part_histories(notebook, assignment.parts, graded, history) if notebook is not None else {}
     emit(Started, notebook=path.name, assignment=assignment.id, cells=len(numbers),
-         parts=tuple(part_ids), graded=dict(graded_cell_of))
+         parts=tuple(part_ids), graded=dict(graded_cell_of),
+         steps=len(schedule.steps) if schedule else 0, order=order,
+         schedule=schedule.text() if schedule else "")
     # Data before the verdict on the file: a missing data file is the harness's problem, whatever
     # the notebook is.
     data_paths = data_paths if data_paths is not None else resolve_all(assignment, explicit=options.data)
@@ -280,8 +297,9 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
         limits=Limits(memory_mb=options.memory_mb or kernel.memory_mb,
                       processes=options.max_processes or kernel.max_processes),
         judge=functools.partial(_judge, assignment=assignment, data_paths=data_paths,
-                                integrity=integrity, graded_cell_of=graded_cell_of),
-        emit=emit, started=started, ledger=ledger)
+                                integrity=integrity, graded_cell_of=graded_cell_of,
+                                histories=histories, order=order),
+        emit=emit, started=started, ledger=ledger, schedule=schedule, history=history)
     started_at = _now()
     saved = copy.deepcopy(notebook)  # nbclient replaces the outputs in place
     execution, lost = _run_until_not_lost(attempt, saved)
@@ -291,7 +309,52 @@ def _grade(path: Path, *, assignment: Assignment, options: GradeOptions, learner
         from .results import write_atomic
 
         write_atomic(executed_path, nbformat.writes(execution.notebook))
-    return _result(attempt, execution, saved=saved, digest=digest, started_at=started_at, lost=lost)
+    result = _result(attempt, execution, saved=saved, digest=digest, started_at=started_at, lost=lost)
+    if options.compare_orders and order == AS_RUN and _rerun_before_graded(schedule, graded):
+        phase = time.monotonic()
+        _compare_with_clean_run(result, attempt, saved, notebook)
+        result.timings["clean_run"] = round(time.monotonic() - phase, 3)
+        result.duration_s = result.timings["total"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def _rerun_before_graded(schedule: Schedule, graded: dict) -> bool:
+    """Whether some cell runs again before a graded cell's own run (the orders may then differ)."""
+    last = max((k for k, step in enumerate(schedule.steps) if not step.again and step.index in graded),
+               default=-1)
+    return any(step.again for step in schedule.steps[:last])
+
+
+def _compare_with_clean_run(result: SubmissionResult, attempt: "_Attempt", saved, notebook) -> None:
+    """The same notebook graded top to bottom, beside the as-run grade: which parts pass only as
+    the learner ran them (``result.schedule["clean_run"]``).  Its cells are reported as they run;
+    its verdicts are not streamed (they are not the grade)."""
+    clean = plan(notebook, TOP_DOWN)
+    emit = attempt.emit
+    emit(CleanRunStarted, reason=attempt.schedule.text(), steps=len(clean.steps))
+    relay = Emitter(lambda event: emit.emit(event) if isinstance(event, (CellStarted, CellFinished)) else None,
+                    started=attempt.started) if emit else Emitter(None)
+    clean_attempt = dataclasses.replace(
+        attempt, schedule=clean, emit=relay,
+        judge=functools.partial(attempt.judge.func, **{**attempt.judge.keywords, "order": TOP_DOWN}))
+    try:
+        execution, _ = _run_until_not_lost(clean_attempt, saved)
+    except KernelLostError as exc:
+        result.schedule["clean_run"] = {"order": TOP_DOWN, "parts": {}, "total": 0,
+                                        "warning": f"a clean top-to-bottom run could not be compared ({exc})"}
+        return
+    parts = [clean_attempt.judge(part, execution.measurements.get(part.id), execution)
+             for part in attempt.assignment.parts]
+    only_as_run = [p.id for p, graded in zip(parts, result.parts)
+                   if graded.status == "passed" and p.status != "passed"]
+    warning = ""
+    if only_as_run:
+        warning = (f"passes only as you ran it: a clean top-to-bottom run (Restart & Run All) does not "
+                   f"pass {', '.join(only_as_run)} ("
+                   + ", ".join(f"{p.id} {p.status}" for p in parts if p.id in only_as_run)
+                   + "); see each part's message for the cell to change")
+    result.schedule["clean_run"] = {"order": TOP_DOWN, "parts": {p.id: p.status for p in parts},
+                                    "total": sum(p.points for p in parts), "warning": warning}
 
 
 @dataclass(frozen=True)
@@ -318,6 +381,8 @@ class _Attempt:
     emit: Emitter
     started: float
     ledger: object
+    schedule: Schedule | None = None   # the order the cells run in
+    history: Schedule | None = None    # the learner's history as the saved counts record it (as-run)
 
 
 def _run_until_not_lost(attempt: _Attempt, saved) -> tuple:
@@ -378,7 +443,7 @@ def _run_once(attempt: _Attempt, saved):
             if emit else None)
         emit(KernelStarting, sandbox=attempt.sandbox_text)
         return run_notebook(copy.deepcopy(saved), workdir=workdir, cwd=home, options=run_options,
-                            graded=attempt.graded)
+                            graded=attempt.graded, schedule=attempt.schedule)
     finally:
         if not options.keep_workdir:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -410,7 +475,14 @@ def _result(attempt: _Attempt, execution, *, saved, digest: str, started_at: str
     result.timings = {**execution.timings, "total": round(time.monotonic() - attempt.started, 3)}
     result.peak_memory_mb = execution.peak_memory_mb
     result.evaluator_peak_memory_mb = execution.evaluator_peak_memory_mb
-    result.notes.extend(saved_vs_rerun(saved, execution.notebook))
+    if attempt.schedule is not None:
+        result.schedule = attempt.schedule.to_dict()
+    numbers = code_cell_numbers(saved)
+    result.notes.extend(saved_vs_rerun(
+        saved, execution.notebook, history=attempt.history,
+        order=attempt.schedule.order if attempt.schedule else TOP_DOWN,
+        graded={numbers[index]: ids for index, ids in attempt.graded.items()},
+        statuses={part.id: part.status for part in parts}))
     if execution.skipped:
         result.notes.append("skipped while grading (no network, no installs): "
                             + "; ".join(execution.skipped))
@@ -424,7 +496,7 @@ def _result(attempt: _Attempt, execution, *, saved, digest: str, started_at: str
 
 
 def _judge(part, measurement: dict | None, execution, *, assignment: Assignment, data_paths: dict,
-           integrity: dict, graded_cell_of: dict) -> PartResult:
+           integrity: dict, graded_cell_of: dict, histories: dict, order: str) -> PartResult:
     """One part's verdict from its measurement and the run so far (the final result's, and the
     one streamed while the notebook still runs: one code for both)."""
     from .judge.kinds import get_kind
@@ -442,11 +514,16 @@ def _judge(part, measurement: dict | None, execution, *, assignment: Assignment,
     hidden = kind.uses_split and assignment.split(part.split).hidden
     scored = score_part(part, assignment.threshold(part.id), extracted,
                         graded_cell=graded_cell_of.get(part.id), cell_errors=execution.errors,
-                        failure=execution.failure, failed_at=execution.failed_at, hidden=hidden)
+                        failure=execution.failure, failed_at=execution.failed_at, hidden=hidden,
+                        advice=functools.partial(_advice, histories.get(part.id), order=order))
     scored.reported = {split: {"value": value, "hidden": assignment.split(split).hidden}
                        for split, value in (extracted.reported or {}).items()}
     scored.fingerprint = extracted.fingerprint  # instructors only (grader.similarity)
     return scored
+
+
+def _advice(history, status: str, *, order: str) -> str:
+    return advice(history, status=status, order=order)
 
 
 def _stream_verdicts(emit: Emitter, judge, assignment: Assignment):

@@ -40,6 +40,12 @@ class CellError:
     evalue: str
     traceback: str = ""       # ANSI colours stripped
     source: str = ""          # the cell's source
+    # --- order policy ---
+    again: bool = False       # raised when the cell ran again (the as-run order), not at its own place
+    # The learner's own lines in the traceback and in TensorFlow's "defined at" stack, which is
+    # all a learner is shown of them: [{"cell": n, "line": k, "code": text, "role": "raised" |
+    # "defined"}] (grader.kernel.errortext.own_frames); the traceback keeps the rest.
+    frames: list = field(default_factory=list)
 
     @classmethod
     def from_reply(cls, *, cell: int, content: dict, source: str = "") -> "CellError":
@@ -66,7 +72,8 @@ class CellError:
         return f"{self.ename}: {evalue}" if evalue else self.ename
 
     def summary(self) -> str:
-        return f"cell {self.cell} raised {self.headline()}"
+        again = " (run again)" if self.again else ""
+        return f"cell {self.cell}{again} raised {self.headline()}"
 
 
 @dataclass
@@ -95,6 +102,9 @@ class PartResult:
     evidence: dict | None = None
     fingerprint: dict | None = None  # instructors only: the model's outputs summarised
                                      # (grader.judge.fingerprint), for the similarity report
+    # --- order policy ---
+    advice: str = ""            # what to change, from the order the cells ran in (which cell, what to
+                                # do); also at the end of `message`, and kept by a rescore
 
 
 @dataclass
@@ -130,6 +140,11 @@ class SubmissionResult:
     parts: list[PartResult] = field(default_factory=list)
     errors: list[CellError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # --- order policy ---
+    # The runs, in order (grader.run.schedule): {"order", "cells": [code cell numbers], "again":
+    # [positions in cells that were re-runs], "text": one line}; with compare_orders, "clean_run":
+    # {"order": "top-down", "parts": {id: status}, "total"}.  Empty when nothing ran.
+    schedule: dict = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -44,8 +44,12 @@ def _assignment(assignment: Assignment | str | Path | None, notebooks=()) -> Ass
 
 def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = None,
           options: GradeOptions = GradeOptions(), on_event: Listener | None = None,
-          executed_path: str | Path | None = None) -> SubmissionResult:
+          executed_path: str | Path | None = None, compare_orders: bool = True) -> SubmissionResult:
     """Grade one notebook (a learner's self-check) and return its result.
+
+    ``compare_orders``: under the as-run order, when cells ran again before a graded cell, also
+    grade a clean top-to-bottom run and say which parts pass only as the learner ran them
+    (``result.schedule["clean_run"]``): a second kernel run, for those notebooks only.
 
     ``on_event`` receives the grading's progress as it happens (:mod:`grader.events`: each
     cell as it starts, each part's verdict as soon as it is measured, the result);
@@ -64,6 +68,7 @@ def check(notebook: str | Path, *, assignment: Assignment | str | Path | None = 
 
     path = notebook_file(notebook)
     assignment = _assignment(assignment, [path])
+    options = replace(options, compare_orders=compare_orders)
     ledger = Ledger(Path(tempfile.mkdtemp(prefix="grader-check-")), run_id())
     with Reaper(ledger, remove_folder=True):
         try:

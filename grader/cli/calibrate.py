@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .options import EXIT_FAILED, EXIT_OK, add_run_options, grade_options, to_stderr
-from .options import COUNT, add_threads_option  # issue 29
+from .options import COUNT, add_threads_option
 
 
 def add_parser(commands) -> None:
@@ -22,7 +22,7 @@ def add_parser(commands) -> None:
                               "thresholds.toml, keeping its other keys and comments")
     writing.add_argument("--no-write", action="store_true", help="write nothing, not even calibration.json")
     add_run_options(calibrate)
-    add_threads_option(calibrate, default="one per core")  # issue 29
+    add_threads_option(calibrate, default="one per core")
 
 
 def run(args) -> int:

@@ -4,16 +4,18 @@ from __future__ import annotations
 import sys
 
 from .options import EXIT_FAILED, EXIT_OK, add_junit_option, add_run_options, ci_outputs, grade_options
-from .options import add_threads_option  # issue 29
+from .options import add_order_option, add_threads_option
 
 
 def add_parser(commands) -> None:
     check = commands.add_parser("check", help="grade one notebook (a learner's self-check)",
-                                description="Run NOTEBOOK top to bottom in a fresh kernel and "
+                                description="Run NOTEBOOK in a fresh kernel, in the assignment's "
+                                            "order (top to bottom, or as the learner ran it), and "
                                             "report each graded part. Exit 0 when all pass.")
     check.add_argument("notebook", metavar="NOTEBOOK")
     add_run_options(check)
-    add_threads_option(check, default="one per core")  # issue 29
+    add_threads_option(check, default="one per core")
+    add_order_option(check)
     add_junit_option(check)
     check.add_argument("--json", action="store_true", help="print the result as JSON")
     check.add_argument("--quiet", "-q", action="store_true", help="no progress on stderr")

@@ -5,6 +5,7 @@ import sys
 
 from .options import (COUNT, EXIT_ERROR, EXIT_FAILED, EXIT_OK, add_cluster_option, add_junit_option,
                       add_run_options, add_threads_option, ci_outputs, grade_options)
+from .options import add_order_option
 
 
 def add_parser(commands) -> None:
@@ -24,6 +25,7 @@ def add_parser(commands) -> None:
     grade.add_argument("--learners-map", metavar="CSV",
                        help="CSV with columns submission,learner: learner ids for files or folders")
     add_run_options(grade)
+    add_order_option(grade)
     add_junit_option(grade)
     add_cluster_option(grade)
     from .post import add_post_option

@@ -90,6 +90,19 @@ def add_sandbox_option(parser: argparse.ArgumentParser) -> None:
                              "every result when not), off")
 
 
+ORDERS = ("top-down", "as-run")  # grader.run.schedule.ORDERS (not imported: --help stays instant)
+
+
+def add_order_option(parser: argparse.ArgumentParser) -> None:
+    """``--order``: the order the cells run in (default: the assignment's ``[kernel] order``)."""
+    parser.add_argument("--order", choices=ORDERS, default=None,
+                        help="in which order the cells run: top-down (every cell once, top to "
+                             "bottom) or as-run (the learner's history as the saved execution "
+                             "counts record it: earlier cells run again where they were re-run); "
+                             "parts are measured once either way (default: the assignment's "
+                             "[kernel] order)")
+
+
 def add_threads_option(parser: argparse.ArgumentParser, *, default: str = "cores / workers") -> None:
     parser.add_argument("--threads", type=COUNT, metavar="N",
                         help=f"CPU threads per kernel and evaluator (TensorFlow, BLAS, OpenMP; default: "
@@ -139,7 +152,8 @@ def grade_options(args):
     return GradeOptions(cell_timeout=args.cell_timeout, notebook_budget=args.budget, seed=args.seed,
                         tf1_compat=args.tf1_compat, data=data_option(args.data),
                         memory_mb=args.memory_limit, max_processes=args.max_processes,
-                        threads=getattr(args, "threads", None), sandbox=args.sandbox)
+                        threads=getattr(args, "threads", None), sandbox=args.sandbox,
+                        order=getattr(args, "order", None))
 
 
 def to_stderr(text: str) -> None:

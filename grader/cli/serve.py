@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .options import (COUNT, EXIT_OK, PORT, SECONDS, add_cluster_option, add_run_options, add_threads_option,
                       grade_options)
+from .options import add_order_option
 
 
 def add_parser(commands) -> None:
@@ -28,6 +29,7 @@ def add_parser(commands) -> None:
     serve.add_argument("--max-connections", type=COUNT, metavar="N",
                        help="connections served at once; 503 past it (default: 256)")
     add_run_options(serve)
+    add_order_option(serve)
     add_cluster_option(serve)
     # Issue #28: a course of several assignments in one service (kept apart from the shared run options).
     serve.add_argument("--course", metavar="DIR",

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from .options import EXIT_FAILED, EXIT_OK, add_data_option, add_junit_option, data_option, to_stderr
-from .options import add_threads_option  # issue 29
+from .options import add_order_option, add_threads_option
 
 
 def add_parser(commands) -> None:
@@ -25,9 +25,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--seeds", type=int, default=1, metavar="N",
                         help="run the solution under N seeds (default: 1)")
     add_data_option(parser)
+    add_order_option(parser)
     parser.add_argument("--no-run", action="store_true",
                         help="only the consistency checks: run no notebook")
-    # --- issue 29: weak samples, threads ---
+    # weak samples, threads
     parser.add_argument("--weak", action="append", default=[], metavar="NOTEBOOK",
                         help="a deliberately weak notebook that must fail (a weak sample of grader "
                              "author: the parts graded from its first changed cell on; one written by "
@@ -50,7 +51,7 @@ def run(args) -> int:
 
     weak = weak_notebooks(args.weak)  # a missing notebook: exit 2 before anything runs
     folder = assignment_folder(args.assignment_dir)
-    options = GradeOptions(data=data_option(args.data), threads=args.threads)
+    options = GradeOptions(data=data_option(args.data), threads=args.threads, order=args.order)
     report = validate(folder, seeds=args.seeds, options=options, reference_dir=args.reference,
                       run=not args.no_run, weak=weak, progress=None if args.quiet else to_stderr)
     if args.json:

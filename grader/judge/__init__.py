@@ -12,7 +12,12 @@
   what to say when the notebook claimed another value.
 * :mod:`grader.judge.extract` and :mod:`grader.judge.score`: the dispatchers the
   pipeline calls (claimed + measured value of a part; its verdict).
-* :mod:`grader.judge.compare`: the notebook's saved outputs against the re-run's.
+* :mod:`grader.judge.compare`: the notebook's saved outputs against the re-run's (and the
+  out-of-order place that changes a graded part).
+* :mod:`grader.judge.history`: what the order the learner ran the cells in means for each
+  part: the cell that defines its model, the cell that trains it, and what to change.
+* :mod:`grader.judge.causes`: why a part did not pass, in a few words (the class summary
+  groups by it).
 * :mod:`grader.judge.fingerprint`: a model's fingerprint (its outputs on fixed inputs), for
   similarity.
 """

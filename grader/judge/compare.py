@@ -1,9 +1,14 @@
 """What the learner saw versus what the clean re-run shows.
 
-The grade always comes from a clean top-to-bottom re-run.  When the saved
-notebook tells another story (cells run out of order, a training loop
-interrupted, a printed accuracy the re-run does not reproduce), the learner
-must be told, quoting both values, or the grade looks arbitrary.
+The grade always comes from a clean re-run in a fresh kernel (top to bottom, or
+as the learner ran it: the assignment's order policy).  When the saved notebook
+tells another story (cells run out of order, a training loop interrupted, a
+printed accuracy the re-run does not reproduce), the learner must be told,
+quoting both values, or the grade looks arbitrary.  Of the places where cells
+ran out of order, the note names the one that matters: a cell run again before a
+graded cell (the part's model depended on it), or a graded cell run after later
+cells (what it saved comes from a later state) - never a token cell re-run at
+the end.
 """
 from __future__ import annotations
 
@@ -50,21 +55,65 @@ def _error(cell) -> str | None:
     return None
 
 
-def saved_vs_rerun(saved, rerun) -> list[str]:
-    """Differences worth telling the learner, one short sentence each."""
+def _inversion_that_matters(counts: dict, history, graded: dict, statuses: dict, order: str) -> str:
+    """The out-of-order place that changes a graded part, in a sentence; "" when none does."""
+    if history is None or not graded:
+        return ""
+    steps = list(history.steps)
+    own = {step.number: k for k, step in enumerate(steps) if not step.again}
+    # 1. A cell run again before a graded cell: the part's model depended on it.  Graded cells
+    # of parts that did not pass first, then in the notebook's order.
+    candidates = []
+    start = 0
+    for cell in sorted(graded, key=lambda n: own.get(n, 0)):
+        position = own.get(cell)
+        if position is None:
+            continue
+        # A graded cell run again only rebuilds state (its part is measured at its own place).
+        again = [k for k in range(start, position) if steps[k].again and steps[k].number not in graded]
+        if again:
+            failing = any(statuses.get(part) not in (None, "passed") for part in graded[cell])
+            candidates.append((not failing, position, again[-1], cell))
+        start = position + 1
+    if candidates and order != "as-run":  # as run, the grade re-ran it there too (the schedule says so)
+        _, _, k, cell = min(candidates)
+        step, before = steps[k], steps[k - 1]
+        text = (f"cells were run out of order: cell {step.number} shows In [{step.count}], after cell "
+                f"{before.number}" + (f" (In [{before.count}])" if before.count else "")
+                + f" and before the graded cell {cell}"
+                + (f" (In [{counts[cell]}])" if cell in counts else ""))
+        return (text + f"; the grade runs the cells top to bottom, so cell {step.number} ran before "
+                       f"cell {before.number} instead")
+    # 2. A graded cell run after later cells: what it saved comes from a later state.
+    for cell in sorted(graded):
+        later = [(count, number) for number, count in counts.items() if number > cell and cell in counts
+                 and count < counts[cell]]
+        if later:
+            count, number = max(later)
+            return (f"cells were run out of order: the graded cell {cell} shows In [{counts[cell]}], "
+                    f"after the later cell {number} (In [{count}]), so what it saved comes from a later "
+                    f"state; the grade measures it at its own place")
+    return ""
+
+
+def saved_vs_rerun(saved, rerun, *, history=None, graded: dict | None = None,
+                   statuses: dict | None = None, order: str = "top-down") -> list[str]:
+    """Differences worth telling the learner, one short sentence each.
+
+    ``history``: the as-run schedule of ``saved`` (:func:`grader.run.schedule.as_run`);
+    ``graded``: code cell number -> the part ids measured after it; ``statuses``: part id ->
+    its verdict's status, so that an inversion before a part that did not pass is named first;
+    ``order``: the policy the re-run followed.
+    """
     items: list[str] = []
     code = [(i, c) for i, c in enumerate(saved.cells) if c.get("cell_type") == "code"]
     numbers = {index: n for n, (index, _) in enumerate(code, 1)}
-
-    counts = [(numbers[i], c.get("execution_count")) for i, c in code
-              if isinstance(c.get("execution_count"), int) and c.get("execution_count") > 0]
-    inversions = [(a, b) for a, b in zip(counts, counts[1:]) if b[1] < a[1]]
-    if inversions:
-        (cell_a, count_a), (cell_b, count_b) = inversions[0]
-        items.append(f"cells were run out of order (cell {cell_a} shows In [{count_a}] but the later "
-                     f"cell {cell_b} shows In [{count_b}]"
-                     + (f", and {len(inversions) - 1} more such place(s)" if len(inversions) > 1 else "")
-                     + ")")
+    counts = {numbers[i]: c.get("execution_count") for i, c in code
+              if isinstance(c.get("execution_count"), int) and not isinstance(c.get("execution_count"), bool)
+              and c.get("execution_count") > 0}
+    inversion = _inversion_that_matters(counts, history, graded or {}, statuses or {}, order)
+    if inversion:
+        items.append(inversion)
 
     for index, cell in code:
         number = numbers[index]

@@ -25,8 +25,30 @@ def threshold_text(part: Part, threshold: Threshold | None) -> str:
 
 def score_part(part: Part, threshold: Threshold | None, extracted: Extracted, *,
                graded_cell: int | None, cell_errors: list[CellError], failure: str,
-               failed_at: int | None, hidden: bool = False) -> PartResult:
-    """The verdict on one part, with a message that says what to fix."""
+               failed_at: int | None, hidden: bool = False, advice=None) -> PartResult:
+    """The verdict on one part, with a message that says what to fix.
+
+    ``advice``: a function of the verdict's status giving what to change about the order the
+    cells ran in (:func:`grader.judge.history.advice`); its text ends the message and is kept
+    in the result, so that a rescore keeps it.
+    """
+    result = _score(part, threshold, extracted, graded_cell=graded_cell, cell_errors=cell_errors,
+                    failure=failure, failed_at=failed_at, hidden=hidden)
+    if advice is not None and result.status != MISSING:
+        _with_advice(result, advice(result.status))
+    return result
+
+
+def _with_advice(result: PartResult, advice: str) -> PartResult:
+    if advice:
+        result.advice = advice
+        result.message = _join(result.message, advice)
+    return result
+
+
+def _score(part: Part, threshold: Threshold | None, extracted: Extracted, *,
+           graded_cell: int | None, cell_errors: list[CellError], failure: str,
+           failed_at: int | None, hidden: bool = False) -> PartResult:
     kind = get_kind(part.kind)
     result = PartResult(id=part.id, description=part.description, kind=part.kind, model=part.model,
                         max_points=part.points, claimed=extracted.claimed, measured=extracted.measured,
@@ -73,9 +95,10 @@ def rejudge_part(part: Part, threshold: Threshold | None, stored: PartResult,
     extracted = Extracted(part=part.id, claimed=stored.claimed,
                           claimed_text=evidence.get("claimed_text"), measured=stored.measured,
                           detail=evidence, cell=stored.cell, integrity=stored.integrity)
-    result = dataclasses.replace(stored, max_points=part.points, points=0.0, message="",
+    result = dataclasses.replace(stored, max_points=part.points, points=0.0, message="", advice="",
                                  claim_mismatch=False, threshold=threshold_text(part, threshold))
-    return _judge(part, threshold, extracted, result, _context(stored.cell, stored.cell, errors))
+    result = _judge(part, threshold, extracted, result, _context(stored.cell, stored.cell, errors))
+    return _with_advice(result, stored.advice)
 
 
 def _judge(part: Part, threshold: Threshold | None, extracted: Extracted, result: PartResult,
@@ -103,7 +126,7 @@ def _context(graded_cell: int | None, measured_cell: int | None, errors: list[Ce
     if cell is None:
         return ""
     notes = []
-    own = [e for e in errors if e.cell == cell]
+    own = [e for e in errors if e.cell == cell and not e.again]  # a re-run of it measured nothing
     earlier = [e for e in errors if e.cell < cell]
     if own:
         notes.append(f"The graded cell {own[0].summary()[5:]}.")

@@ -19,8 +19,11 @@ wrong further down, followed by the operation that failed::
 
 :func:`error_cause` gives ``Attempting to use uninitialized value dense_2/kernel
 (operation dense_2/MatMul/ReadVariableOp)``.  Other messages keep their first
-line.  Pure text: used in the kernel (the agent, the evaluator) and in the
-harness (a cell's error summary); imports nothing.
+line.  :func:`own_frames` keeps, of a traceback and of TensorFlow's "defined at"
+stack, only the lines of the learner's own cells: the rest (ipykernel, asyncio,
+site-packages, the grading machine's paths) says nothing a learner can act on.
+Pure text: used in the kernel (the agent, the evaluator) and in the harness (a
+cell's error summary); imports nothing.
 """
 from __future__ import annotations
 
@@ -100,3 +103,55 @@ def _node_of(line: str) -> str | None:
             name = next(g for g in match.groups() if g)
             return "" if name.startswith("_") else name
     return None
+
+
+# --- the learner's own lines of a traceback -------------------------------------------
+
+# IPython 8 names a frame of a cell "Cell In[16], line 3" (", in f()" inside a function).
+_CELL_FRAME = re.compile(r"^\s*Cell In\s*\[(\d+)\],\s*line (\d+)")
+# ipykernel compiles each cell to a file named after a hash of its source,
+# /tmp/ipykernel_<pid>/<hash>.py: TensorFlow's stacks ('File "...", line 9, in <module>') and
+# IPython's frames it cannot name ("File /tmp/ipykernel_2/7651.py:9, in f()") show that name.
+_KERNEL_FILE = re.compile(r"ipykernel_\d+[/\\](\d+)\.py\"?(?:, line |:)(\d+)")
+_DEFINED = re.compile(r"(defined at \(most recent call last\)|^Original stack trace for)")
+_MAX_FRAMES = 8
+
+
+def own_frames(traceback: str, evalue: str = "", *, cell_of_run: dict, cell_of_file: dict,
+               sources: dict) -> list[dict]:
+    """The frames of ``traceback`` and ``evalue`` that are the learner's own cells' lines.
+
+    ``cell_of_run``: the kernel's execution count -> code cell number (IPython's "Cell In[N]");
+    ``cell_of_file``: ipykernel's file name hash -> code cell number; ``sources``: code cell
+    number -> its source.  Each frame is ``{"cell", "line", "code", "role"}``: ``raised`` for the
+    lines the exception went through, ``defined`` for the lines where TensorFlow says the failing
+    operation was defined (often another cell: the model's).  Frames of anything else are left
+    out, repeats too; at most eight, in the order they appear.
+    """
+    frames: list[dict] = []
+    seen: set = set()
+
+    def add(cell, line: int, role: str) -> None:
+        if cell is None or (cell, line, role) in seen or len(frames) >= _MAX_FRAMES:
+            return
+        seen.add((cell, line, role))
+        lines = str(sources.get(cell, "")).splitlines()
+        code = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+        frames.append({"cell": cell, "line": line, "code": code[:200], "role": role})
+
+    def scan(text: str, role: str) -> None:
+        defined = False
+        for raw in (text or "").splitlines():
+            if _DEFINED.search(raw.strip()):
+                defined = True  # TensorFlow's stack of where the operation was made
+            match = _CELL_FRAME.match(raw)
+            if match:
+                add(cell_of_run.get(int(match.group(1))), int(match.group(2)), role)
+                continue
+            match = _KERNEL_FILE.search(raw)
+            if match:
+                add(cell_of_file.get(match.group(1)), int(match.group(2)), "defined" if defined else role)
+
+    scan(traceback, "raised")
+    scan(evalue, "defined")
+    return frames

@@ -14,16 +14,17 @@ import collections
 import functools
 import io
 import json
-import re
 from pathlib import Path
 from typing import Iterable
 
 from ..corrections import Corrections, Grade
+from ..judge.causes import cause_of, reason_key
 from ..results import PASSED, PartResult, SubmissionResult, write_atomic
 from ..textutil import safe_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 SIMILARITY_FILE = "similarity.html"  # written by grader.similarity into the same folder
+_NAMED = 5  # learners named per failure cause on the summary (the count says how many in all)
 
 
 @functools.cache
@@ -99,7 +100,10 @@ def feedback_page(result: SubmissionResult, *, assignment_title: str = "",
                    harness_version=result.harness_version, total=result.total,
                    max_total=result.max_total, status=status, reason=result.reason,
                    parts=[{**_learner_view(part), "correction": _correction_note(grade, part.id)}
-                          for part in result.parts], errors=result.errors,
+                          for part in result.parts], errors=[_error_view(error) for error in result.errors],
+                   schedule=(result.schedule or {}).get("text", ""),
+                   as_run=(result.schedule or {}).get("order") == "as-run",
+                   warning=((result.schedule or {}).get("clean_run") or {}).get("warning", ""),
                    images=images, notes=result.notes, duration_s=result.duration_s,
                    penalty=(f"Submitted late: {grade.penalty.fraction:.0%} of the points were taken "
                             f"off ({grade.penalty.reason})." if grade.penalty is not None else ""))
@@ -112,6 +116,14 @@ def _learner_view(part: PartResult) -> dict:
             "measured": None if part.hidden else part.measured, "claimed": part.claimed,
             "threshold": "" if part.hidden else part.threshold,
             "message": "This part was measured on hidden data." if part.hidden else part.message}
+
+
+def _error_view(error) -> dict:
+    """What a learner reads of a cell's error: the cause, and the lines of their own cells it went
+    through (never the kernel's, asyncio's or site-packages' frames, nor the grading machine's
+    paths, which the result keeps for whoever debugs the grader)."""
+    return {"cell": error.cell, "again": error.again, "ename": error.ename, "headline": error.headline(),
+            "frames": error.frames, "source": error.source}
 
 
 def _correction_note(grade: Grade, part_id: str) -> str:
@@ -146,11 +158,6 @@ def _figure(draw) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _reason_key(message: str) -> str:
-    first = re.split(r"(?<=[.:])\s", message.strip(), maxsplit=1)[0]
-    return re.sub(r"-?\d+(\.\d+)?", "N", first)[:160]
-
-
 def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
                  corrections: Corrections | None = None, similarity: str = "") -> str:
     """The class summary: pass rate per part, score histogram, common failures, slowest notebooks.
@@ -169,13 +176,17 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
                           / max(1, len(results))) for p in parts}
     totals = [r.total for r in results]
     max_total = max((r.max_total for r in results), default=0)
-    reasons = collections.Counter()
+    # Failures grouped by cause (grader.judge.causes), not by the message's first words: "Could
+    # not measure validation loss after cell 16" is said of models never trained, of graphs
+    # discarded and of names that do not exist alike.
+    reasons: dict[str, list[str]] = collections.defaultdict(list)
     for result in results:
         if result.status != "graded":
-            reasons[f"not graded: {_reason_key(result.reason)}"] += 1
+            reasons[f"not graded: {reason_key(result.reason)}"].append(result.learner)
         for part in result.parts:
             if part.status != PASSED and result.status == "graded":
-                reasons[f"{part.id}: {_reason_key(part.message)}"] += 1
+                reasons[f"{part.id}: {cause_of(part, result.errors)}"].append(result.learner)
+    common = sorted(reasons.items(), key=lambda item: (-len(item[1]), item[0]))[:10]
     slowest = sorted(results, key=lambda r: r.duration_s, reverse=True)[:10]
     counts = {"submissions": len(results), "graded": sum(r.status == "graded" for r in results),
               "ungradable": sum(r.status != "graded" for r in results),
@@ -185,7 +196,10 @@ def summary_page(results: list[SubmissionResult], *, assignment_title: str = "",
               "rescored": sum(bool(g.rescored) for g in grades)}
     return _render("summary.html.j2", heading=assignment_title, counts=counts, similarity=similarity,
                    charts=_summary_charts(percents, totals, max_total) if results else None,
-                   rates=list(percents.items()), reasons=reasons.most_common(10),
+                   rates=list(percents.items()),
+                   reasons=[(reason, len(learners), [{"learner": learner, "page": safe_name(learner)}
+                                                     for learner in learners[:_NAMED]])
+                            for reason, learners in common],
                    slowest=[{"learner": r.learner, "page": safe_name(r.learner),
                              "duration_s": r.duration_s, "status": r.status} for r in slowest])
 

@@ -21,8 +21,8 @@ import sys
 import time
 from typing import TextIO
 
-from ..events import (CellFinished, CellStarted, Event, Finished, KernelReady, KernelStarting,
-                      PartJudged, Started)
+from ..events import (CellFinished, CellStarted, CleanRunStarted, Event, Finished, KernelReady,
+                      KernelStarting, PartJudged, Started)
 
 MODES = ("auto", "live", "plain", "jsonl", "none")
 VERDICT = {"passed": "PASS", "failed": "FAIL", "error": "ERROR", "missing": "MISSING"}
@@ -46,7 +46,19 @@ def started_line(event: Started) -> str:
         text += f"; graded after {graded}"
     if missing:
         text += f"; no graded cell for {', '.join(missing)}"
+    if event.order == "as-run" and event.schedule:
+        text += f"; {event.schedule}"
     return text
+
+
+def cell_label(event) -> str:
+    """``cell 12/18`` or, for a re-run, ``cell 12/18 again``."""
+    return f"cell {event.number}/{event.total}" + (" again" if event.again else "")
+
+
+def clean_run_line(event: CleanRunStarted) -> str:
+    return (f"{event.reason}; now a clean top-to-bottom run ({event.steps} cells), to tell which "
+            f"parts pass only as you ran it")
 
 
 def _clock(seconds: float) -> str:
@@ -77,10 +89,12 @@ class PlainProgress:
         elif isinstance(event, KernelReady):
             self._line(event, f"kernel ready in {event.seconds:.1f} s")
         elif isinstance(event, CellStarted):
-            self._line(event, f"cell {event.number}/{event.total}: {event.first_line}")
+            self._line(event, f"{cell_label(event)}: {event.first_line}")
         elif isinstance(event, CellFinished) and event.status != "ok":
             what = "timed out" if event.status == "timeout" else "raised"
-            self._line(event, f"cell {event.number}/{event.total} {what}: {event.error}")
+            self._line(event, f"{cell_label(event)} {what}: {event.error}")
+        elif isinstance(event, CleanRunStarted):
+            self._line(event, clean_run_line(event))
         elif isinstance(event, PartJudged):
             self._line(event, part_line(event.part))
         elif isinstance(event, Finished):
@@ -144,21 +158,23 @@ class LiveProgress:
             return
         if isinstance(event, Started):
             self._print((started_line(event), "bold"))
-            self.progress.update(self.task, total=max(1, event.cells), completed=0)
+            self.progress.update(self.task, total=max(1, event.steps or event.cells), completed=0)
         elif isinstance(event, KernelStarting):
             self.progress.update(self.task, stage="starting a fresh kernel")
         elif isinstance(event, KernelReady):
             self._print((f"kernel ready in {event.seconds:.1f} s", "dim"))
         elif isinstance(event, CellStarted):
             # Drawn now, not at the next tick: a quick cell still shows on the terminal.
-            self.progress.update(self.task, completed=event.number - 1,
-                                 stage=f"cell {event.number}/{event.total}",
-                                 line=escape(event.first_line), refresh=True)
+            self.progress.update(self.task, completed=(event.step or event.number) - 1,
+                                 stage=cell_label(event), line=escape(event.first_line), refresh=True)
         elif isinstance(event, CellFinished):
-            self.progress.update(self.task, completed=event.number)
+            self.progress.update(self.task, completed=event.step or event.number)
             if event.status != "ok":
                 what = "timed out" if event.status == "timeout" else "raised"
-                self._print((f"cell {event.number}/{event.total} {what}: ", "red"), event.error)
+                self._print((f"{cell_label(event)} {what}: ", "red"), event.error)
+        elif isinstance(event, CleanRunStarted):
+            self._print((clean_run_line(event), "dim"))
+            self.progress.update(self.task, total=max(1, event.steps), completed=0)
         elif isinstance(event, PartJudged):
             part = event.part
             message = "(measured on hidden data)" if part.hidden else part.message

@@ -9,12 +9,12 @@ autoescaping, like the feedback pages, and holds only what the learner may see
 """
 from __future__ import annotations
 
-from ..events import (CellFinished, CellStarted, Event, Finished, KernelReady, KernelStarting,
-                      PartJudged, Started)
+from ..events import (CellFinished, CellStarted, CleanRunStarted, Event, Finished, KernelReady,
+                      KernelStarting, PartJudged, Started)
 from ..results import SubmissionResult
 from .html import _learner_view, _render
-from .live import VERDICT, part_line, started_line
-from .table import format_table
+from .live import VERDICT, cell_label, clean_run_line, part_line, started_line
+from .table import format_table, schedule_lines
 
 _LINE_STYLE = {"passed": "color:#11632f;font-weight:600", "failed": "color:#9b1c13;font-weight:600",
                "error": "color:#7a5200;font-weight:600", "missing": "color:#3d4452;font-weight:600",
@@ -47,10 +47,12 @@ class InlineProgress:
         elif isinstance(event, KernelReady):
             self.lines.append((f"kernel ready in {event.seconds:.1f} s", "dim"))
         elif isinstance(event, CellStarted):
-            self.status, self.since = f"cell {event.number}/{event.total}: {event.first_line}", event.elapsed
+            self.status, self.since = f"{cell_label(event)}: {event.first_line}", event.elapsed
         elif isinstance(event, CellFinished) and event.status != "ok":
             what = "timed out" if event.status == "timeout" else "raised"
-            self.lines.append((f"cell {event.number}/{event.total} {what}: {event.error}", "raised"))
+            self.lines.append((f"{cell_label(event)} {what}: {event.error}", "raised"))
+        elif isinstance(event, CleanRunStarted):
+            self.lines.append((clean_run_line(event), "dim"))
         elif isinstance(event, PartJudged):
             self.lines.append((part_line(event.part), event.part.status))
         elif isinstance(event, Finished):
@@ -68,13 +70,14 @@ class InlineProgress:
 def result_bundle(result: SubmissionResult, *, saved: str, heading: str = "") -> dict:
     """The verdict table of a finished check, with which saved version it was (``saved``)."""
     status = result.status if result.status != "graded" else ("passed" if result.passed else "failed")
-    footer = ("The verdict comes from a clean top-to-bottom re-run of the saved notebook in a fresh "
-              "kernel, as in the real grading; values are measured by the grader, not taken from what "
-              "the notebook printed.")
+    footer = (f"The verdict comes from a clean re-run of the saved notebook in a fresh kernel "
+              f"({_order_words(result)}), as in the real grading; values are measured by the grader, not "
+              f"taken from what the notebook printed.")
     html = _render("inline_result.html.j2", heading=heading or result.assignment, total=result.total,
                    max_total=result.max_total, status=status, saved=saved, reason=result.reason,
                    parts=[_learner_view(part) for part in result.parts],
-                   errors=[error.summary() for error in result.errors], notes=result.notes,
+                   errors=[error.summary() for error in result.errors],
+                   notes=[*schedule_lines(result), *result.notes],
                    footer=footer, badge=_BADGE)
     return {"text/plain": f"{saved}\n{format_table(result)}", "text/html": html}
 
@@ -89,3 +92,8 @@ def error_bundle(message: str) -> dict:
 
 
 __all__ = ["InlineProgress", "VERDICT", "error_bundle", "result_bundle"]
+
+
+def _order_words(result: SubmissionResult) -> str:
+    """How the re-run ordered the cells, for a footer."""
+    return "as you ran it" if (result.schedule or {}).get("order") == "as-run" else "top to bottom"

@@ -39,6 +39,7 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
         lines.append(f"NOT GRADED: {result.reason}")
     elif result.reason:
         lines.append(f"Note: {result.reason}")
+    lines += schedule_lines(result)
     idw = max([7] + [len(p.id) for p in result.parts])
     header = f"{'part':<{idw}} {'verdict':<8} {'points':>6}  {'measured':<26} {'claimed':<26} threshold"
     lines += [header, "-" * min(width, len(header) + 12)]
@@ -63,6 +64,17 @@ def format_table(result: SubmissionResult, *, width: int = 100, learner_view: bo
     if result.notes:
         lines += [f"note: {n}" for n in result.notes]
     return "\n".join(lines)
+
+
+def schedule_lines(result: SubmissionResult) -> list[str]:
+    """The order the cells ran in, in one line, and the warning of a notebook that passes only as
+    the learner ran it (``grader check``: :func:`grader.api.check` compares with a clean run)."""
+    schedule = result.schedule or {}
+    lines = [schedule["text"]] if schedule.get("text") else []
+    warning = (schedule.get("clean_run") or {}).get("warning")
+    if warning:
+        lines.append(f"WARNING: {warning}")
+    return lines
 
 
 def gradebook_rows(results: Iterable[SubmissionResult], *,

@@ -2,6 +2,8 @@
 
 * :mod:`grader.run.execute`: one notebook in a fresh kernel (nbclient), the
   graded cells found and measured as they run.
+* :mod:`grader.run.schedule`: the order policy: which cells run in which order (top to
+  bottom, or the learner's history as the saved execution counts record it).
 * :mod:`grader.run.evaluator_client`: the harness's side of the evaluator, the separate
   process that runs the exported models on inputs the kernel never sees.
 * :mod:`grader.run.sandbox`: bubblewrap around kernels and evaluators.

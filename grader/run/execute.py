@@ -2,10 +2,13 @@
 
 The harness's side of the kernel boundary: it starts an IPython kernel
 (nbclient + ipykernel) in the submission's working folder, installs the agent
-(:mod:`grader.kernel.agent`) with a silent request, runs every cell top to
-bottom (errors do not stop the run), and after each graded cell sends its own
-silent request asking the agent to measure that cell's parts.  The answer
-comes back in the reply to that request, as JSON.
+(:mod:`grader.kernel.agent`) with a silent request, runs the cells in the order
+of the assignment's policy (:mod:`grader.run.schedule`: top to bottom, or the
+learner's recorded history with earlier cells run again; errors do not stop the
+run), and after each graded cell's run at its own place sends its own silent
+request asking the agent to measure that cell's parts (a re-run of a graded cell
+measures nothing and cannot change the claims already taken).  The answer comes
+back in the reply to that request, as JSON.
 
 Nothing here raises because of the learner: a timeout, a dead kernel or an
 exhausted budget ends up in :class:`Execution` with its reason.  A run cut
@@ -36,6 +39,7 @@ from .limits import KernelCgroup, Limits, killed_from_outside
 from .stop import StopRequest, adopt_orphans, reap_orphans
 from ..results import CellError
 from ..textutil import first_line
+from .schedule import Schedule, top_down
 
 KERNEL_NAME = "grader-python"
 SANDBOX_KERNEL_NAME = "grader-python-sandboxed"
@@ -51,6 +55,9 @@ class CellRun:
     status: str = "not run"    # ok | error | timeout | not run
     duration_s: float = 0.0
     error: CellError | None = None
+    again: bool = False        # a re-run (the as-run order), not the run at its own place
+    step: int = 0              # 1-based position of this run in the schedule (0: not run)
+    kernel_count: int | None = None  # the kernel's execution count for it (IPython's "In [N]")
 
 
 @dataclass
@@ -76,10 +83,18 @@ class Execution:
     evaluator_peak_memory_mb: float | None = None
     lost: str = ""                                    # cut short from outside the notebook: grade again
     exit_code: int | None = None                      # the kernel's, when it died
+    schedule: Schedule | None = None                  # the order the cells ran in
+    replays: list[CellRun] = field(default_factory=list)  # re-runs (as-run), in the order they ran
+    claimed: dict = field(default_factory=dict)       # part id -> its claim when it was measured
+
+    @property
+    def runs(self) -> list[CellRun]:
+        """Every run that started, in the order they ran."""
+        return sorted((run for run in (*self.cells, *self.replays) if run.step), key=lambda run: run.step)
 
     @property
     def errors(self) -> list[CellError]:
-        return [c.error for c in self.cells if c.error is not None]
+        return [run.error for run in self.runs if run.error is not None]
 
 
 def find_graded_cells(notebook, part_ids) -> dict[int, list[str]]:
@@ -199,10 +214,13 @@ class RunOptions:
 
 
 def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[int, list[str]],
-                 cwd: Path | None = None) -> Execution:
+                 cwd: Path | None = None, schedule: Schedule | None = None) -> Execution:
     """Execute ``notebook`` with ``workdir`` as the kernel's writable folder; see the module docstring.
 
-    The kernel starts in ``cwd`` (default: ``workdir``), a folder inside ``workdir``.
+    The kernel starts in ``cwd`` (default: ``workdir``), a folder inside ``workdir``; the cells run
+    in the order of ``schedule`` (:func:`grader.run.schedule.plan`; default: top to bottom).
+    The per-cell timeout applies to every run of a cell, re-runs included; the notebook's budget
+    covers the whole schedule.
     SIGINT or SIGTERM at any moment stops the run, its kernel and evaluator killed, and
     raises :class:`grader.run.stop.Interrupted` (:mod:`grader.run.stop`).
     """
@@ -210,7 +228,8 @@ def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[i
     try:
         with stop.catching_signals(), asyncio.Runner() as runner:
             execution = runner.run(_run(notebook, workdir=workdir, cwd=cwd or workdir, options=options,
-                                        graded=graded, stop=stop))
+                                        graded=graded, stop=stop,
+                                        schedule=schedule if schedule is not None else top_down(notebook)))
     except BaseException:
         if stop.requested:
             raise stop.interrupted() from None
@@ -221,12 +240,12 @@ def run_notebook(notebook, *, workdir: Path, options: RunOptions, graded: dict[i
 
 
 async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, graded,
-               stop: StopRequest) -> Execution:
+               stop: StopRequest, schedule: Schedule) -> Execution:
     """The run: a kernel session, the cells in it, and what a fault of each stage means."""
     from nbclient.exceptions import DeadKernelError
 
     started = time.monotonic()
-    execution = Execution(notebook=notebook)
+    execution = Execution(notebook=notebook, schedule=schedule)
     execution.cells = [CellRun(index=i, number=n) for i, n in code_cell_numbers(notebook).items()]
     session = _KernelSession(notebook, workdir=workdir, cwd=cwd, options=options, execution=execution,
                              stop=stop, started=started)
@@ -234,7 +253,7 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
     async with session:  # however the run ends: the kernel stopped, its cgroup removed, the evaluator drained
         try:
             await session.start()
-            await _run_cells(session, graded)
+            await _run_cells(session, graded, schedule)
         except _StartFault as fault:
             execution.lost = f"the kernel could not be started ({fault})"
         except DeadKernelError:
@@ -252,8 +271,45 @@ async def _run(notebook, *, workdir: Path, cwd: Path, options: RunOptions, grade
             else:
                 raise
     execution.duration_s = time.monotonic() - started
-    execution.timings["cells"] = round(sum(c.duration_s for c in execution.cells), 3)
+    runs = (*execution.cells, *execution.replays)
+    execution.timings["cells"] = round(sum(run.duration_s for run in runs), 3)
+    if execution.replays:
+        execution.timings["replays"] = round(sum(run.duration_s for run in execution.replays), 3)
+    _attach_frames(execution)
     return execution
+
+
+def _attach_frames(execution: Execution) -> None:
+    """Each cell error's own frames: the learner's lines of its traceback (grader.kernel.errortext).
+
+    IPython names a cell's frame by the kernel's execution count ("Cell In[16]"); TensorFlow's
+    stacks name it by ipykernel's file for the cell's code, a hash of its source.  Both resolve to
+    the cells run up to the error (identical cells share a file: the latest run of it counts).
+    """
+    failed = [run for run in execution.runs if run.error is not None]
+    if not failed:
+        return
+    from ipykernel.compiler import get_tmp_hash_seed, murmur2_x86  # ipykernel's name for a cell's file
+
+    from ..kernel.errortext import own_frames
+
+    sources = {number: execution.notebook.cells[index].get("source", "")
+               for index, number in code_cell_numbers(execution.notebook).items()}
+    files = {number: str(murmur2_x86(source, get_tmp_hash_seed())) for number, source in sources.items()}
+    for run in failed:
+        cell_of_file = {}
+        for number in sorted(sources, reverse=True):  # a cell not run yet: the first of its copies
+            cell_of_file[files[number]] = number
+        cell_of_run = {}
+        for earlier in execution.runs:
+            if earlier.step > run.step:
+                break
+            if earlier.kernel_count is not None:
+                cell_of_run[earlier.kernel_count] = earlier.number
+            cell_of_file[files[earlier.number]] = earlier.number
+        run.error.again = run.again
+        run.error.frames = own_frames(run.error.traceback, run.error.evalue, cell_of_run=cell_of_run,
+                                      cell_of_file=cell_of_file, sources=sources)
 
 
 class _KernelSession:
@@ -294,6 +350,8 @@ class _KernelSession:
             startup_timeout=int(options.startup_timeout), record_timing=False,
             resources={"metadata": {"path": str(cwd)}},
             extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        self.last_count = None
+        self.client.on_cell_executed = self._executed  # nbclient's hook: the kernel's In [N] of each run
         self.log = open(options.kernel_log, "wb") if options.kernel_log else None
         entry = options.entry
         self.cgroup = KernelCgroup.create(options.limits, record=entry.add_cgroup if entry else None)
@@ -311,6 +369,11 @@ class _KernelSession:
 
     async def __aenter__(self) -> "_KernelSession":
         return self
+
+    def _executed(self, cell=None, cell_index=None, execute_reply=None, **_) -> None:
+        content = (execute_reply or {}).get("content", {})
+        count = content.get("execution_count")
+        self.last_count = count if isinstance(count, int) else None
 
     async def start(self) -> None:
         """The evaluator's session, the kernel, its client and the agent."""
@@ -402,34 +465,48 @@ def _timeouts(cell_timeout: float, deadline: float):
     return timeout_for
 
 
-async def _run_cells(session: _KernelSession, graded: dict[int, list[str]]) -> None:
-    """Every code cell in order, each graded cell measured right after it; then the claims."""
+async def _run_cells(session: _KernelSession, graded: dict[int, list[str]], schedule: Schedule) -> None:
+    """The cells in the schedule's order, each graded cell measured right after its run at its own
+    place; then the claims.  A re-run (``again``) is a run like any other (same timeout, its error
+    recorded, the budget counted), but measures nothing."""
     execution, options, stop, emit = session.execution, session.options, session.stop, session.emit
     runs = {run.index: run for run in execution.cells}
-    for index, cell in enumerate(execution.notebook.cells):
-        if cell.get("cell_type") != "code":
-            continue
+    steps = len(schedule.steps)
+    for position, step in enumerate(schedule.steps, 1):
+        cell = execution.notebook.cells[step.index]
         stop.check()
-        run = runs[index]
+        if step.again:
+            run = CellRun(index=step.index, number=step.number, again=True)
+            execution.replays.append(run)
+        else:
+            run = runs[step.index]
+        run.step = position
+        again = " (run again)" if step.again else ""
         if time.monotonic() >= session.deadline:
             execution.failure = (f"the notebook's time budget of {options.notebook_budget:.0f} s "
-                                 f"ran out before cell {run.number}")
+                                 f"ran out before cell {run.number}{again}")
             execution.failed_at = run.number
+            run.step = 0  # it never started
             return
+        measured = () if step.again else tuple(graded.get(step.index, ()))
         emit(CellStarted, number=run.number, total=len(runs),
-             first_line=first_line(cell.get("source", ""), 80), graded=tuple(graded.get(index, ())))
+             first_line=first_line(cell.get("source", ""), 80), graded=measured,
+             again=step.again, step=position, steps=steps)
+        session.last_count = None
         ok = await _run_cell(session.client, cell, run, session.timeout_for(cell), execution)
+        run.kernel_count = session.last_count
         stop.check()  # nbclient reports a cancelled cell as a dead kernel
         if not ok and run.error is not None and run.error.ename == "DeadKernel":
-            _classify_death(execution, session.cgroup, options, f"while running cell {run.number}")
+            _classify_death(execution, session.cgroup, options, f"while running cell {run.number}{again}")
         emit(CellFinished, number=run.number, total=len(runs), status=run.status,
-             duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "")
+             duration_s=round(run.duration_s, 3), error=run.error.headline() if run.error else "",
+             again=step.again, step=position, steps=steps)
         if not ok:
             return
-        if index in graded:
+        if measured:
             stop.check()
             phase = time.monotonic()
-            await _measure(session.client, graded[index], run.number, execution, options,
+            await _measure(session.client, measured, run.number, execution, options,
                            session.evaluations, session.pending)
             execution.timings["measure"] = round(execution.timings["measure"] + time.monotonic() - phase, 3)
             if await session.died():
@@ -463,7 +540,7 @@ def _classify_death(execution: Execution, cgroup: KernelCgroup, options: RunOpti
     if out_of_memory:
         execution.failure = (f"the kernel was killed {when}: it used more than the memory cap of "
                              f"{options.limits.memory_mb} MB")
-        for run in execution.cells:
+        for run in (*execution.cells, *execution.replays):
             if run.error is not None and run.error.ename == "DeadKernel":
                 run.error.ename, run.error.evalue = "MemoryLimit", execution.failure
     elif killed_from_outside(execution.exit_code, out_of_memory=False):
@@ -486,6 +563,8 @@ async def _run_cell(client, cell, run: CellRun, timeout: float, execution: Execu
 
     run.status = "ok"
     started = time.monotonic()
+    if hasattr(client, "_kept_bytes"):
+        client._kept_bytes.pop(run.index, None)  # a re-run's output gets the cap afresh
     task = asyncio.ensure_future(client.async_execute_cell(cell, run.index, execution_count=run.number))
     # Cancelled (the grading stops), nbclient's task ends with DeadKernelError, which nobody awaits
     # any more: retrieve it, or asyncio prints "Task exception was never retrieved" at exit.
@@ -618,6 +697,10 @@ async def _measure(client, part_ids, cell_number: int, execution: Execution, opt
         return
     _take_claims(payload, execution)
     for part_id in part_ids:
+        # The claim that goes with this measurement: a later re-run of the graded cell (as-run)
+        # cannot replace it.
+        execution.claimed[part_id] = execution.answers.get(part_id)
+    for part_id in part_ids:
         measurement = payload.get("measurements", {}).get(part_id)
         if not isinstance(measurement, dict):
             continue
@@ -666,6 +749,11 @@ def _take_claims(payload: dict, execution: Execution) -> None:
     answers = payload.get("answers")
     if isinstance(answers, dict):
         execution.answers = {str(k): v for k, v in answers.items() if isinstance(v, dict)}
+        for part_id, claim in execution.claimed.items():  # taken when the part was measured
+            if claim is None:
+                execution.answers.pop(part_id, None)
+            else:
+                execution.answers[part_id] = claim
     submits = payload.get("submits")
     if isinstance(submits, list):
         execution.submits = [str(s) for s in submits]

@@ -40,9 +40,12 @@ class KernelSpec:
     measure_timeout: float = _doc("seconds one measurement request may take", 120.0)
     memory_mb: int = _doc("memory cap of the kernel and its children, in MB", 6144)
     max_processes: int = _doc("cap on the kernel's processes and threads", 256)
-    # --- issue 29: which Keras the kernel gives (kept apart from #27's `order`) ---
     keras: int | None = _doc("which Keras the notebook's `tf.keras` and `import keras` give: 3 (Keras 3) "
                              "or 2 (tf-keras, the legacy Keras 2); unset: 2 with tf1_compat, else 3", None)
+    order: str = _doc("in which order the cells run: 'top-down' (every cell once, top to bottom) or "
+                      "'as-run' (the learner's history as the saved execution counts record it: "
+                      "earlier cells run again where the learner re-ran them); parts are measured "
+                      "once either way, at their graded cell's own place", "top-down")
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class Threshold:
     expected_file: str = _doc("array: .npy file in the reference folder holding the expected array; "
                               "max is then the largest absolute difference allowed", "")
     reason: str = _doc("why this threshold: calibration, course text", "")
-    # --- model parts: architecture rules, read from the model the evaluator loaded (issue 29) ---
+    # --- model parts: architecture rules, read from the model the evaluator loaded ---
     layers: tuple = _doc("model: the model's layer types in order, alternatives separated by | "
                          "(InputLayer, Flatten, Reshape, dropout, noise and activation layers are not "
                          "counted); empty: not checked", ())
@@ -168,7 +171,7 @@ class Assignment:
     template: str = _doc("the learner's template notebook, relative to the folder", "template.ipynb")
     helpers: str = _doc("folder of helper modules importable from the kernel", "helpers")
     solution: str = _doc("reference solution notebook, relative to the reference folder", "solution.ipynb")
-    # --- issue 29: one source notebook (grader author) ---
+    # --- one source notebook (grader author) ---
     source: str = _doc("the source notebook (the solution with ### BEGIN SOLUTION markers), relative to "
                        "the reference folder, that `grader author` turns into the template, the solution "
                        "and the weak samples; grader validate fails when they are stale", "")
@@ -420,6 +423,9 @@ def _check(assignment: Assignment, path: Path) -> None:
     if assignment.kernel.keras not in (None, 2, 3):
         raise SpecError(f"keras is 3 (Keras 3) or 2 (tf-keras), not {assignment.kernel.keras!r}",
                         path=str(path), field="kernel.keras")
+    if assignment.kernel.order not in ("top-down", "as-run"):
+        raise SpecError(f"top-down or as-run, got {assignment.kernel.order!r}", path=str(path),
+                        field="kernel.order")
     for data in assignment.data:
         if data.build and not (isinstance(data.build, tuple)
                                and all(isinstance(arg, str) for arg in data.build)):

@@ -2,8 +2,10 @@
 
 Each ``tests/notebooks/NAME.ipynb`` has ``NAME.expected.json`` beside it:
 the expected submission status and, per part, status and whether the claim
-was flagged, plus message fragments a learner must read.  Grading options
-for the fixture (a short cell timeout for ``hangs``) live in the same file.
+was flagged, plus message fragments a learner must read (and, where the value
+itself is the point, the measured range).  Grading options for the fixture (a
+short cell timeout for ``hangs``, ``--order top-down``) live in the same file; so
+does the schedule the cells must run in (the as-run order of issue #27).
 ``pytest --regen-goldens`` rewrites statuses from the current grader (and
 keeps the hand-written message fragments): review the diff before committing.
 """
@@ -86,6 +88,13 @@ def test_golden(notebook, assignment, regen_goldens, golden_results):
     notes = "\n".join(result.notes)
     for fragment in expected.get("notes_contain", []):
         assert fragment in notes, notes
+    for fragment in expected.get("notes_lack", []):
+        assert fragment not in notes, notes
+    for key, want in expected.get("schedule", {}).items():
+        assert result.schedule[key] == want, result.schedule
+    frames = "\n".join(f"{f['role']} in cell {f['cell']}, line {f['line']}" for e in result.errors for f in e.frames)
+    for fragment in expected.get("frames_contain", []):
+        assert fragment in frames, frames
     for part_id, want in expected["parts"].items():
         part = result.part(part_id)
         assert part.status == want["status"], f"{part_id}: {part.message}\n{summary}"
@@ -93,6 +102,9 @@ def test_golden(notebook, assignment, regen_goldens, golden_results):
         assert (part.points == part.max_points) == (part.status == "passed")
         for fragment in want.get("message_contains", []):
             assert fragment in part.message, f"{part_id}: {part.message!r} lacks {fragment!r}"
+        if "measured_min" in want or "measured_max" in want:
+            assert want.get("measured_min", float("-inf")) <= part.measured <= want.get("measured_max", float("inf")), \
+                f"{part_id}: measured {part.measured}"
     assert result.total == sum(p.points for p in result.parts)
     _judged_again_alike(result, assignment)
 

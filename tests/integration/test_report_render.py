@@ -101,3 +101,39 @@ def test_summary_page_renders(browser, tmp_path):
     assert histogram.size["width"] > 200 and histogram.size["height"] > 100
     reasons = browser.find_element(By.ID, "reasons").text
     assert "test: low N" in reasons
+
+
+def test_feedback_page_shows_the_schedule_and_only_the_learners_lines(browser, tmp_path):
+    """The as-run order's line, the warning of a notebook that passes only as run, and a cell's
+    error as the learner's own lines: TensorFlow's stack, ipykernel's and the machine's paths stay
+    in the result file."""
+    from selenium.webdriver.common.by import By
+
+    result = _result("cy")
+    result.schedule = {"order": "as-run", "cells": [1, 2, 3, 2, 4], "again": [3],
+                       "text": "graded as you ran it: cell 2 again after cell 3",
+                       "clean_run": {"order": "top-down", "parts": {"acc": "error"}, "total": 0,
+                                     "warning": "passes only as you ran it: a clean top-to-bottom run "
+                                                "(Restart & Run All) does not pass acc (acc error)"}}
+    result.errors = [CellError(
+        cell=4, ename="FailedPreconditionError", source="print(s.run(loss))",
+        evalue="Graph execution error:\n\nDetected at node 'dense/kernel/read' defined at (most recent "
+               "call last):\n    File \"/srv/venv/lib/python3.11/site-packages/ipykernel/kernelbase.py\", "
+               "line 678, in shell_main\nNode: 'dense/kernel/read'\nAttempting to use uninitialized value "
+               "dense/kernel\n\t [[{{node dense/kernel/read}}]]",
+        traceback="File /srv/venv/lib/python3.11/site-packages/tensorflow/python/client/session.py:977",
+        frames=[{"cell": 4, "line": 1, "code": "print(s.run(loss))", "role": "raised"},
+                {"cell": 3, "line": 2, "code": "hidden = tf.layers.dense(input_X, 256)", "role": "defined"}])]
+    page = tmp_path / "cy.html"
+    page.write_text(feedback_page(result, assignment_title="Demo"))
+    browser.get(page.as_uri())
+    assert browser.find_element(By.ID, "schedule").text == "graded as you ran it: cell 2 again after cell 3"
+    assert browser.find_element(By.ID, "clean-run").text.startswith("Warning: passes only as you ran it")
+    frames = [li.text for li in browser.find_elements(By.CSS_SELECTOR, "ul.frames li")]
+    assert frames == ["in cell 4, line 1: print(s.run(loss))",
+                      "the operation was defined in cell 3, line 2: hidden = tf.layers.dense(input_X, 256)"]
+    body = browser.find_element(By.TAG_NAME, "body").text
+    assert ("FailedPreconditionError: Attempting to use uninitialized value dense/kernel (operation "
+            "dense/kernel/read)") in body
+    assert "site-packages" not in body and "/srv/" not in body and "Graph execution error" not in body
+    assert "as you ran it (" in body  # the footer says how the re-run ordered the cells

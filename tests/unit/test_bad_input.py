@@ -109,7 +109,7 @@ def test_the_library_refuses_the_same(tmp_path):
     import grader
 
     for field, value in (("cell_timeout", -1), ("notebook_budget", 0), ("memory_mb", 0),
-                         ("threads", -3), ("seed", -1), ("sandbox", "maybe")):
+                         ("threads", -3), ("seed", -1), ("sandbox", "maybe"), ("order", "sideways")):
         with pytest.raises(UsageError) as caught:
             GradeOptions(**{field: value})
         assert caught.value.argument == field and caught.value.value == value
@@ -149,9 +149,42 @@ def test_the_progress_choices_are_the_displays():
     (["author", "reference/nowhere/source.ipynb"], ["no such source notebook"]),
     (["author", "--assignment", "sklearn_digits"], ["names no source notebook"]),
 ])
-def test_the_options_of_issue_29(capsys, monkeypatch, argv, fragments):
+def test_threads_weak_write_and_author_options(capsys, monkeypatch, argv, fragments):
     """--threads, --weak, --write, author: a usage mistake is one line and exit 2, nothing run or written."""
     monkeypatch.chdir(ROOT)
     before = (ROOT / "reference" / "sklearn_digits" / "thresholds.toml").read_text()
     _one_line_error(capsys, argv, *fragments)
     assert (ROOT / "reference" / "sklearn_digits" / "thresholds.toml").read_text() == before
+
+
+def test_an_order_that_is_not_a_policy(capsys, tmp_path):
+    """--order on every command that runs notebooks, refused before anything runs or is written."""
+    notebook = SUBMISSIONS / "weak_model.ipynb"
+    out = tmp_path / "out"
+    for argv in (["check", str(notebook)], ["grade", str(SUBMISSIONS), "--out", str(out)],
+                 ["serve", "--out", str(out)], ["validate", "assignments/sklearn_digits"]):
+        _one_line_error(capsys, [*argv, "--order", "sideways"], "--order", "invalid choice: 'sideways'",
+                        "'top-down', 'as-run'")
+    assert not out.exists()
+
+
+def test_the_order_choices_are_the_policies():
+    from grader.cli import build_parser
+    from grader.run.schedule import ORDERS
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    for name in ("check", "grade", "serve", "validate"):
+        order = next(action for action in commands[name]._actions if action.dest == "order")
+        assert tuple(order.choices) == ORDERS and order.default is None
+
+
+def test_the_order_given_reaches_the_grading_options():
+    from grader.cli import build_parser
+    from grader.cli.options import grade_options
+
+    parser = build_parser()
+    for argv in (["check", "nb.ipynb"], ["grade", "submissions"], ["serve"]):
+        assert grade_options(parser.parse_args([*argv, "--order", "top-down"])).order == "top-down"
+        assert grade_options(parser.parse_args(argv)).order is None  # the assignment's
+    validate = parser.parse_args(["validate", "assignments/mnist_digits", "--order", "as-run"])
+    assert validate.order == "as-run"

@@ -12,8 +12,8 @@ import warnings
 
 import pytest
 
-from grader.events import (CellFinished, CellStarted, Emitter, Finished, KernelReady, KernelStarting,
-                           PartJudged, Started, event_from_dict)
+from grader.events import (CellFinished, CellStarted, CleanRunStarted, Emitter, Finished, KernelReady,
+                           KernelStarting, PartJudged, Started, event_from_dict)
 from grader.exceptions import UsageError
 from grader.jupyter import find_notebook, saved_text
 from grader.report.live import JsonLinesProgress, PlainProgress, check_progress
@@ -187,3 +187,58 @@ def test_a_long_first_line_is_cut_not_the_clock():
     frame = next(f for f in frames if "cell 16/19" in f)
     assert re.search(r"cell 16/19 \S+\s+0:00:0\d # write the code", frame), frame
     assert frame.rstrip().endswith("…") and len(frame.rstrip()) <= 80
+
+
+def _as_run_events():
+    """A check under the as-run order: cell 1 runs again before cell 3; then a clean run."""
+    return [Started(elapsed=0.1, notebook="nb.ipynb", assignment="mnist_digits", cells=3, parts=("9XaAS",),
+                    graded={"9XaAS": 3}, steps=4, order="as-run",
+                    schedule="graded as you ran it: cell 1 again after cell 2"),
+            CellStarted(elapsed=1.0, number=1, total=3, first_line="train()", step=1, steps=4),
+            CellStarted(elapsed=1.1, number=2, total=3, first_line="model = MLP()", step=2, steps=4),
+            CellStarted(elapsed=1.2, number=1, total=3, first_line="train()", again=True, step=3, steps=4),
+            CellFinished(elapsed=1.3, number=1, total=3, status="error", error="ValueError: x", again=True,
+                         step=3, steps=4),
+            CleanRunStarted(elapsed=2.0, reason="graded as you ran it: cell 1 again after cell 2", steps=3),
+            CellStarted(elapsed=2.5, number=1, total=3, first_line="train()", step=1, steps=3)]
+
+
+def test_a_cell_run_again_and_the_clean_run_are_said_in_every_view():
+    stream = io.StringIO()
+    view = PlainProgress(stream)
+    for event in _as_run_events():
+        view(event)
+    lines = [line.split("] ", 1)[1] for line in stream.getvalue().splitlines()]
+    assert lines == [
+        "checking nb.ipynb for mnist_digits: 3 code cells, 1 parts; graded after 9XaAS (cell 3); "
+        "graded as you ran it: cell 1 again after cell 2",
+        "cell 1/3: train()", "cell 2/3: model = MLP()", "cell 1/3 again: train()",
+        "cell 1/3 again raised: ValueError: x",
+        "graded as you ran it: cell 1 again after cell 2; now a clean top-to-bottom run (3 cells), to tell "
+        "which parts pass only as you ran it",
+        "cell 1/3: train()"]
+    inline = InlineProgress("grader check")
+    for event in _as_run_events():
+        inline.add(event)
+    text = inline.bundle(3.0)["text/plain"]
+    assert "cell 1/3 again raised: ValueError: x" in text and "now a clean top-to-bottom run" in text
+    # The JSON form carries the fields, and reads back.
+    for event in _as_run_events():
+        assert event_from_dict(json.loads(json.dumps(event.to_dict()))) == event
+
+
+def test_the_check_table_says_how_the_cells_ran():
+    from grader.report.table import format_table
+
+    result = SubmissionResult(learner="nb", assignment="mnist_digits", submission="nb.ipynb", total=1,
+                              max_total=1, parts=[PASSED], schedule={
+                                  "order": "as-run", "cells": [1, 2, 1, 3], "again": [2],
+                                  "text": "graded as you ran it: cell 1 again after cell 2",
+                                  "clean_run": {"order": "top-down", "parts": {"9XaAS": "error"}, "total": 0,
+                                                "warning": "passes only as you ran it: ..."}})
+    lines = format_table(result).splitlines()
+    assert lines[1:3] == ["graded as you ran it: cell 1 again after cell 2",
+                          "WARNING: passes only as you ran it: ..."]
+    bundle = result_bundle(result, saved="saved 12:00")
+    assert "graded as you ran it: cell 1 again after cell 2" in bundle["text/html"]
+    assert "as you ran it)" in bundle["text/html"]  # the footer

@@ -62,3 +62,34 @@ def test_summary_links_survive_url_characters_in_learner_ids():
     # The feedback file is named after the learner; '#', '?' and '%' must not cut the link short.
     page = summary_page([_result("a#b?c%d é")], assignment_title="Demo")
     assert 'href="feedback/a%23b%3Fc%25d%20%C3%A9.html"' in page
+
+
+def test_summary_groups_failures_by_cause_not_first_words():
+    """Five learners whose MLP loss "could not be measured after cell N", for three causes."""
+    messages = {
+        "ana": ("Could not measure validation loss after cell 17: reading the model's variables failed: "
+                "Attempting to use uninitialized value dense_2/bias.",
+                "Your MLP is defined in cell 16 but no cell after it trains it (the training loop of cell 13 "
+                "runs before it exists): add the training loop after cell 16 (a copy of cell 13)."),
+        "ben": ("Could not measure validation loss after cell 16: reading the model's variables failed: "
+                "Attempting to use uninitialized value dense_1/kernel.",
+                "Your MLP is defined in cell 15 but only trained when cell 12 runs again; ..."),
+        "cal": ("Could not measure validation loss after cell 16: exporting the model failed: Tensor "
+                "Tensor(\"Placeholder:0\") must be from the same graph as Tensor(\"dense/kernel:0\").", ""),
+        "dee": ("Could not measure validation loss after cell 16: exporting the model failed: Tensor "
+                "Tensor(\"Placeholder_1:0\") must be from the same graph as Tensor(\"dense_3/bias:0\").", ""),
+        "eve": ("Could not measure validation loss after cell 18: name 'logits' is not defined in the "
+                "notebook when this cell has run.", ""),
+    }
+    results = [SubmissionResult(learner=name, assignment="demo", status="graded", max_total=1, parts=[
+        PartResult(id="i8bgs", status="error", message=message + (" " + advice if advice else ""),
+                   advice=advice, cell=16)]) for name, (message, advice) in messages.items()]
+    page = summary_page(results, assignment_title="Demo")
+    assert "Could not measure" not in page
+    rows = page.split('<table id="reasons">')[1].split("</table>")[0].split("<tr>")[2:]
+    cells = [(row.split("<td>")[1].split("</td>")[0], row.split("<td>")[2].split("</td>")[0]) for row in rows]
+    assert cells == [
+        ("i8bgs: never trained after the cell that defined it", "2"),
+        ("i8bgs: placeholders or tensors of a discarded graph (a session reset left them behind)", "2"),
+        ("i8bgs: a name that does not exist (a typo, a look-alike letter, a cell that did not run)", "1")]
+    assert 'href="feedback/ana.html">ana</a>, <a href="feedback/ben.html">ben</a>' in page

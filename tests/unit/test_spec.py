@@ -6,7 +6,7 @@ import pytest
 from grader.exceptions import AssignmentNotFoundError, SpecError, UnknownKeyError
 from grader.assignments import load_assignment
 from grader.specs import Assignment, Part, describe
-from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR
+from tests.conftest import ASSIGNMENT_DIR, REFERENCE_DIR, ROOT
 
 
 def test_mnist_assignment_has_the_five_parts(assignment):
@@ -62,6 +62,15 @@ def test_duplicate_part_ids_and_unknown_kind(tmp_path):
     text = (ASSIGNMENT_DIR / "assignment.toml").read_text().replace('kind = "loss"', 'kind = "lost"', 1)
     with pytest.raises(SpecError, match="unknown kind 'lost'"):
         load_assignment(_copy(tmp_path / "b", text))
+
+
+def test_the_order_policy_is_checked_and_mnist_is_graded_as_run(tmp_path, assignment):
+    assert assignment.kernel.order == "as-run"  # its template tells learners to re-run a cell
+    assert load_assignment(ROOT / "assignments" / "sklearn_digits").kernel.order == "top-down"  # the default
+    text = (ASSIGNMENT_DIR / "assignment.toml").read_text().replace('order = "as-run"', 'order = "as-ran"')
+    with pytest.raises(SpecError, match="top-down or as-run, got 'as-ran'") as caught:
+        load_assignment(_copy(tmp_path, text))
+    assert caught.value.field == "kernel.order"
 
 
 def test_invalid_toml_is_a_spec_error(tmp_path):
