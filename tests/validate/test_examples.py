@@ -22,3 +22,5 @@ def test_gitlab_job():
     assert any("grader validate" in line and "--junit" in line for line in job["script"])
     assert job["artifacts"]["reports"]["junit"] == "reports/validate-$ASSIGNMENT.xml"
     assert Path(job["artifacts"]["reports"]["junit"]).suffix == ".xml"
+    assert job["parallel"]["matrix"][0]["ASSIGNMENT"] == [
+        p.parent.name for p in sorted((ROOT / "assignments").glob("*/assignment.toml"))]
