@@ -36,11 +36,15 @@ system-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	  else echo "please install: sudo apt-get install $(SYSTEM_PACKAGES)"; fi; }
 
+# Two workers, each taking whole files (a file's module fixtures, such as the golden notebooks'
+# gradings, are made once); see docs/developer/tests.md.
+PYTEST_WORKERS := -n 2 --dist loadfile
+
 test: $(VENV)/.installed system-deps
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS)
 
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(PYTEST_WORKERS) -m "not slow"
 
 bench: $(VENV)/.installed
 	$(PY) bench/bench.py

@@ -25,7 +25,7 @@ from make_notebooks import ROOT, code, md, notebook, write  # noqa: E402  (tools
 from make_tf1_fixtures import (  # noqa: E402
     BASE, MLP_EPOCHS, SUBMITTED, mlp, out, tf1_notebook, training)
 
-REPLAYED_EPOCHS = MLP_EPOCHS  # the training cell learners run again, for the linear model and the MLP
+REPLAYED_EPOCHS = 4  # the training cell learners run again, for the linear model and the MLP
 
 
 def counts(history):

@@ -50,8 +50,11 @@ def golden_results(request, assignment):
     Serially they took ten minutes of the suite; the grading of each is the same.  A grading
     that raises is re-raised by its own test only.
     """
-    wanted = [item.callspec.params["notebook"] for item in request.session.items
-              if item.module is request.module and hasattr(item, "callspec")]
+    wanted = {item.callspec.params["notebook"] for item in request.session.items
+              if item.module is request.module and hasattr(item, "callspec")}
+    if any(item.name == "test_tf1_notebook_grades_like_its_compat_v1_twin" for item in request.session.items):
+        wanted |= {NOTEBOOKS / "tf1_plain.ipynb", NOTEBOOKS / "passes_all.ipynb"}
+    wanted = sorted(wanted)
     with concurrent.futures.ProcessPoolExecutor(
             max_workers=2, mp_context=multiprocessing.get_context("spawn"),
             initializer=_worker_init, initargs=(os.getpid(),)) as pool:
@@ -120,3 +123,13 @@ def _judged_again_alike(result, assignment):
         again = rejudge_part(part, assignment.threshold(part.id), stored.part(part.id),
                              stored.errors)
         assert again == stored.part(part.id), part.id
+
+
+@pytest.mark.slow
+def test_tf1_notebook_grades_like_its_compat_v1_twin(golden_results):
+    """``tf1_plain`` (written the TF1 way: ``import tensorflow as tf``, ``tf.arg_max``, ``dim=``,
+    ``tf.summary.FileWriter``) and ``passes_all`` (the same models in ``tensorflow.compat.v1``) get
+    the same grade: with the harness's seeding, the measured values agree exactly."""
+    tf1, compat = (golden_results[NOTEBOOKS / f"{name}.ipynb"].result() for name in ("tf1_plain", "passes_all"))
+    assert [p.status for p in tf1.parts] == [p.status for p in compat.parts] == ["passed"] * 5
+    assert [p.measured for p in tf1.parts] == [p.measured for p in compat.parts]
