@@ -5,16 +5,13 @@ without them the test is skipped locally and fails in CI.
 """
 import base64
 import io
-import os
-import shutil
 
 import pytest
 
 from grader.report.html import feedback_page, summary_page
 from grader.results import CellError, PartResult, SubmissionResult
+from tests.browser import headless_chromium
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
 
 
 def _png() -> str:
@@ -45,22 +42,7 @@ def _result(learner, hidden_value=0.4321):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromium-driver are not installed (make test installs them)")
-        pytest.skip("chromium / chromedriver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-sync", "--window-size=1200,2000"):
-        options.add_argument(flag)
-    # The console's messages, for tests that check none says a page broke a rule (its CSP).
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver = headless_chromium()
     yield driver
     driver.quit()
 

@@ -15,31 +15,16 @@ import shutil
 
 import pytest
 
+from tests.browser import headless_chromium
 from tests.integration.test_orphans import _wait
-from tests.integration.test_report_render import CHROMIUM, DRIVER
 
 pytestmark = [pytest.mark.kernel]
 
 
 def _driver(prefs: dict | None = None):
-    if not (CHROMIUM and DRIVER):
-        if os.environ.get("CI"):
-            pytest.fail("chromium and chromium-driver are not installed (make test installs them)")
-        pytest.skip("chromium / chromedriver not installed")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--no-first-run",
-                 "--disable-sync", "--window-size=1100,1000"):
-        options.add_argument(flag)
     # Third-party cookies blocked, as browsers do now (Chromium's setting, stated).
-    options.add_experimental_option("prefs", {"profile.block_third_party_cookies": True,
-                                              "profile.cookie_controls_mode": 1, **(prefs or {})})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(DRIVER), options=options)
+    return headless_chromium(window="1100,1000", prefs={
+        "profile.block_third_party_cookies": True, "profile.cookie_controls_mode": 1, **(prefs or {})})
 
 
 @pytest.fixture
