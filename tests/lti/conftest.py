@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.lti.platform import Platform
+from tests.serve.conftest import services  # noqa: F401 (the fixture, for tests/lti)
 from tests.serve.harness import Service, course_copy
 
 
@@ -33,13 +34,3 @@ def lms(tmp_path_factory):
         assert code == 130, output[-3000:]
         assert "Traceback" not in output, output[-5000:]
         assert not processes and not cgroups, (processes, cgroups)
-
-
-@pytest.fixture
-def services():
-    """Services a test starts itself (``services(Service(...))``): killed after it, whatever happened."""
-    started = []
-    yield lambda served: started.append(served) or served
-    for served in started:
-        served.kill()
-        served.run.kill_all()
