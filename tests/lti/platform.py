@@ -19,11 +19,9 @@ Pages: ``/course?user=U&link=L`` (the LMS's page of a link: an iframe that start
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from html import escape
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -35,6 +33,8 @@ from lti1p3platform.request import Request
 from lti1p3platform.service_connector import AssignmentsGradesService, NamesRoleProvisioningService
 from lti1p3platform.membership import Context
 from lti1p3platform.score import UpdateScoreStatus
+
+from tests.post.servers import Base
 
 CLIENT_ID = "grader-tool-7"
 DEPLOYMENT = "deployment-1"
@@ -76,7 +76,7 @@ class _HttpRequest(Request):
         return request
 
 
-class Platform:
+class Platform(Base):
     """The LMS (see the module docstring); ``tool`` is the tool's base URL."""
 
     def __init__(self, tool: str):
@@ -91,46 +91,18 @@ class Platform:
         self.registrations: list[dict] = []
         self.token_requests = 0
         self.errors: list[str] = []                      # tracebacks of the platform's own faults
-        self.lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _any(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                try:
-                    status, headers, payload = owner.handle(self.command, self.path, dict(self.headers), body)
-                except Exception:  # noqa: BLE001 - a test's LMS says what broke, and the test fails on it
-                    import traceback
-
-                    owner.errors.append(traceback.format_exc())
-                    status, headers, payload = 500, {"Content-Type": "text/plain"}, owner.errors[-1]
-                payload = payload.encode() if isinstance(payload, str) else payload
-                self.send_response(status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _any
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://localhost:{self.server.server_address[1]}"
+        super().__init__()   # the server in its thread (tests/post/servers.py), on a free port
         self.registration = (Registration().set_iss(self.url).set_client_id(CLIENT_ID)
                              .set_deployment_id(DEPLOYMENT).set_launch_url(f"{self.tool}/lti/launch")
                              .set_deeplink_launch_url(f"{self.tool}/lti/launch")
                              .set_oidc_login_url(f"{self.tool}/lti/login")
                              .set_tool_key_set_url(f"{self.tool}/lti/jwks.json")
                              .set_platform_public_key(self.public_key).set_platform_private_key(self.private_key))
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        """``localhost``, not the service's ``127.0.0.1``: the LMS and the tool are two sites."""
+        return f"http://localhost:{self.port}"
 
     # --- what the tool is told at registration ----------------------------------------------------
 
@@ -151,10 +123,6 @@ class Platform:
         link = Link(id=f"link-{uuid.uuid4().hex[:8]}", title=title, custom=dict(custom or {}), lineitem=lineitem)
         self.links[link.id] = link
         return link
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     # --- the browser's pages ----------------------------------------------------------------------
 
@@ -179,7 +147,17 @@ class Platform:
             login.set_launch_url(target)
         return login.initiate_login(user)
 
-    def handle(self, method, path, headers, body):
+    def handle(self, method, path, headers, body, action=None):
+        """The answer to one request; a fault of the platform itself is a 500 that the test sees."""
+        try:
+            return self._answer(method, path, dict(headers), body)
+        except Exception:  # noqa: BLE001 - a test's LMS says what broke, and the test fails on it
+            import traceback
+
+            self.errors.append(traceback.format_exc())
+            return 500, {"Content-Type": "text/plain"}, self.errors[-1]
+
+    def _answer(self, method, path, headers, body):
         parts = urlsplit(path)
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()} if body and "json" not in \
