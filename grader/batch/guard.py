@@ -30,6 +30,32 @@ from ..run.reaper import Reaper
 from ..run.stop import adopt_orphans, reap_orphans
 
 
+def hold_folder(out: Path, holder: str):
+    """The exclusive lock on ``OUT/.grader/lock`` for ``holder`` (the command, as another one is told),
+    as an open file: closing it (or the holder's death) releases it.  Held already:
+    :class:`~grader.exceptions.BatchBusyError` naming the command that holds it."""
+    folder = Path(out) / ".grader"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / "lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        pid_text, _, command = handle.read().strip().partition(" ")
+        handle.close()
+        pid = int(pid_text) if pid_text.isdigit() else None
+        command = command or "grader grade"
+        wait = ("stop it first" if command == "grader serve" else "wait for it to finish")
+        raise BatchBusyError(
+            f"another `{command}`{f' (pid {pid})' if pid else ''} is writing to {out}/: "
+            f"{wait}, or give another --out", pid=pid) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()} {holder}")
+    handle.flush()
+    return handle
+
+
 class BatchGuard:
     """See the module docstring; use as a context manager around the whole batch."""
 
@@ -45,25 +71,7 @@ class BatchGuard:
 
     def __enter__(self) -> "BatchGuard":
         adopt_orphans()  # the sandbox inits of workers that die come here, to be reaped at the end
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = open(self.folder / "lock", "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            pid_text, _, command = handle.read().strip().partition(" ")
-            handle.close()
-            pid = int(pid_text) if pid_text.isdigit() else None
-            command = command or "grader grade"
-            wait = ("stop it first" if command == "grader serve" else "wait for it to finish")
-            raise BatchBusyError(
-                f"another `{command}`{f' (pid {pid})' if pid else ''} is writing to {self.out}/: "
-                f"{wait}, or give another --out", pid=pid) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} {self.holder}")
-        handle.flush()
-        self._lock = handle
+        self._lock = hold_folder(self.out, self.holder)
         try:
             self.swept = sweep(self.ledger, other_runs=True)
             self.swept.add(sweep(machine_ledger(), dead_owners_only=True))

@@ -112,7 +112,7 @@ class Slot:
         self.journal = Journal(self.folder / "journal.jsonl")
         self.results: dict[str, SubmissionResult] = {}
         self.context = None   # the BatchContext its jobs carry (a course: set when grading starts)
-        self.lock = None      # a course: the flock on the folder (grader.batch.guard's format)
+        self.lock = None      # a course: the flock on the folder (grader.batch.guard.hold_folder)
 
     @property
     def title(self) -> str:
@@ -120,24 +120,9 @@ class Slot:
 
     def hold(self) -> None:
         """Hold the folder as ``grader grade`` would (a course's: the service holds ``OUT`` itself)."""
-        import fcntl
-        import os
+        from ..batch.guard import hold_folder
 
-        from ..exceptions import BatchBusyError
-
-        (self.folder / ".grader").mkdir(parents=True, exist_ok=True)
-        handle = open(self.folder / ".grader" / "lock", "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise BatchBusyError(f"another command is writing to {self.folder}/: stop it first, or give "
-                                 f"another --out") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()} grader serve")
-        handle.flush()
-        self.lock = handle
+        self.lock = hold_folder(self.folder, "grader serve")
 
     def release(self) -> None:
         if self.lock is not None:
