@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ..paths import relative
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..orchestrate import GradeOptions
     from ..results import SubmissionResult
@@ -104,15 +106,6 @@ class ValidationReport:
                 "weak": {r.submission: {p.id: p.status for p in r.parts} for r in self.weak_results}}
 
 
-def _rel(path: Path | str) -> str:
-    """A path as the user typed it: relative to the working folder when under it."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 class _Checks:
     """Collects checks into a report, timing each."""
 
@@ -146,7 +139,7 @@ def _problem_from_error(exc, folder: Path) -> Problem:
     prefix = f"{path}: " + (f"{field_name}: " if field_name else "") if path else ""
     if prefix and text.startswith(prefix):
         text = text[len(prefix):]
-    return Problem(file=_rel(path or folder), field=field_name, message=text)
+    return Problem(file=relative(path or folder), field=field_name, message=text)
 
 
 def validate(assignment_dir: str | Path, *, seeds: int = 1, options: "GradeOptions | None" = None,
@@ -208,11 +201,11 @@ def _load(report: ValidationReport, load_assignment, reference_dir) -> list[Prob
 
     folder = report.folder
     if not (folder / ASSIGNMENT_FILE).is_file():
-        return [Problem(_rel(folder), "", f"no {ASSIGNMENT_FILE} in this folder")]
+        return [Problem(relative(folder), "", f"no {ASSIGNMENT_FILE} in this folder")]
     assignment = load_assignment(folder, reference_folder=reference_dir)
     report.assignment = assignment
     if assignment.reference_folder is None:
-        return [Problem(_rel(folder.resolve().parent.parent / "reference" / folder.resolve().name), "",
+        return [Problem(relative(folder.resolve().parent.parent / "reference" / folder.resolve().name), "",
                         "no reference folder (it holds thresholds.toml and the solution); "
                         "create it or pass --reference DIR")]
     return []
@@ -221,8 +214,8 @@ def _load(report: ValidationReport, load_assignment, reference_dir) -> list[Prob
 def _thresholds(assignment: "Assignment") -> list[Problem]:
     from ..judge.kinds import threshold_problems
 
-    thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
-    spec_file = _rel(assignment.folder / "assignment.toml")
+    thresholds_file = relative(assignment.reference_folder / "thresholds.toml")
+    spec_file = relative(assignment.folder / "assignment.toml")
     part_ids = [part.id for part in assignment.parts]
     problems = []
     for index, part in enumerate(assignment.parts):
@@ -289,15 +282,15 @@ def _helpers(assignment: "Assignment") -> list[Problem]:
             done = subprocess.run([sys.executable, "-c", _IMPORT_ALL, str(folder), *modules], cwd=work,
                                   env=env, capture_output=True, text=True, timeout=HELPER_IMPORT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            return [Problem(_rel(folder), "", f"importing the helper modules took more than "
+            return [Problem(relative(folder), "", f"importing the helper modules took more than "
                                               f"{HELPER_IMPORT_TIMEOUT_S:.0f} s")]
     marker = [line for line in done.stdout.splitlines() if line.startswith("GRADER-HELPERS ")]
     if not marker:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        return [Problem(_rel(folder), "", f"importing the helper modules ended Python "
+        return [Problem(relative(folder), "", f"importing the helper modules ended Python "
                                           f"(exit status {done.returncode}): {tail}")]
     failed = json.loads(marker[-1].split(" ", 1)[1])
-    return [Problem(_rel(_module_file(folder, name)), "import", error) for name, error in failed.items()]
+    return [Problem(relative(_module_file(folder, name)), "import", error) for name, error in failed.items()]
 
 
 def _module_file(folder: Path, name: str) -> Path:
@@ -308,7 +301,7 @@ def _data(assignment: "Assignment", options: "GradeOptions") -> list[Problem]:
     from ..specs.data import load_arrays, resolve
     from ..exceptions import DataError
 
-    spec_file = _rel(assignment.folder / "assignment.toml")
+    spec_file = relative(assignment.folder / "assignment.toml")
     problems = []
     unknown = set(options.data) - {d.name for d in assignment.data}
     if unknown:
@@ -331,19 +324,19 @@ def _notebooks(assignment: "Assignment") -> list[Problem]:
     part_ids = [part.id for part in assignment.parts]
     for what, path, key in (("template", assignment.template_path, "template"),
                             ("solution", assignment.solution_path, "solution")):
-        spec_file = _rel(assignment.folder / "assignment.toml")
+        spec_file = relative(assignment.folder / "assignment.toml")
         if path is None or not path.is_file():
-            problems.append(Problem(spec_file, key, f"the {what} notebook {_rel(path) if path else ''} "
+            problems.append(Problem(spec_file, key, f"the {what} notebook {relative(path) if path else ''} "
                                                     f"does not exist"))
             continue
         notebook, problem = read_notebook(path)
         if notebook is None:
-            problems.append(Problem(_rel(path), "", problem))
+            problems.append(Problem(relative(path), "", problem))
             continue
         graded = {part for ids in find_graded_cells(notebook, part_ids).values() for part in ids}
         for part_id in part_ids:
             if part_id not in graded:
-                problems.append(Problem(_rel(path), f"part {part_id}",
+                problems.append(Problem(relative(path), f"part {part_id}",
                                         f"no graded cell submits part {part_id!r}: add a cell with "
                                         f"grader.set_answer(\"{part_id}\", ...)"))
     return problems
@@ -354,10 +347,10 @@ def _generated(assignment: "Assignment") -> list[Problem]:
 
     source = assignment.source_path
     if not source.is_file():
-        return [Problem(_rel(assignment.folder / "assignment.toml"), "source",
-                        f"the source notebook {_rel(source)} does not exist")]
-    return [Problem(_rel(path), "", f"stale: {why}; the source is {_rel(source)}: run grader author "
-                                    f"{_rel(source)} (edit the source, not this file)")
+        return [Problem(relative(assignment.folder / "assignment.toml"), "source",
+                        f"the source notebook {relative(source)} does not exist")]
+    return [Problem(relative(path), "", f"stale: {why}; the source is {relative(source)}: run grader author "
+                                    f"{relative(source)} (edit the source, not this file)")
             for path, why in stale(assignment)]
 
 
@@ -370,12 +363,12 @@ def _weak_notebooks(assignment: "Assignment", weak: list) -> list[Problem]:
     for path in (Path(w) for w in weak):
         notebook, problem = read_notebook(path)
         if notebook is None:
-            problems.append(Problem(_rel(path), "", problem))
+            problems.append(Problem(relative(path), "", problem))
             continue
         graded = {part for ids in find_graded_cells(notebook, part_ids).values() for part in ids}
         missing = [part_id for part_id in part_ids if part_id not in graded]
         if missing:
-            problems.append(Problem(_rel(path), "", f"no graded cell submits part(s) {', '.join(missing)}: "
+            problems.append(Problem(relative(path), "", f"no graded cell submits part(s) {', '.join(missing)}: "
                                                     f"a weak notebook keeps the template's graded cells"))
     return problems
 
@@ -388,7 +381,7 @@ def _weak(report: ValidationReport, options: "GradeOptions", weak: list[Path], p
     from .calibrate import weak_targets
 
     assignment = report.assignment
-    thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
+    thresholds_file = relative(assignment.reference_folder / "thresholds.toml")
     data_paths = resolve_all(assignment, explicit=options.data)
     targets = weak_targets(assignment, weak)
     problems = []
@@ -398,12 +391,12 @@ def _weak(report: ValidationReport, options: "GradeOptions", weak: list[Path], p
         try:
             result = grade_notebook(path, assignment=assignment, options=options, data_paths=data_paths)
         except GraderError as exc:
-            problems.append(Problem(_rel(path), "", f"grading it is a fault of the harness or the "
+            problems.append(Problem(relative(path), "", f"grading it is a fault of the harness or the "
                                                     f"assignment: {type(exc).__name__}: {exc}"))
             continue
         report.weak_results.append(result)
         if result.status != "graded":
-            problems.append(Problem(_rel(path), "", f"the weak notebook cannot be graded: {result.reason}"))
+            problems.append(Problem(relative(path), "", f"the weak notebook cannot be graded: {result.reason}"))
             continue
         aimed = targets.get(path.name)
         for part in result.parts:
@@ -414,7 +407,7 @@ def _weak(report: ValidationReport, options: "GradeOptions", weak: list[Path], p
             bound = "min" if threshold is not None and threshold.min is not None else "max"
             problems.append(Problem(
                 thresholds_file, f"parts.{part.id}.{bound}",
-                f"the weak notebook {_rel(path)} passes part {part.id!r} (measured "
+                f"the weak notebook {relative(path)} passes part {part.id!r} (measured "
                 f"{_value(part.measured)}, required {part.threshold}): tighten the threshold "
                 f"(grader calibrate suggests one) or make the sample weaker"))
     return problems
@@ -429,8 +422,8 @@ def _solution(report: ValidationReport, options: "GradeOptions", progress) -> li
     report.solution_runs = run_seeds(assignment.solution_path, assignment=assignment, seeds=report.seeds,
                                      options=options, data_paths=data_paths, progress=progress)
     report.calibration = summarise(assignment, report.solution_runs)  # the weak runs come later
-    solution = _rel(assignment.solution_path)
-    thresholds_file = _rel(assignment.reference_folder / "thresholds.toml")
+    solution = relative(assignment.solution_path)
+    thresholds_file = relative(assignment.reference_folder / "thresholds.toml")
     problems = []
     for run in report.solution_runs:
         if run.status != "graded":
@@ -459,7 +452,7 @@ def _template(report: ValidationReport, options: "GradeOptions") -> list[Problem
     from ..orchestrate import grade_notebook
 
     assignment = report.assignment
-    template = _rel(assignment.template_path)
+    template = relative(assignment.template_path)
     try:
         result = grade_notebook(assignment.template_path, assignment=assignment, options=options,
                                 data_paths=resolve_all(assignment, explicit=options.data))
@@ -496,7 +489,7 @@ def format_report(report: ValidationReport) -> str:
         verdict = f"{len(report.problems)} problem(s)"
     else:
         verdict = "not every check ran"
-    lines = [f"validate {name} ({_rel(report.folder)}): {verdict} in {report.duration_s:.1f} s"]
+    lines = [f"validate {name} ({relative(report.folder)}): {verdict} in {report.duration_s:.1f} s"]
     for check in report.checks:
         mark = "ok  " if check.ok else ("skip" if check.skipped else "FAIL")
         lines.append(f"  {mark} {check.name}" + (f" ({check.skipped})" if check.skipped else "")
@@ -537,7 +530,7 @@ def ci_suites(report: ValidationReport) -> list:
     for run in report.solution_runs:
         suites += suites_from_results([run], learner_view=False,
                                       suite_name=f"{name}: solution, seed {run.seed}",
-                                      files={run.learner: _rel(report.assignment.solution_path)})
+                                      files={run.learner: relative(report.assignment.solution_path)})
     if report.template_result is not None:
         template = Suite(name=f"{name}: template fails every part", time=report.template_result.duration_s)
         for part in report.template_result.parts:
@@ -547,7 +540,7 @@ def ci_suites(report: ValidationReport) -> list:
                 status=FAILED if passes else PASSED, kind="template passes",
                 message=f"the template passes part {part.id}: leave the gap unsolved" if passes else "",
                 details=f"template status: {part.status}\n{part.message}",
-                file=_rel(report.assignment.template_path), measured=_value(part.measured),
+                file=relative(report.assignment.template_path), measured=_value(part.measured),
                 threshold=part.threshold))
         suites.append(template)
     for result in report.weak_results:
