@@ -87,18 +87,22 @@ def _site(request) -> Site:
 async def submit(request):
     """``POST /submit``: a learner's notebook, checked, signed in, queued; 201 or a refusal."""
     site = _site(request)
-    started = time.monotonic()
+    clock = _Phases()
     try:
         site.check_address(request)
         body = await request.body()   # capped and timed by BodyGuard
+        clock.lap("read")
         # A notebook's JSON of up to INLINE bytes is parsed on the event loop (about a millisecond):
         # through the thread pool, a burst's parsing waited for threads busy with others' writes.
         upload = (parse(body, site.assignment, site.assignments) if len(body) <= INLINE else
                   await run_in_threadpool(parse, body, site.assignment, site.assignments))
+        clock.lap("parse")
         learner = await site.signed_in(request, upload.email, upload.token)
+        clock.lap("signin")
         assignment = _checked(site, learner, upload) if len(body) <= INLINE else \
             await run_in_threadpool(_checked, site, learner, upload)
-        accepted = await site.service.accept_async(learner, upload, assignment)
+        clock.lap("check")
+        accepted = await site.service.accept_async(learner, upload, assignment, clock=clock)
     except Refused as error:
         return refusal(error)
     url = f"{site.base(request)}/submissions/{accepted.id}?key={accepted.key}"
@@ -111,12 +115,29 @@ async def submit(request):
                + f"Follow its grading and see your result at {url}")
     site.service.log(f"accepted {learner.learner}: submission {accepted.id}, attempt {accepted.attempt}, {when}")
     # Server-Timing: the service's own time for this submission, from its first byte read to its
-    # commit (what a client's latency adds to it is the network's, and the client's own).
+    # commit, and its phases (what a client's latency adds to it is the network's, and the client's own).
     return JSONResponse({"id": accepted.id, "status": "queued", "attempt": accepted.attempt,
                          "timing": accepted.timing.label, "penalty": accepted.timing.penalty,
                          "position": accepted.position, "received_at": accepted.received_at,
                          "url": url, "learnerMessage": message}, status_code=201,
-                        headers={"server-timing": f"accept;dur={(time.monotonic() - started) * 1000:.1f}"})
+                        headers={"server-timing": clock.header("accept")})
+
+
+class _Phases:
+    """A submission's time on the service, phase by phase (for its ``Server-Timing`` header)."""
+
+    def __init__(self):
+        self.started = self.last = time.monotonic()
+        self.laps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps.append((name, now - self.last))
+        self.last = now
+
+    def header(self, total: str) -> str:
+        return ", ".join(f"{name};dur={seconds * 1000:.1f}" for name, seconds in
+                         [(total, time.monotonic() - self.started), *self.laps])
 
 
 INLINE = 256 * 1024   # bodies parsed and checked on the event loop; larger ones in the thread pool

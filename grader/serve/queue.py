@@ -1,10 +1,21 @@
 """Accepted submissions: never lost across a restart or a kill, each graded once.
 
-:meth:`SubmissionQueue.accept` writes the notebook to its folder and syncs it to
-disk, then decides (deadline, attempts, rate: :mod:`grader.serve.policy`) and
-records the submission in one transaction, which is committed before the
-learner is told "accepted".  A kill before the commit leaves a folder without a
-row, removed at the next start; after it, the submission is in the queue.
+:meth:`SubmissionQueue.accept` hands the upload to the queue's committer thread, which
+decides (deadline, attempts, rate: :mod:`grader.serve.policy`) and records the submission -
+its row and the notebook's bytes (table ``uploads``) - in one transaction, committed before
+the learner is told "accepted".  The committer takes whatever arrived while it committed the
+previous group, and records the whole group in a handful of statements and one fsync (group
+commit).  Its files are written after the answer: the flusher thread writes each notebook
+to ``OUT/serve/submissions/ID/notebook.ipynb``, syncs it, and only then drops its copy from
+``uploads``; a grading that starts before the flusher got there writes the file itself
+(:meth:`SubmissionQueue.notebook`), and a start after a kill writes what the killed service
+had not (:meth:`recover`).  Nothing is written for a refused submission.
+
+Why so (bench/bench_serve.py): a burst of 200 uploads at a deadline, each written and
+synced through the thread pool, then its row committed by itself, spent most of its time
+waiting for the interpreter's lock between the event loop and those threads - every system
+call and every SQLite statement let go of it, and getting it back meant waiting for the
+event loop's turn to end.
 
 The grading side :meth:`claim`\\ s the oldest queued submission (``running``),
 and :meth:`finish`\\ es it once its result is on disk (``done``).  At a start,
@@ -15,6 +26,7 @@ result was already written is finished, not graded again
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import os
 import secrets
 import shutil
@@ -25,7 +37,7 @@ from pathlib import Path
 
 from ..specs.model import Assignment
 from .policy import Refused, Timing, check_limits, timing
-from .store import connect, iso, serve_folder, submission_folder, utc_now
+from .store import close_connections, connect, iso, serve_folder, submission_folder, utc_now
 from .tokens import Learner, digest
 from .upload import Upload
 
@@ -54,11 +66,7 @@ def _write_synced(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    _sync_folder(path.parent)
 
 
 class SubmissionQueue:
@@ -72,87 +80,112 @@ class SubmissionQueue:
 
     def accept(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> Accepted:
         """Record ``upload`` for ``learner`` to ``assignment`` (default: the queue's), or raise
-        :class:`Refused` (nothing kept).  Deadline, attempts and rate are the assignment's.
-
-        The notebook is written and synced here, in the caller's thread (uploads sync their files
-        side by side); its row is committed by the queue's committer thread, in one transaction
-        with whatever other rows arrived meanwhile - one fsync for a group of submissions instead
-        of one each, which a burst at a deadline queued behind each other (group commit)."""
-        item = self.write(learner, upload, assignment)
-        try:
-            accepted = self._committer().submit(item).result()
-        except BaseException:
-            self.discard(item)
-            raise
+        :class:`Refused` (nothing kept).  Deadline, attempts and rate are the assignment's; the
+        answer comes once the submission is on disk (see the module docstring)."""
+        accepted = self._committer().submit((learner, upload, assignment or self.assignment)).result()
         self.arrived.set()
         return accepted
 
-    async def accept_async(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> Accepted:
-        """:meth:`accept` for the event loop: the file is written in the thread pool, and the commit
-        is awaited without holding a thread (a burst's uploads never wait for threads held by others'
-        commits)."""
+    async def accept_async(self, learner: Learner, upload: Upload, assignment: Assignment | None = None,
+                           clock=None) -> Accepted:
+        """:meth:`accept` for the event loop: the commit is awaited without holding a thread."""
         import asyncio
 
-        from starlette.concurrency import run_in_threadpool
-
-        item = await run_in_threadpool(self.write, learner, upload, assignment)
-        try:
-            accepted = await asyncio.wrap_future(self._committer().submit(item))
-        except BaseException:
-            await run_in_threadpool(self.discard, item)
-            raise
+        accepted = await asyncio.wrap_future(self._committer().submit((learner, upload,
+                                                                       assignment or self.assignment)))
+        if clock is not None:
+            clock.lap("commit")
         self.arrived.set()
         return accepted
 
-    def write(self, learner: Learner, upload: Upload, assignment: Assignment | None = None) -> tuple:
-        """The notebook of a submission to be, written and synced: what :meth:`_insert` records."""
-        submission_id, key = secrets.token_hex(8), secrets.token_urlsafe(18)
-        folder = submission_folder(self.out, submission_id)
-        folder.mkdir(parents=True)
-        try:
-            _write_synced(folder / NOTEBOOK_FILE, upload.content)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return submission_id, key, learner, upload, assignment or self.assignment
-
-    def discard(self, item: tuple) -> None:
-        """The files of a submission refused at its commit (no row: as if it never came)."""
-        shutil.rmtree(submission_folder(self.out, item[0]), ignore_errors=True)
-
     def start(self) -> None:
-        """Start the committer (before the first submission, so that none waits for its start)."""
+        """Start the committer and the flusher (before the first submission, so that none waits)."""
         self._committer()
 
     def _committer(self) -> "_Committer":
         with _COMMITTERS_LOCK:
             committer = getattr(self, "_commits", None)
             if committer is None or not committer.is_alive():
-                committer = self._commits = _Committer(self)
+                if getattr(self, "_files", None) is None or not self._files.is_alive():
+                    self._files = _Flusher(self)
+                    self._files.start()
+                committer = self._commits = _Committer(self, self._files)
                 committer.start()
         return committer
 
-    def _insert(self, db, submission_id: str, key: str, learner: Learner, upload: Upload,
-                assignment: Assignment) -> Accepted:
-        """The decision and the row of one submission, inside the committer's transaction."""
+    def _record(self, db, group: list[tuple]) -> list:
+        """The decisions and rows of a group of (learner, upload, assignment), inside the
+        committer's transaction: an :class:`Accepted` or a :class:`Refused` each, in order.
+        A few statements for the whole group, whatever its size (each statement lets go of the
+        interpreter's lock, and getting it back waits for the event loop's turn)."""
         now = utc_now()
         clock = now.timestamp()
-        when = timing(assignment.submissions, now)
-        same = (assignment.id, "") if assignment.id == self.assignment.id else (assignment.id,)
-        times = [row[0] for row in db.execute(
-            f"SELECT received_unix FROM submissions WHERE learner=? AND assignment IN "
-            f"({', '.join('?' * len(same))})", (learner.learner, *same))]
-        check_limits(assignment.submissions, accepted=times, now=clock)
-        db.execute(
-            "INSERT INTO submissions (id, assignment, learner, email, received_at, received_unix, file_name, "
-            "size, sha256, attempt, timing, late_by_s, penalty, view_key_sha256) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (submission_id, assignment.id, learner.learner, learner.email, iso(now), clock, upload.file_name,
-             len(upload.content), upload.sha256, len(times) + 1, when.label, when.late_by_s,
-             when.penalty, digest(key)))
-        position = db.execute("SELECT COUNT(*) FROM submissions WHERE state!='done'").fetchone()[0]
-        return Accepted(id=submission_id, key=key, attempt=len(times) + 1, timing=when,
-                        position=position, received_at=iso(now))
+        learners = sorted({learner.learner for learner, _, _ in group})
+        times: dict[tuple[str, str], list[float]] = {}
+        for chunk in _chunks(learners, 500):
+            for row in db.execute(f"SELECT learner, assignment, received_unix FROM submissions WHERE learner IN "
+                                  f"({', '.join('?' * len(chunk))})", chunk):
+                times.setdefault((row[0], row[1] or self.assignment.id), []).append(row[2])
+        waiting = db.execute("SELECT COUNT(*) FROM submissions WHERE state!='done'").fetchone()[0]
+        answers, rows, uploads = [], [], []
+        for learner, upload, assignment in group:
+            theirs = times.setdefault((learner.learner, assignment.id), [])
+            try:
+                when = timing(assignment.submissions, now)
+                check_limits(assignment.submissions, accepted=theirs, now=clock)
+            except Refused as refused:   # decided before its row: the others go on
+                answers.append(refused)
+                continue
+            submission_id, key = secrets.token_hex(8), secrets.token_urlsafe(18)
+            theirs.append(clock)
+            waiting += 1
+            rows.append((submission_id, assignment.id, learner.learner, learner.email, iso(now), clock,
+                         upload.file_name, len(upload.content), upload.sha256, len(theirs), when.label,
+                         when.late_by_s, when.penalty, digest(key)))
+            uploads.append((submission_id, upload.content))
+            answers.append(Accepted(id=submission_id, key=key, attempt=len(theirs), timing=when,
+                                    position=waiting, received_at=iso(now)))
+        for chunk in _chunks(rows, 500):
+            db.execute("INSERT INTO submissions (id, assignment, learner, email, received_at, received_unix, "
+                       "file_name, size, sha256, attempt, timing, late_by_s, penalty, view_key_sha256) VALUES "
+                       + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(chunk)),
+                       [value for row in chunk for value in row])
+        for chunk in _chunks(uploads, 500):
+            db.execute("INSERT INTO uploads (id, content) VALUES " + ", ".join(["(?, ?)"] * len(chunk)),
+                       [value for pair in chunk for value in pair])
+        return answers
+
+    # --- the notebooks' files ------------------------------------------------------------------
+
+    def notebook(self, submission_id: str) -> Path:
+        """The file of a submission's notebook, written and synced now if the flusher has not yet."""
+        path = submission_folder(self.out, submission_id) / NOTEBOOK_FILE
+        files = getattr(self, "_files", None)
+        if files is not None:
+            files.flush(submission_id)
+        if not path.is_file():   # committed, not yet handed to the flusher (or no flusher: a start)
+            with files.lock if files is not None else _NO_LOCK:
+                self._write_from_database([submission_id])
+        return path
+
+    def _write_from_database(self, ids: list[str]) -> None:
+        """The files of ``ids`` written and synced from their copy in ``uploads``, then the copy dropped."""
+        db = connect(self.out)
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join("?" * len(chunk))
+            for row in db.execute(f"SELECT id, content FROM uploads WHERE id IN ({marks})", chunk):
+                _write_notebook(self.out, row[0], row[1])
+            db.execute(f"DELETE FROM uploads WHERE id IN ({marks})", chunk)
+
+    def stop(self) -> None:
+        """Commit what waits, write the files the flusher still holds, and end both threads (a
+        stop, not a kill: a kill leaves the files to :meth:`recover`)."""
+        with _COMMITTERS_LOCK:
+            threads = [getattr(self, "_commits", None), getattr(self, "_files", None)]
+            self._commits = self._files = None
+        for thread in threads:   # the committer first: what it commits, it hands to the flusher
+            if thread is not None:
+                thread.finish()
 
     # --- grading -------------------------------------------------------------------------------
 
@@ -186,6 +219,7 @@ class SubmissionQueue:
         """At a start: the rows a killed service left ``running`` (the caller finishes or requeues
         them), after removing folders of submissions that were never committed."""
         db = connect(self.out)
+        self._write_from_database([row[0] for row in db.execute("SELECT id FROM uploads")])
         known = {row[0] for row in db.execute("SELECT id FROM submissions")}
         root = serve_folder(self.out) / "submissions"
         if root.is_dir():
@@ -227,18 +261,21 @@ class SubmissionQueue:
 
 
 _COMMITTERS_LOCK = threading.Lock()
+_QUIET_S, _LONGEST_WAIT_S = 0.25, 5.0   # the flusher writes once no submission came for _QUIET_S
+_NO_LOCK = contextlib.nullcontext()
 
 
 class _Committer(threading.Thread):
-    """Commits submissions' rows in groups (see :meth:`SubmissionQueue.accept`): each waiting caller
-    gets its :class:`Accepted`, or its own :class:`Refused` (a limit reached: no row), once the
-    group's one transaction is on disk."""
+    """Records submissions in groups (see the module docstring): each waiting caller gets its
+    :class:`Accepted`, or its own :class:`Refused` (a limit reached: no row), once the group's
+    one transaction is on disk; ``files`` (the flusher) then writes their notebooks."""
 
-    def __init__(self, queue: SubmissionQueue):
+    def __init__(self, queue: SubmissionQueue, files: "_Flusher"):
         super().__init__(name="grader-serve-commits", daemon=True)
-        self.queue = queue
+        self.queue, self.files = queue, files
         self.waiting: list[tuple[tuple, concurrent.futures.Future]] = []
         self.condition = threading.Condition()
+        self.stopping = False
 
     def submit(self, item: tuple) -> "concurrent.futures.Future":
         """The future :class:`Accepted` of ``item`` (or its :class:`Refused`), once committed."""
@@ -248,34 +285,143 @@ class _Committer(threading.Thread):
             self.condition.notify()
         return future
 
+    def finish(self) -> None:
+        """Commit what waits, then end."""
+        with self.condition:
+            self.stopping = True
+            self.condition.notify()
+        self.join()
+
     def run(self) -> None:
         connect(self.queue.out)   # opened now: the first submission of a burst does not wait for it
-        while True:
-            with self.condition:
-                while not self.waiting:
-                    self.condition.wait()
-                group, self.waiting = self.waiting, []
-            answers = []
-            db = connect(self.queue.out)
+        try:
+            while True:
+                with self.condition:
+                    while not self.waiting and not self.stopping:
+                        self.condition.wait()
+                    if not self.waiting:
+                        return
+                    group, self.waiting = self.waiting, []
+                self._commit(group)
+        finally:
+            close_connections()
+
+    def _commit(self, group: list) -> None:
+        db = connect(self.queue.out)
+        try:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    for item, _ in group:
-                        try:
-                            answers.append(self.queue._insert(db, *item))
-                        except Refused as refused:   # decided before its row: the others go on
-                            answers.append(refused)
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-            except BaseException as exc:  # noqa: BLE001 - the database failed: every caller of the group is told
-                answers = [exc] * len(group)
-            for (_, future), result in zip(group, answers):
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
+                answers = self.queue._record(db, [item for item, _ in group])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException as exc:  # noqa: BLE001 - the database failed: every caller of the group is told
+            answers = [exc] * len(group)
+        self.files.hand({answer.id: item[1].content for (item, _), answer in zip(group, answers)
+                         if isinstance(answer, Accepted)})
+        for (_, future), answer in zip(group, answers):
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
+
+
+class _Flusher(threading.Thread):
+    """Writes committed submissions' notebooks to their files and syncs them, then drops their
+    copies from ``uploads`` - after the learners had their answers, once a burst is over."""
+
+    def __init__(self, queue: SubmissionQueue):
+        super().__init__(name="grader-serve-files", daemon=True)
+        self.queue = queue
+        self.pending: dict[str, bytes] = {}
+        self.condition = threading.Condition()
+        self.lock = threading.Lock()   # one writer of a file at a time (this thread, or a grading's)
+        self.stopping = False
+
+    def hand(self, notebooks: dict[str, bytes]) -> None:
+        if notebooks:
+            with self.condition:
+                self.pending.update(notebooks)
+                self.condition.notify()
+
+    def flush(self, submission_id: str) -> None:
+        """The file of ``submission_id`` on disk now (a grading about to read it)."""
+        with self.lock:
+            with self.condition:
+                content = self.pending.pop(submission_id, None)
+            if content is not None:
+                _write_notebook(self.queue.out, submission_id, content)
+                self._forget([submission_id])
+
+    def finish(self) -> None:
+        """Write what is pending, then end."""
+        with self.condition:
+            self.stopping = True
+            self.condition.notify()
+        self.join()
+
+    def run(self) -> None:
+        try:
+            while True:
+                with self.condition:
+                    while not self.pending and not self.stopping:
+                        self.condition.wait()
+                    # Within a burst, after it: each file's system calls would take turns with the
+                    # event loop for the interpreter's lock.  The copies are on disk already, and a
+                    # grading writes the file it takes itself (flush).
+                    first = time.monotonic()
+                    while not self.stopping and self.condition.wait(_QUIET_S) and \
+                            time.monotonic() - first < _LONGEST_WAIT_S:
+                        pass
+                    last = self.stopping
+                self._drain()
+                if last:
+                    return
+        finally:
+            close_connections()
+
+    def _drain(self) -> None:
+        """Every pending file on disk (one at a time: a grading's :meth:`flush` never waits for
+        more than one), their folders' entries synced, and their copies dropped."""
+        done = []
+        while True:
+            with self.lock:
+                with self.condition:
+                    if not self.pending:
+                        break
+                    submission_id = next(iter(self.pending))
+                    content = self.pending.pop(submission_id)
+                _write_notebook(self.queue.out, submission_id, content)
+            done.append(submission_id)
+        if done:
+            self._forget(done)
+
+    def _forget(self, ids: list[str]) -> None:
+        _sync_folder(submission_folder(self.queue.out, ids[0]).parent)   # the new folders' entries
+        db = connect(self.queue.out)
+        for chunk in _chunks(ids, 500):
+            db.execute(f"DELETE FROM uploads WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+
+
+def _write_notebook(out: Path, submission_id: str, content: bytes) -> None:
+    folder = submission_folder(out, submission_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_synced(folder / NOTEBOOK_FILE, content)
+
+
+def _sync_folder(path: Path) -> None:
+    """The entries of ``path`` (new submission folders) on disk."""
+    folder = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def refuse_unknown(row) -> None:

@@ -42,10 +42,11 @@ from ..results import GRADER_ERROR, SubmissionResult, write_atomic
 from ..specs.model import Assignment
 from ..textutil import safe_name
 from .policy import Timing, describe_late
-from .queue import NOTEBOOK_FILE, PROGRESS_FILE, RESULT_FILE, SubmissionQueue
+from .queue import PROGRESS_FILE, RESULT_FILE, SubmissionQueue
 from .store import close_connections, executed_folder, submission_folder
 
 SERVICE = "grader serve"
+WORKER_NICENESS = 10   # the grading workers' and their kernels' (see _executor)
 _MAX_RUNS = 3   # a submission the grader could not run (a machine's fault) is tried this often
 
 
@@ -209,6 +210,7 @@ class GradingService:
             self._thread.join(timeout)
         if self.grades is not None:
             self.grades.stop()
+        self.queue.stop()   # the notebooks accepted last, in their files
         try:
             from ..report.html import write_summary
 
@@ -227,7 +229,10 @@ class GradingService:
 
             return DaskExecutor(self.cluster)
         # Worker processes even for one worker: a grading never shares the web server's process.
-        return LocalPoolExecutor(self.workers)
+        # Their niceness: a submission accepted is a learner waiting for the answer; a grading is
+        # batch work (its kernels inherit it) - on a machine with as many workers as cores, a burst
+        # of submissions at the deadline would otherwise wait for the cores the gradings hold.
+        return LocalPoolExecutor(self.workers, nice=WORKER_NICENESS)
 
     def _grade(self) -> None:
         from dataclasses import replace
@@ -270,8 +275,7 @@ class GradingService:
         return self.slots[job.context.assignment.id] if job.context is not None else self.slots[self.assignment.id]
 
     def _submission(self, row) -> Submission:
-        folder = submission_folder(self.out, row["id"])
-        return Submission(learner=row["learner"], notebook=folder / NOTEBOOK_FILE, source=row["file_name"])
+        return Submission(learner=row["learner"], notebook=self.queue.notebook(row["id"]), source=row["file_name"])
 
     def _key(self, row) -> str:
         return grading_key(self._submission(row), self.slot(row).assignment, self.options)
@@ -371,9 +375,9 @@ class GradingService:
         """Queue ``upload`` of ``learner`` to ``assignment`` (:meth:`SubmissionQueue.accept`)."""
         return self.queue.accept(learner, upload, assignment)
 
-    async def accept_async(self, learner, upload, assignment=None):
+    async def accept_async(self, learner, upload, assignment=None, clock=None):
         """:meth:`accept` on the event loop (:meth:`SubmissionQueue.accept_async`)."""
-        return await self.queue.accept_async(learner, upload, assignment)
+        return await self.queue.accept_async(learner, upload, assignment, clock=clock)
 
     # --- what the pages show -------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..durable import open_database
 
-SCHEMA_VERSION = 2   # 2: submissions.assignment (a service grades a course of assignments)
+SCHEMA_VERSION = 3   # 2: submissions.assignment (a service grades a course of assignments); 3: uploads
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -62,6 +62,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     grading_key TEXT
 );
 CREATE INDEX IF NOT EXISTS submissions_by_state ON submissions (state, seq);
+-- A committed submission's notebook until its file is on disk (grader/serve/queue.py: it is
+-- recorded with the row, in the same transaction, and the file written after the answer).
+CREATE TABLE IF NOT EXISTS uploads (id TEXT PRIMARY KEY, content BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS submissions_by_learner ON submissions (learner, seq);
 -- LTI 1.3 (grader/serve/lti.py): the platforms the tool is registered with, the launches under way,
 -- who an LMS user is here, which link grades into which line item, and the platform's roster.
@@ -150,13 +153,18 @@ _LOCAL = threading.local()
 
 def connect(out: Path) -> sqlite3.Connection:
     """This thread's connection to ``out``'s service database (created on first use)."""
-    path = database_path(out)
-    key = str(path.resolve()) if path.exists() else str(path)
     cache = getattr(_LOCAL, "connections", None)
     if cache is None:
         cache = _LOCAL.connections = {}
+    db = cache.get(str(out))   # as the caller names it: no system call (each one lets other threads in)
+    if db is not None:
+        return db
+    path = database_path(out)
+    key = str(path.resolve()) if path.exists() else str(path)
     db = cache.get(key)
-    if db is None:
+    if db is not None:
+        cache[str(out)] = db
+    else:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
         db = open_database(path, schema=_SCHEMA, version=SCHEMA_VERSION)
@@ -164,7 +172,7 @@ def connect(out: Path) -> sqlite3.Connection:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA busy_timeout=30000")
-        cache[str(path.resolve())] = db
+        cache[str(path.resolve())] = cache[str(out)] = db
     return db
 
 
@@ -179,7 +187,7 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 def close_connections() -> None:
     """Close this thread's connections (a thread that ends, a test)."""
-    for db in getattr(_LOCAL, "connections", {}).values():
+    for db in set(getattr(_LOCAL, "connections", {}).values()):
         db.close()
     _LOCAL.connections = {}
 
