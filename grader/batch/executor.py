@@ -73,7 +73,7 @@ class GradingExecutor(abc.ABC):
         self.close()
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, nice: int = 0) -> None:
     # A worker must not outlive a killed harness (it would keep grading for nobody), even one
     # killed while this worker was starting.
     import signal
@@ -85,6 +85,8 @@ def _worker_init(parent: int) -> None:
     # grading in progress stops its kernel on it (grader.run.stop); an idle worker ignores it
     # rather than print a traceback from the middle of multiprocessing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice:
+        os.nice(nice)
 
 
 def _run(context: BatchContext, job: Job) -> Outcome:
@@ -101,8 +103,8 @@ class LocalPoolExecutor(GradingExecutor):
 
     local = True
 
-    def __init__(self, workers: int):
-        self.slots = max(1, workers)
+    def __init__(self, workers: int, *, nice: int = 0):
+        self.slots, self.nice = max(1, workers), nice
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._generation = 0
         self._in_flight: dict[int, set[str]] = {}   # pool generation -> learners running in it
@@ -117,7 +119,7 @@ class LocalPoolExecutor(GradingExecutor):
             self._generation += 1
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init, initargs=(os.getpid(),))
+                initializer=_worker_init, initargs=(os.getpid(), self.nice))
         return self._pool
 
     def submit(self, job: Job) -> concurrent.futures.Future:
