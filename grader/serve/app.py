@@ -17,9 +17,11 @@ ScriptSubmissions.v1``)                         4xx with ``details.learnerMessag
 A submission's page opens with its key (in the link the learner's ``submit``
 printed) or with the learner's own session (``/me``); the instructor's pages
 with the instructor key (``OUT/serve/instructor.key``, printed at start).  An
-unknown submission and someone else's look alike: 404.  Blocking work (SQLite,
-files, parsing a notebook) runs in Starlette's thread pool, so one slow upload
-never holds the others.
+unknown submission and someone else's look alike: 404.  A submission's work on the
+event loop is small (a notebook of up to ``INLINE`` bytes parsed, one indexed read to sign
+in); larger bodies and the pages' reads run in Starlette's thread pool, and the
+queue's committer records a burst's submissions together (:mod:`grader.serve.queue`),
+so one slow upload never holds the others.
 
 Hostile input (issue #24; ``docs/operator/service-security.md``): every body is capped and
 has deadlines before a route reads it, every answer carries the security headers
@@ -55,7 +57,7 @@ def build_app(service, *, public_url: str = "", request_timeout: float = 30.0):
     from starlette.routing import Route
 
     site = Site(service, public_url=public_url)
-    import nbformat.reader  # noqa: F401 - now, not in the first submission's answer (half a second)
+    import nbformat.reader  # noqa: F401 - now, not in an answer (half a second): older notebooks need it
 
     routes = [
         Route("/", home),

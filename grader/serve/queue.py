@@ -82,20 +82,18 @@ class SubmissionQueue:
         """Record ``upload`` for ``learner`` to ``assignment`` (default: the queue's), or raise
         :class:`Refused` (nothing kept).  Deadline, attempts and rate are the assignment's; the
         answer comes once the submission is on disk (see the module docstring)."""
-        accepted = self._committer().submit((learner, upload, assignment or self.assignment)).result()
-        self.arrived.set()
-        return accepted
+        return self._committer().submit((learner, upload, assignment or self.assignment)).result()
 
     async def accept_async(self, learner: Learner, upload: Upload, assignment: Assignment | None = None,
                            clock=None) -> Accepted:
-        """:meth:`accept` for the event loop: the commit is awaited without holding a thread."""
+        """:meth:`accept` for the event loop: the commit is awaited without holding a thread, and
+        a group's answers reach the loop in one call (not one wake-up of the loop each)."""
         import asyncio
 
-        accepted = await asyncio.wrap_future(self._committer().submit((learner, upload,
-                                                                       assignment or self.assignment)))
+        accepted = await self._committer().submit((learner, upload, assignment or self.assignment),
+                                                  asyncio.get_running_loop())
         if clock is not None:
             clock.lap("commit")
-        self.arrived.set()
         return accepted
 
     def start(self) -> None:
@@ -277,9 +275,10 @@ class _Committer(threading.Thread):
         self.condition = threading.Condition()
         self.stopping = False
 
-    def submit(self, item: tuple) -> "concurrent.futures.Future":
-        """The future :class:`Accepted` of ``item`` (or its :class:`Refused`), once committed."""
-        future: concurrent.futures.Future = concurrent.futures.Future()
+    def submit(self, item: tuple, loop=None):
+        """The future :class:`Accepted` of ``item`` (or its :class:`Refused`), once committed: an
+        asyncio future of ``loop`` (called from it), else a :class:`concurrent.futures.Future`."""
+        future = loop.create_future() if loop is not None else concurrent.futures.Future()
         with self.condition:
             self.waiting.append((item, future))
             self.condition.notify()
@@ -318,13 +317,22 @@ class _Committer(threading.Thread):
                 raise
         except BaseException as exc:  # noqa: BLE001 - the database failed: every caller of the group is told
             answers = [exc] * len(group)
-        self.files.hand({answer.id: item[1].content for (item, _), answer in zip(group, answers)
-                         if isinstance(answer, Accepted)})
+        notebooks = {answer.id: item[1].content for (item, _), answer in zip(group, answers)
+                     if isinstance(answer, Accepted)}
+        self.files.hand(notebooks)
+        if notebooks:
+            self.queue.arrived.set()
+        loops: dict = {}
         for (_, future), answer in zip(group, answers):
-            if isinstance(answer, BaseException):
-                future.set_exception(answer)
+            if isinstance(future, concurrent.futures.Future):
+                _settle(((future, answer),))
             else:
-                future.set_result(answer)
+                loops.setdefault(future.get_loop(), []).append((future, answer))
+        for loop, settled in loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle, settled)
+            except RuntimeError:   # the loop is closed: nobody waits for these answers any more
+                pass
 
 
 class _Flusher(threading.Thread):
@@ -402,6 +410,17 @@ class _Flusher(threading.Thread):
         db = connect(self.queue.out)
         for chunk in _chunks(ids, 500):
             db.execute(f"DELETE FROM uploads WHERE id IN ({', '.join('?' * len(chunk))})", chunk)
+
+
+def _settle(settled) -> None:
+    """Each (future, answer): the future's result, or its exception (a refusal, a failure)."""
+    for future, answer in settled:
+        if future.cancelled():
+            continue   # the client went away (an asyncio future): its submission stays accepted
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
 
 
 def _write_notebook(out: Path, submission_id: str, content: bytes) -> None:

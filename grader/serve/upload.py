@@ -142,26 +142,32 @@ def check_notebook(upload: Upload, assignment: Assignment) -> None:
     if content.startswith(_ZIP):
         raise Refused(415, f"{name} is a zip archive, not a notebook: submit the .ipynb file itself.",
                       code="zip")
-    import nbformat
-    import nbformat.reader
-
     try:
-        # Read and brought to version 4, not validated: nbformat's schema validation (4 ms a notebook,
-        # the most of a submission's time on the event loop) only warns, and the grading reads the
-        # notebook again anyway.
-        notebook = nbformat.reader.reads(content.decode("utf-8-sig"))
-        if notebook.get("nbformat") != 4:
-            notebook = nbformat.convert(notebook, 4)
+        # Read, not validated: nbformat's schema validation (4 ms a notebook, the most of a
+        # submission's time on the event loop) only warns, and the grading reads the notebook
+        # again anyway.  A version 4 notebook is plain JSON; an older one is brought to 4.
+        notebook = json.loads(content.decode("utf-8-sig"))
+        if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
+            import nbformat
+            import nbformat.reader
+
+            notebook = nbformat.convert(nbformat.reader.reads(content.decode("utf-8-sig")), 4)
         cells = notebook.get("cells")
-    except Exception:  # nbformat raises several types for what is not a notebook
+    except Exception:  # json and nbformat raise several types for what is not a notebook
         cells = None
-    if not isinstance(cells, list):
+    if not isinstance(cells, list) or not all(isinstance(c, dict) for c in cells):
         raise Refused(415, f"{name} is not a Jupyter notebook: submit the .ipynb file saved from Jupyter.",
                       code="not-a-notebook")
-    code = "\n".join(str(c.get("source", "")) for c in cells if c.get("cell_type") == "code")
+    code = "\n".join(_source(c) for c in cells if c.get("cell_type") == "code")
     if assignment.parts and not any(re.search(r"[\"']" + re.escape(p.id) + r"[\"']", code)
                                     for p in assignment.parts):
         ids = ", ".join(p.id for p in assignment.parts)
         raise Refused(422, f"{name} mentions none of the parts of \u201c{assignment.title or assignment.id}"
                            f"\u201d ({ids}): is it the notebook of this assignment? Nothing was submitted.",
                       code="other-notebook")
+
+
+def _source(cell: dict) -> str:
+    """A cell's source as one string (a notebook's file may hold it as a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(str(line) for line in source) if isinstance(source, list) else str(source)
