@@ -14,9 +14,10 @@
   addresses carry keys -, ``Cache-Control: no-store`` - every page but the home page holds a
   learner's or the class's data -), given to uvicorn (``Config(headers=...)``), which adds them
   to every answer it sends, its own 503 and 500 included.
-* :func:`http_protocol`: uvicorn's HTTP/1.1 protocol (h11) with a deadline on a request's
+* :func:`http_protocol`: uvicorn's HTTP/1.1 protocol (httptools) with a deadline on a request's
   headers (a client that opens a connection and sends its headers a byte at a time, "slowloris",
-  would otherwise hold the connection for ever: uvicorn has no such timeout).
+  would otherwise hold the connection for ever: uvicorn has no such timeout) and a cap on their
+  size (httptools has none).
 
 Refusals have the service's error body: ``{"errorCode", "message", "details": {"learnerMessage"}}``.
 """
@@ -119,9 +120,10 @@ class BodyGuard:
             wait = min(self.timeout, started + self.timeout + received / MIN_RATE - loop.time())
             try:
                 if wait <= 0:
-                    raise asyncio.TimeoutError
-                message = await asyncio.wait_for(receive(), wait)
-            except asyncio.TimeoutError:
+                    raise TimeoutError
+                async with asyncio.timeout(wait):   # (wait_for would start a task per message)
+                    message = await receive()
+            except TimeoutError:
                 raise _BodyRefused(stalled(self.timeout)) from None
             if message["type"] != "http.request":
                 finished = True
@@ -184,25 +186,66 @@ _HEADERS_LATE = (b"HTTP/1.1 408 Request Timeout\r\n"
                  + b"\r\n" + _LATE_TEXT)
 
 
-def http_protocol(request_timeout: float):
-    """uvicorn's h11 protocol whose connections must send a request's headers within
-    ``request_timeout`` seconds of opening, or of the previous answer; else 408 and closed."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+MAX_HEAD = 16 * 1024   # the most bytes of a request line and headers: past it, 400
 
-    class DeadlineH11Protocol(H11Protocol):
+
+def http_protocol(request_timeout: float):
+    """uvicorn's HTTP/1.1 protocol on httptools (llhttp, in C) whose connections must send a
+    request's headers within ``request_timeout`` seconds of opening, or of the previous answer
+    (else 408 and closed), in at most :data:`MAX_HEAD` bytes (else uvicorn's 400 "Invalid HTTP
+    request received.", closed).  uvicorn's pure-Python h11 protocol cost a burst of submissions
+    a third of its time (bench/bench_serve.py); httptools has no cap on a head of its own."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _head = 0             # bytes of the request line and headers so far (0: between requests)
+        _in_head = True       # the current request's head is not complete yet
 
         def connection_made(self, transport):
             super().connection_made(transport)
             self._arm()
 
+        def data_received(self, data):
+            if self._in_head and self._head > MAX_HEAD:
+                return   # refused already (the 400 below); what more comes is not read
+            before = self._head
+            super().data_received(data)
+            if self._in_head and not self.transport.is_closing():
+                self._head = before + len(data)
+                if self._head > MAX_HEAD:   # a head that never ends within the cap
+                    self.send_400_response("Invalid HTTP request received.")
+
+        def on_url(self, url):
+            super().on_url(url)
+            self._head_size(len(url))
+
+        def on_header(self, name, value):
+            super().on_header(name, value)
+            self._head_size(len(name) + len(value) + 4)
+
+        def on_headers_complete(self):
+            self._in_head = False
+            super().on_headers_complete()
+
         def on_response_complete(self):
             super().on_response_complete()
+            self._head, self._in_head = 0, True
             self._arm()
 
         def connection_lost(self, exc):
             self._disarm()
             super().connection_lost(exc)
+
+        def _head_size(self, more: int) -> None:
+            """The head's size as the parser reads it (a head that ends within one large read)."""
+            self._parsed = getattr(self, "_parsed", 0) + more
+            if self._parsed > MAX_HEAD:
+                raise ValueError("request head too large")   # httptools: HttpParserCallbackError -> 400
+
+        def on_message_begin(self):
+            self._parsed = 0
+            super().on_message_begin()
 
         def _arm(self):
             self._disarm()
@@ -220,8 +263,8 @@ def http_protocol(request_timeout: float):
                 return
             if self.cycle is not None and not self.cycle.response_complete:
                 return   # a request is being answered: its body has BodyGuard's deadlines
-            if self.conn.trailing_data[0]:
+            if self._head:
                 self.transport.write(_HEADERS_LATE)   # part of a request came: say why it ends
-            self.transport.close()                     # nothing came: close, as an idle keep-alive
+            self.transport.close()                    # nothing came: close, as an idle keep-alive
 
-    return DeadlineH11Protocol
+    return GuardedProtocol
