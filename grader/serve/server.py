@@ -9,8 +9,8 @@ and queued again for the next start, and the command ends with "grader:
 interrupted" (130) or "grader: terminated" (143).
 
 uvicorn's settings against hostile clients (``docs/operator/service-security.md``): a request's
-headers must come within ``request_timeout`` (:func:`grader.serve.protect.http_protocol`) and be
-at most 16 kB (``h11_max_incomplete_event_size``; a 400 past it); an idle keep-alive connection
+headers must come within ``request_timeout`` and be at most 16 kB (a 400 past it:
+:func:`grader.serve.protect.http_protocol`, on httptools); an idle keep-alive connection
 is closed after 5 s (``timeout_keep_alive``); past ``max_connections`` open connections a
 request gets uvicorn's 503 (``limit_concurrency``), which also bounds the memory bodies take
 (each at most the assignment's upload cap).  The client address that failed sign-ins are
@@ -32,6 +32,20 @@ from ..specs.model import Assignment
 
 REQUEST_TIMEOUT_S = 30.0   # a request's headers, and each piece of its body, within this
 MAX_CONNECTIONS = 256      # connections served at once: a class's burst (bench/bench_serve.py: 200) fits
+
+
+def _answering_server(config, answering: Callable[[], None]):
+    """uvicorn's server, which calls ``answering()`` once it has started (not when it is made:
+    a client that reads ``OUT/serve/address`` then is answered at once)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                answering()
+
+    return Server(config)
 
 
 def _socket(host: str, port: int) -> socket.socket:
@@ -84,7 +98,8 @@ def serve(*, assignment=None, out: str | Path, options: GradeOptions = GradeOpti
           on_ready: Callable[[str, str], None] | None = None, course: str | Path | None = None,
           assignments: list | None = None) -> None:
     """Serve ``assignment`` (an Assignment, a name or a folder) into results folder ``out`` until
-    stopped; ``on_ready(submit_url, instructor_url)`` is called once the socket listens.
+    stopped; ``on_ready(submit_url, instructor_url)`` is called once the server answers (its
+    grading workers started, ``OUT/serve/address`` written).
 
     A course: ``course`` (a folder of assignment folders) or ``assignments`` (several): one queue
     and one pool of workers for all, a results folder per assignment (``OUT/ID``).
@@ -139,10 +154,6 @@ def serve(*, assignment=None, out: str | Path, options: GradeOptions = GradeOpti
         root = (public_url or listening).rstrip("/")
         submit_url = f"{root}/submit"
         instructor_url = f"{root}/instructor?key={instructor_key(out)}"
-        # Where the service listens (a local client's address: the tests', a health check's), even
-        # when the links printed are the public ones; written whole (a reader polling for the file
-        # never sees it empty).
-        write_atomic(serve_folder(out) / "address", f"{listening}\n")
         say = (lambda text: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
         say(f"grader serve: grading {', '.join(a.id for a in chosen)} into "
             + (", ".join(f"{out}/{a.id}/" for a in chosen) if len(chosen) > 1 else f"{out}/")
@@ -161,13 +172,18 @@ def serve(*, assignment=None, out: str | Path, options: GradeOptions = GradeOpti
         app = build_app(service, public_url=public_url, request_timeout=request_timeout)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=5, timeout_keep_alive=5,
-                                http=http_protocol(request_timeout), h11_max_incomplete_event_size=16 * 1024,
+                                http=http_protocol(request_timeout), loop="auto", ws="none",
                                 limit_concurrency=max_connections, server_header=False,
                                 headers=SERVER_HEADERS)
-        server = uvicorn.Server(config)
-        if on_ready is not None:
-            on_ready(submit_url, instructor_url)
-        server.run(sockets=[sock])
+        def answering() -> None:
+            # Where the service listens (a local client's address: the tests', a health check's),
+            # even when the links printed are the public ones; written once uvicorn answers, and
+            # whole (a reader polling for the file never sees it empty).
+            write_atomic(serve_folder(out) / "address", f"{listening}\n")
+            if on_ready is not None:
+                on_ready(submit_url, instructor_url)
+
+        _answering_server(config, answering).run(sockets=[sock])
     finally:
         sock.close()
         service.stop()
