@@ -89,6 +89,12 @@ def _worker_init(parent: int, nice: int = 0) -> None:
         os.nice(nice)
 
 
+def _ready() -> None:
+    """A worker's imports for grading, done before its first job (see LocalPoolExecutor.warm)."""
+    from .. import orchestrate  # noqa: F401 - nbclient, jupyter_client, the kernel's launch
+    from ..run import execute  # noqa: F401
+
+
 def _run(context: BatchContext, job: Job) -> Outcome:
     return grade_job(context, job)
 
@@ -121,6 +127,14 @@ class LocalPoolExecutor(GradingExecutor):
                 max_workers=self.slots, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_worker_init, initargs=(os.getpid(), self.nice))
         return self._pool
+
+    def warm(self, timeout: float = 120.0) -> None:
+        """Start the workers and their imports now, and wait for them, not with the first job (a
+        service: its first submissions, a burst at a deadline, would wait for the cores the
+        workers' start takes).  A worker that cannot start is the first job's to report."""
+        pool = self._fresh_pool()
+        started = [pool.submit(_ready) for _ in range(self.slots)]
+        concurrent.futures.wait(started, timeout=timeout)
 
     def submit(self, job: Job) -> concurrent.futures.Future:
         pool = self._fresh_pool()

@@ -101,7 +101,27 @@ def _hold(spec: str, stage: str, role: str) -> None:
         time.sleep(0.02)
 
 
+def nice_session() -> None:
+    """Give this process's session (its scheduler autogroup) the process's own niceness.
+
+    Linux shares the CPU between sessions first (autogroups), then between the processes of a
+    session by niceness; a kernel starts in a session of its own (jupyter_client, and again
+    bubblewrap's ``--new-session``), so the niceness it inherits from a worker of ``grader
+    serve`` (:data:`grader.serve.service.WORKER_NICENESS`) would count for nothing against the
+    service's answers.  Nothing happens at niceness 0 or without autogroups."""
+    niceness = os.nice(0)
+    if niceness > 0:
+        try:
+            with open("/proc/self/autogroup", "w") as handle:
+                handle.write(str(niceness))
+        except OSError:
+            pass
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--nice-session"]:   # inside the sandbox, in bubblewrap's new session
+        nice_session()
+        os.execv(sys.executable, [sys.executable, *argv[1:]])
     role = "evaluator" if argv[:1] == ["--evaluator"] else "kernel"
     hold = os.environ.pop("GRADER_LAUNCH_HOLD", "")
     parent = os.environ.pop("GRADER_PARENT_PID", "")
@@ -124,7 +144,10 @@ def main(argv: list[str]) -> None:
         # later gives the kernel.
         wrapper = json.loads(sandbox)
         marks = {k: v for k, v in os.environ.items() if k.startswith("GRADER_TEST_")}
+        if os.nice(0) > 0:
+            kernel = [sys.executable, "-m", "grader.kernel.launch", "--nice-session", *kernel[1:]]
         os.execve(wrapper[0], wrapper + kernel, marks)
+    nice_session()
     os.execv(sys.executable, kernel)
 
 

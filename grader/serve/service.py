@@ -47,6 +47,7 @@ from .store import close_connections, executed_folder, submission_folder
 
 SERVICE = "grader serve"
 WORKER_NICENESS = 10   # the grading workers' and their kernels' (see _executor)
+_READY_S = 120.0   # the longest a start waits for the grading workers
 _MAX_RUNS = 3   # a submission the grader could not run (a machine's fault) is tried this often
 
 
@@ -158,6 +159,7 @@ class GradingService:
         self.engine.service = self
         self.engine.executed_dir = executed_folder(self.out)
         self.stopping = threading.Event()
+        self.ready = threading.Event()   # the grading side can take a submission
         self.log = _Log(quiet)
         self.failure: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -187,8 +189,12 @@ class GradingService:
                     self.queue.requeue(row["id"])
             self.journal.write("serve", assignment=",".join(self.slots), workers=self.workers,
                                cluster=self.cluster or "", queued=self.counts().get("queued", 0))
+            from ..report.html import warm
+
+            warm()   # Jinja2 and the templates now, not with the first grading published
             self._thread = threading.Thread(target=self._grade, name="grader-serve-engine", daemon=True)
             self._thread.start()
+            self.ready.wait(_READY_S)   # the workers are up before the service says it listens
             self.queue.start()
             from .lti_services import GradeSync
 
@@ -251,6 +257,9 @@ class GradingService:
                                                 data_paths=slot.data_paths, executed_dir=executed_folder(self.out),
                                                 ledger=self.guard.ledger if executor.local else None)
                 executor.open(self.engine.context(executor, options), events=self.journal.write)
+                if hasattr(executor, "warm"):
+                    executor.warm()   # the workers start now, not with the first submission
+                self.ready.set()
                 try:
                     self.engine.drain(_QueueJobs(self), executor)
                 finally:
@@ -263,6 +272,7 @@ class GradingService:
                 self.failure = exc
                 self.log(f"grading stopped: {type(exc).__name__}: {exc}")
         finally:
+            self.ready.set()
             close_connections()
 
     # --- one submission ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import datetime
 import hashlib
 import importlib.util
 import json
+import re
 import signal
 import sqlite3
 import threading
@@ -30,6 +31,10 @@ def test_a_submission_is_queued_graded_and_published(service):
     assert accepted["url"].startswith(f"{service.url}/submissions/{accepted['id']}?key=")
     assert accepted["learnerMessage"].startswith("Submitted solution.ipynb for grading (Handwritten digits")
     assert accepted["learnerMessage"].endswith(f"see your result at {accepted['url']}")
+    # The service's own time, and on what (bench/bench_serve.py reads it).
+    timing = dict(re.findall(r"(\w+);dur=([0-9.]+)", response.headers["server-timing"]))
+    assert list(timing) == ["accept", "read", "parse", "signin", "check", "commit"]
+    assert float(timing["accept"]) >= sum(float(v) for k, v in timing.items() if k != "accept") - 0.5
     (status,) = service.wait_done([accepted])
     assert status["result"] == {"status": "graded", "total": 4.0, "max_total": 4.0}
     # What every other command reads: the result, the executed notebook, the page, the gradebook.
