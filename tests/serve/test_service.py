@@ -8,11 +8,14 @@ import datetime
 import hashlib
 import importlib.util
 import json
+import os
 import re
 import signal
 import sqlite3
 import threading
 import time
+
+from pathlib import Path
 
 import pytest
 import requests
@@ -207,6 +210,18 @@ def test_a_service_killed_mid_burst_grades_every_accepted_submission_once(tmp_pa
     while not any(r["state"] == "running" for r in served.rows()):
         assert time.monotonic() < deadline
         time.sleep(0.02)
+    # Grading is batch work, answering a learner is not: the kernels run at niceness 10, and so do
+    # their sessions (Linux shares the CPU between sessions first), the service itself at 0.
+    kernels = {}
+    while not kernels and time.monotonic() < deadline:
+        kernels = {pid: c for pid, c in served.run.snapshot().items() if "ipykernel_launcher" in c}
+        time.sleep(0.02)
+    assert kernels
+    for pid in kernels:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == 10
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1":
+            assert Path(f"/proc/{pid}/autogroup").read_text().split()[-1] == "10"
+    assert os.getpriority(os.PRIO_PROCESS, served.process.pid) == 0
     served.kill()                                   # mid-burst: some queued, some running, maybe one done
     processes, cgroups = served.run.wait_clean(timeout=30)
     assert not processes and not cgroups, (processes, cgroups)
