@@ -111,12 +111,19 @@ def nice_session() -> None:
     serve`` (:data:`grader.serve.service.WORKER_NICENESS`) would count for nothing against the
     service's answers.  Nothing happens at niceness 0 or without autogroups."""
     niceness = os.nice(0)
-    if niceness > 0:
+    if niceness <= 0:
+        return
+    # Linux takes one such change in 100 ms from an unprivileged process, machine-wide (EAGAIN
+    # meanwhile): kernels that start together take turns, for a second at most.
+    for _ in range(20):
         try:
             with open("/proc/self/autogroup", "w") as handle:
                 handle.write(str(niceness))
+            return
+        except BlockingIOError:
+            time.sleep(0.05)
         except OSError:
-            pass
+            return   # no autogroups here
 
 
 def main(argv: list[str]) -> None:
@@ -140,7 +147,6 @@ def main(argv: list[str]) -> None:
     else:
         kernel = [sys.executable, "-m", "ipykernel_launcher", *argv]
     sandbox = os.environ.pop("GRADER_SANDBOX_ARGV", "")
-    nice_session()   # this session's (bubblewrap's, with a sandbox: the kernel gets its own inside)
     # Nothing the harness had open reaches the learner's process: only stdin, stdout and stderr.
     os.closerange(3, _max_fd())
     if sandbox:
@@ -153,6 +159,7 @@ def main(argv: list[str]) -> None:
         if os.nice(0) > 0:
             kernel = [sys.executable, "-m", "grader.kernel.launch", "--nice-session", *kernel[1:]]
         os.execve(wrapper[0], wrapper + kernel, marks)
+    nice_session()
     os.execv(sys.executable, kernel)
 
 
