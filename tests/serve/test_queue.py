@@ -125,3 +125,21 @@ def test_a_kill_between_the_answer_and_the_files_loses_nothing(tmp_path):
     assert _uploads_left(out) == 0
     assert not [p for p in os.listdir(submission_folder(out, ids[0])) if p.endswith(".tmp")]
     close_connections()
+
+
+def test_a_group_larger_than_one_statement_is_recorded_whole(tmp_path):
+    # 150 submissions in one group: more rows than one INSERT takes (999 values at most, for the
+    # SQLite of older systems), each recorded once, in order, with its notebook's bytes.
+    from grader.serve.store import connect
+
+    queue = SubmissionQueue(tmp_path / "out", load_assignment(assignment_copy(tmp_path)))
+    db = connect(queue.out)
+    group = [(Learner(f"l{n}", f"l{n}@example.org"), _upload(n), queue.assignment) for n in range(150)]
+    db.execute("BEGIN IMMEDIATE")
+    answers = queue._record(db, group)
+    db.execute("COMMIT")
+    assert [a.position for a in answers] == list(range(1, 151))
+    rows = db.execute("SELECT s.learner, u.content FROM submissions s JOIN uploads u ON u.id = s.id "
+                      "ORDER BY s.seq").fetchall()
+    assert [(r[0], r[1]) for r in rows] == [(f"l{n}", _upload(n).content) for n in range(150)]
+    close_connections()
