@@ -263,17 +263,33 @@ _QUIET_S, _LONGEST_WAIT_S = 0.25, 5.0   # the flusher writes once no submission 
 _NO_LOCK = contextlib.nullcontext()
 
 
-class _Committer(threading.Thread):
+class _QueueThread(threading.Thread):
+    """A thread of the queue that waits on its ``condition`` for work, and that :meth:`finish`
+    ends once it has done what it holds (its loop returns when ``stopping`` and nothing is left)."""
+
+    def __init__(self, queue: SubmissionQueue, name: str):
+        super().__init__(name=name, daemon=True)
+        self.queue = queue
+        self.condition = threading.Condition()
+        self.stopping = False
+
+    def finish(self) -> None:
+        """Do what is held, then end."""
+        with self.condition:
+            self.stopping = True
+            self.condition.notify()
+        self.join()
+
+
+class _Committer(_QueueThread):
     """Records submissions in groups (see the module docstring): each waiting caller gets its
     :class:`Accepted`, or its own :class:`Refused` (a limit reached: no row), once the group's
     one transaction is on disk; ``files`` (the flusher) then writes their notebooks."""
 
     def __init__(self, queue: SubmissionQueue, files: "_Flusher"):
-        super().__init__(name="grader-serve-commits", daemon=True)
-        self.queue, self.files = queue, files
+        super().__init__(queue, "grader-serve-commits")
+        self.files = files
         self.waiting: list[tuple[tuple, concurrent.futures.Future]] = []
-        self.condition = threading.Condition()
-        self.stopping = False
 
     def submit(self, item: tuple, loop=None):
         """The future :class:`Accepted` of ``item`` (or its :class:`Refused`), once committed: an
@@ -283,13 +299,6 @@ class _Committer(threading.Thread):
             self.waiting.append((item, future))
             self.condition.notify()
         return future
-
-    def finish(self) -> None:
-        """Commit what waits, then end."""
-        with self.condition:
-            self.stopping = True
-            self.condition.notify()
-        self.join()
 
     def run(self) -> None:
         connect(self.queue.out)   # opened now: the first submission of a burst does not wait for it
@@ -335,17 +344,14 @@ class _Committer(threading.Thread):
                 pass
 
 
-class _Flusher(threading.Thread):
+class _Flusher(_QueueThread):
     """Writes committed submissions' notebooks to their files and syncs them, then drops their
     copies from ``uploads`` - after the learners had their answers, once a burst is over."""
 
     def __init__(self, queue: SubmissionQueue):
-        super().__init__(name="grader-serve-files", daemon=True)
-        self.queue = queue
+        super().__init__(queue, "grader-serve-files")
         self.pending: dict[str, bytes] = {}
-        self.condition = threading.Condition()
         self.lock = threading.Lock()   # one writer of a file at a time (this thread, or a grading's)
-        self.stopping = False
 
     def hand(self, notebooks: dict[str, bytes]) -> None:
         if notebooks:
@@ -361,13 +367,6 @@ class _Flusher(threading.Thread):
             if content is not None:
                 _write_notebook(self.queue.out, submission_id, content)
                 self._forget([submission_id])
-
-    def finish(self) -> None:
-        """Write what is pending, then end."""
-        with self.condition:
-            self.stopping = True
-            self.condition.notify()
-        self.join()
 
     def run(self) -> None:
         try:
