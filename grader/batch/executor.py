@@ -60,6 +60,9 @@ class GradingExecutor(abc.ABC):
         """Stop what runs now, not after it finishes (a service shutting down); default: cancel."""
         self.cancel()
 
+    def warm(self) -> None:
+        """Be ready to grade at once (a service, before it answers); default: nothing to do."""
+
     def close(self) -> None:
         """Release what :meth:`open` took; waits for nothing that was cancelled."""
 

@@ -201,6 +201,7 @@ def http_protocol(request_timeout: float):
         _deadline: asyncio.TimerHandle | None = None
         _head = 0             # bytes of the request line and headers so far (0: between requests)
         _in_head = True       # the current request's head is not complete yet
+        _parsed = 0           # of the current request's head, as the parser read it
 
         def connection_made(self, transport):
             super().connection_made(transport)
@@ -239,7 +240,7 @@ def http_protocol(request_timeout: float):
 
         def _head_size(self, more: int) -> None:
             """The head's size as the parser reads it (a head that ends within one large read)."""
-            self._parsed = getattr(self, "_parsed", 0) + more
+            self._parsed += more
             if self._parsed > MAX_HEAD:
                 raise ValueError("request head too large")   # httptools: HttpParserCallbackError -> 400
 

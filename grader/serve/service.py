@@ -257,8 +257,7 @@ class GradingService:
                                                 data_paths=slot.data_paths, executed_dir=executed_folder(self.out),
                                                 ledger=self.guard.ledger if executor.local else None)
                 executor.open(self.engine.context(executor, options), events=self.journal.write)
-                if hasattr(executor, "warm"):
-                    executor.warm()   # the workers start now, not with the first submission
+                executor.warm()   # the workers start now, not with the first submission
                 self.ready.set()
                 try:
                     self.engine.drain(_QueueJobs(self), executor)
